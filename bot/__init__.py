@@ -1,0 +1,5 @@
+"""The Telegram bot, its configuration and command line, on top of the retrieval core in ``index``."""
+
+import logging
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -1,0 +1,247 @@
+"""storybot: the command line. Parses arguments, loads the config, sets up logging, calls in."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from index.errors import StoryError
+from index.followup import Turn
+
+from .config import Config, ConfigError, load_config
+from .formatting import answer_to_dict, format_text
+
+logger = logging.getLogger("storybot")
+
+TOKEN_HELP = """\
+No Telegram bot token: set TELEGRAM_BOT_TOKEN (or telegram.token_file in config.toml).
+To get a token, message @BotFather on Telegram, send /newbot and follow its steps.
+Starting the same engine in the terminal instead (storybot chat). Ctrl-D to leave.
+"""
+
+
+def setup_logging(verbose: int, default: int = logging.WARNING) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else default
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
+    for noisy in ("httpx", "httpcore", "faiss.loader", "sentence_transformers", "bm25s"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+class _Progress:
+    """tqdm bars on standard error, one per stage of a reindex or an evaluation."""
+
+    def __init__(self) -> None:
+        self._bars: dict[str, object] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        bar = self._bars.get(stage)
+        if bar is None:
+            bar = self._bars[stage] = tqdm(total=total, desc=stage, unit="item", leave=False,
+                                           file=sys.stderr, disable=None)
+        bar.total = total  # type: ignore[attr-defined]
+        bar.n = done  # type: ignore[attr-defined]
+        bar.refresh()  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()  # type: ignore[attr-defined]
+        self._bars.clear()
+
+
+def _engine(config: Config):  # type: ignore[no-untyped-def]
+    from .runtime import open_engine
+
+    progress = _Progress()
+    try:
+        return open_engine(config, progress=progress)
+    finally:
+        progress.close()
+
+
+def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
+    from .runtime import make_embedder, reindex
+
+    progress = _Progress()
+    try:
+        report = reindex(config, lambda: make_embedder(config), progress)
+    finally:
+        progress.close()
+    print(report.summary())
+    return 0
+
+
+def _questions(arg: str, stdin: TextIO) -> Iterator[str]:
+    if arg != "-":
+        yield arg
+        return
+    for line in stdin:
+        if line.strip():
+            yield line.strip()
+
+
+def cmd_ask(args: argparse.Namespace, config: Config) -> int:
+    engine = _engine(config)
+    for question in _questions(args.question, sys.stdin):
+        answer = engine.ask(question)
+        if args.json:
+            print(json.dumps(answer_to_dict(answer), ensure_ascii=False), flush=True)
+        else:
+            print(format_text(answer), end="\n\n" if args.question == "-" else "\n", flush=True)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, config: Config) -> int:
+    engine = _engine(config)
+    interactive = sys.stdin.isatty() and not args.json
+    if interactive:
+        print("Ask about the stories I know. /reset starts a new topic; Ctrl-D leaves.")
+    history: list[Turn] = []
+    while True:
+        try:
+            line = input("you> ") if interactive else sys.stdin.readline()
+        except EOFError:
+            break
+        if not interactive and line == "":
+            break
+        question = line.strip()
+        if not question:
+            continue
+        if question in ("/reset", "/new"):
+            history.clear()
+            if interactive:
+                print("(context cleared)")
+            continue
+        if question in ("/quit", "/exit"):
+            break
+        answer = engine.ask(question, history)
+        history = [*history, Turn(question, answer.query)][-5:]
+        if args.json:
+            print(json.dumps(answer_to_dict(answer), ensure_ascii=False), flush=True)
+        else:
+            print(("bot> " if interactive else "") + format_text(answer) + "\n", flush=True)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, config: Config) -> int:
+    from index.evaluate import evaluate
+
+    from .runtime import make_embedder
+
+    progress = _Progress()
+    try:
+        result = evaluate(
+            Path(args.data_dir),
+            make_embedder(config),
+            config.build_settings(),
+            config.ranking_settings(),
+            questions_file=Path(args.questions) if args.questions else None,
+            limit=args.limit,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_eval(result))
+    return 0
+
+
+def format_eval(result: dict) -> str:  # type: ignore[type-arg]
+    lines = [
+        f"{result['data']}: {result['questions']} questions, {result['passages']} passages "
+        f"({result['chunks']} chunks), model {result['model']}",
+        f"indexing: {result['indexing_seconds']} s, {result['tokens_embedded']} tokens embedded "
+        f"({result['tokens_per_second']} tokens/s)",
+        "",
+        f"{'method':<8} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR@10':>7} {'p50 ms':>7} "
+        f"{'p95 ms':>7} {'answer':>7} {'notfound':>8}",
+    ]
+    for method, f in result["methods"].items():
+        answer = f"{f['answer_sentence_hit']:.3f}" if "answer_sentence_hit" in f else "-"
+        nf = f"{f['not_found_rate']:.3f}" if "not_found_rate" in f else "-"
+        lines.append(
+            f"{method:<8} {f['recall@1']:>6.3f} {f['recall@5']:>6.3f} {f['recall@10']:>6.3f} "
+            f"{f['mrr@10']:>7.3f} {f['latency_p50_ms']:>7.2f} {f['latency_p95_ms']:>7.2f} "
+            f"{answer:>7} {nf:>8}"
+        )
+    lines.append("")
+    lines.append("answer = share of questions whose gold answer is in the first answer sentence;")
+    lines.append("latency = dense: embed + FAISS; bm25: BM25 alone; hybrid: the whole engine.")
+    return "\n".join(lines)
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    if not config.token:
+        print(TOKEN_HELP, file=sys.stderr)
+        return cmd_chat(args, config)
+    from .app import run_bot
+
+    return run_bot(config, webhook=getattr(args, "webhook", False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="storybot", description="Answers questions about news stories, citing its sources."
+    )
+    parser.add_argument("--config", default="config.toml", help="config file (config.toml)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the Telegram bot (or the terminal chat without "
+                           "a token)")
+    serve.add_argument("--webhook", action="store_true", help="receive updates by webhook")
+    serve.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    serve.set_defaults(func=cmd_serve, log_default=logging.INFO)
+
+    reindex = sub.add_parser("reindex", help="bring the index up to date with corpus/")
+    reindex.set_defaults(func=cmd_reindex, log_default=logging.WARNING)
+
+    ask = sub.add_parser("ask", help="answer a question ('-': one per line from stdin)")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.set_defaults(func=cmd_ask, log_default=logging.WARNING)
+
+    chat = sub.add_parser("chat", help="a conversation in the terminal, follow-ups understood")
+    chat.add_argument("--json", action="store_true", help="one JSON object per turn")
+    chat.set_defaults(func=cmd_chat, log_default=logging.WARNING)
+
+    ev = sub.add_parser("eval", help="measure retrieval on a data set (passages+questions)")
+    ev.add_argument("data_dir")
+    ev.add_argument("--questions", help="another questions.jsonl against the same passages")
+    ev.add_argument("--limit", type=int, default=0, help="evaluate an even sample of N questions")
+    ev.add_argument("--json", action="store_true", help="the figures as one JSON object")
+    ev.set_defaults(func=cmd_eval, log_default=logging.WARNING)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose, args.log_default)
+    try:
+        config = load_config(Path(args.config), os.environ)
+        return int(args.func(args, config) or 0)
+    except ConfigError as exc:
+        print(f"storybot: {exc}", file=sys.stderr)
+        return 2
+    except StoryError as exc:
+        print(f"storybot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""config.toml -> typed, checked settings. A wrong or missing key fails at start, naming it."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from index.build import BuildSettings
+from index.embedder import BUNDLED_MODEL
+from index.ranking import RankingSettings
+
+__all__ = ["Config", "ConfigError", "Secret", "load_config"]
+
+_BUILD = BuildSettings()
+_RANKING = RankingSettings()
+
+
+class ConfigError(Exception):
+    """The configuration is wrong; the message names the key and the value."""
+
+
+class Secret:
+    """A value that never shows in a repr, a log line or a traceback."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def get(self) -> str:
+        return self._value
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusSection:
+    path: Path = Path("corpus")
+    max_document_mb: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSection:
+    path: Path = Path("index/data")
+    model: str = BUNDLED_MODEL
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    batch_size: int = 32
+    threads: int = 0  # 0: torch's default
+    max_words: int = _BUILD.max_words
+    min_words: int = _BUILD.min_words
+    overlap: int = _BUILD.overlap
+    hnsw_above: int = _BUILD.hnsw_above
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalSection:
+    top_k: int = _RANKING.top_k
+    depth: int = _RANKING.depth
+    dense_weight: float = _RANKING.dense_weight
+    sentence_weight: float = _RANKING.sentence_weight
+    keyword_weight: float = _RANKING.keyword_weight
+    duplicate_cosine: float = _RANKING.duplicate_cosine
+    gate: float = _RANKING.gate
+    answer_sentences: int = _RANKING.answer_sentences
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSection:
+    context_minutes: float = 30.0
+    state_path: Path = Path("state/storybot.sqlite3")
+    max_question_chars: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramSection:
+    base_url: str = ""
+    admins: list[int] = field(default_factory=list)
+    token_file: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    corpus: CorpusSection = field(default_factory=CorpusSection)
+    index: IndexSection = field(default_factory=IndexSection)
+    retrieval: RetrievalSection = field(default_factory=RetrievalSection)
+    chat: ChatSection = field(default_factory=ChatSection)
+    telegram: TelegramSection = field(default_factory=TelegramSection)
+    token: Secret = field(default_factory=lambda: Secret(""))
+
+    def build_settings(self) -> BuildSettings:
+        return BuildSettings(
+            max_words=self.index.max_words,
+            min_words=self.index.min_words,
+            overlap=self.index.overlap,
+            hnsw_above=self.index.hnsw_above,
+            max_document_bytes=int(self.corpus.max_document_mb * 1024 * 1024),
+        )
+
+    def ranking_settings(self) -> RankingSettings:
+        return RankingSettings(**dataclasses.asdict(self.retrieval))
+
+
+_SECTIONS: dict[str, type] = {
+    "corpus": CorpusSection,
+    "index": IndexSection,
+    "retrieval": RetrievalSection,
+    "chat": ChatSection,
+    "telegram": TelegramSection,
+}
+
+
+def _convert(name: str, value: Any, kind: Any, base: Path) -> Any:
+    """Check one value against the field's type; relative paths are taken from the config's folder."""
+    origin = typing.get_origin(kind)
+    if kind is Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"Config '{name}' must be a path (a non-empty string), not {value!r}.")
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else base / path
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"Config '{name}' must be true or false, not {value!r}.")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"Config '{name}' must be a whole number, not {value!r}.")
+        if value < 0:
+            raise ConfigError(f"Config '{name}' must not be negative, not {value!r}.")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"Config '{name}' must be a number, not {value!r}.")
+        if value < 0:
+            raise ConfigError(f"Config '{name}' must not be negative, not {value!r}.")
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"Config '{name}' must be a string, not {value!r}.")
+        return value
+    if origin is list:
+        (item,) = typing.get_args(kind)
+        if not isinstance(value, list):
+            raise ConfigError(f"Config '{name}' must be a list, not {value!r}.")
+        return [_convert(f"{name}[{i}]", v, item, base) for i, v in enumerate(value)]
+    raise TypeError(f"unsupported config type {kind!r}")  # pragma: no cover
+
+
+def _section(name: str, cls: type, raw: Any, base: Path) -> Any:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"Config '{name}' must be a table ([{name}]), not {raw!r}.")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(
+                f"Config '{name}.{key}' is not a known setting (known: {', '.join(sorted(known))})."
+            )
+    values = {key: _convert(f"{name}.{key}", raw[key], hints[key], base) for key in raw}
+    return cls(**values)
+
+
+def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    telegram = data.setdefault("telegram", {})
+    if not isinstance(telegram, dict):
+        return
+    if environ.get("STORYBOT_TELEGRAM_BASE_URL"):
+        telegram["base_url"] = environ["STORYBOT_TELEGRAM_BASE_URL"]
+    if "STORYBOT_ADMINS" in environ:
+        raw = environ["STORYBOT_ADMINS"]
+        try:
+            telegram["admins"] = [int(x) for x in raw.replace(" ", "").split(",") if x]
+        except ValueError:
+            raise ConfigError(
+                f"Environment variable 'STORYBOT_ADMINS' must be comma-separated user ids, "
+                f"not {raw!r}."
+            ) from None
+
+
+def _read_token(config: Config, environ: Mapping[str, str]) -> Secret:
+    if environ.get("TELEGRAM_BOT_TOKEN"):
+        return Secret(environ["TELEGRAM_BOT_TOKEN"].strip())
+    if config.telegram.token_file:
+        path = Path(config.telegram.token_file).expanduser()
+        try:
+            return Secret(path.read_text().strip())
+        except OSError as exc:
+            raise ConfigError(
+                f"Config 'telegram.token_file' names {str(path)!r}, which cannot be read: "
+                f"{exc.strerror}."
+            ) from None
+    return Secret("")
+
+
+def load_config(
+    source: Path | str | Mapping[str, Any] = "config.toml",
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Read and check the configuration from a TOML file or a mapping (as tests pass).
+
+    Relative paths in a file are taken from the file's folder; in a mapping, from the current one.
+    """
+    environ = os.environ if environ is None else environ
+    if isinstance(source, Mapping):
+        data = {k: dict(v) if isinstance(v, Mapping) else v for k, v in source.items()}
+        base = Path.cwd()
+    else:
+        path = Path(source)
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(f"Config file {str(path)!r} does not exist.") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"Config file {str(path)!r} is not valid TOML: {exc}.") from None
+        base = path.resolve().parent
+    _env_overrides(data, environ)
+    for key in data:
+        if key not in _SECTIONS:
+            raise ConfigError(
+                f"Config section '{key}' is not known (known: {', '.join(sorted(_SECTIONS))})."
+            )
+    sections = {name: _section(name, cls, data.get(name, {}), base)
+                for name, cls in _SECTIONS.items()}
+    config = Config(**sections)
+    _validate(config)
+    return dataclasses.replace(config, token=_read_token(config, environ))
+
+
+def _validate(config: Config) -> None:
+    """Checks that span keys or need more than a type."""
+    index = config.index
+    if index.max_words < 10:
+        raise ConfigError(f"Config 'index.max_words' must be at least 10, not {index.max_words}.")
+    if index.min_words > index.max_words:
+        raise ConfigError(
+            f"Config 'index.min_words' ({index.min_words}) must not exceed 'index.max_words' "
+            f"({index.max_words})."
+        )
+    if config.retrieval.top_k < 1:
+        raise ConfigError(f"Config 'retrieval.top_k' must be at least 1, not {config.retrieval.top_k}.")
+    url = config.telegram.base_url
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"Config 'telegram.base_url' must be an http(s) URL, not {url!r}.")
+

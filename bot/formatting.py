@@ -1,0 +1,199 @@
+"""Pure formatting: an Answer to plain text (terminal), Telegram HTML, or a JSON-ready dict."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from telegram.constants import MessageLimit
+
+from index.passages import Answer, Hit, Passage
+
+__all__ = [
+    "answer_to_dict",
+    "citation_label",
+    "format_html",
+    "format_passage_html",
+    "format_text",
+    "shorten",
+    "split_html_blocks",
+]
+
+MAX_MESSAGE = MessageLimit.MAX_TEXT_LENGTH  # 4096
+SNIPPET_CHARS = 320
+NOT_FOUND = "I could not find an answer to that in the stories I know."
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters, with an ellipsis if cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 0)]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def _snippet(hit: Hit, answer: Answer, limit: int = SNIPPET_CHARS) -> str:
+    """The passage, centred on the answer sentence it holds when it is too long to show whole."""
+    sentences = hit.passage.sentences
+    chosen = {s.text for s in answer.sentences if s.passage.passage_id == hit.passage.passage_id}
+    start = next((i for i, s in enumerate(sentences) if s in chosen), 0)
+    text = " ".join(sentences[start:])
+    prefix = "… " if start else ""
+    return prefix + shorten(text, limit - len(prefix))
+
+
+def citation_label(passage: Passage) -> str:
+    """Where a passage comes from: title — section · part n of m · source · date."""
+    parts = [passage.title]
+    detail = []
+    if passage.section:
+        detail.append(passage.section)
+    if passage.count > 1:
+        detail.append(f"part {passage.position + 1} of {passage.count}")
+    if passage.source:
+        detail.append(passage.source)
+    if passage.date:
+        detail.append(passage.date)
+    if detail:
+        parts.append(" · ".join(detail))
+    return " — ".join(parts)
+
+
+def _citation_numbers(answer: Answer) -> dict[str, int]:
+    """Citation number of each passage: the order the snippets are listed in."""
+    return {hit.passage.passage_id: i for i, hit in enumerate(answer.hits, start=1)}
+
+
+def format_text(answer: Answer) -> str:
+    """Plain text for the terminal: the answer sentences first, then numbered sources."""
+    if not answer.found:
+        text = NOT_FOUND
+        if answer.nearest_titles:
+            text += "\nThe stories I know about include:\n" + "\n".join(
+                f"  - {t}" for t in answer.nearest_titles
+            )
+        return text
+    numbers = _citation_numbers(answer)
+    lines = [f"{s.text} [{numbers.get(s.passage.passage_id, '?')}]" for s in answer.sentences]
+    lines.append("")
+    lines.append("Sources:")
+    for i, hit in enumerate(answer.hits, start=1):
+        lines.append(f"[{i}] {citation_label(hit.passage)}")
+        if hit.passage.url:
+            lines.append(f"    {hit.passage.url}")
+        lines.append(f"    \"{_snippet(hit, answer)}\"")
+    return "\n".join(lines)
+
+
+def _html_citation(passage: Passage, number: int) -> str:
+    label = html.escape(citation_label(passage))
+    if passage.url.startswith(("http://", "https://")):
+        label = f'<a href="{html.escape(passage.url, quote=True)}">{label}</a>'
+    return f"<b>[{number}]</b> {label}"
+
+
+def format_html(
+    answer: Answer,
+    max_hits: int | None = None,
+    limit: int = MAX_MESSAGE,
+    known_titles: Sequence[str] = (),
+) -> str:
+    """Telegram HTML: everything from the corpus and the user escaped, never over ``limit``.
+
+    Snippets are dropped from the end, then shortened, until the message fits; the answer
+    sentences themselves are shortened only as a last resort.
+    """
+    if not answer.found:
+        titles = answer.nearest_titles or tuple(known_titles)
+        text = html.escape(NOT_FOUND)
+        if titles:
+            text += "\n\nThe stories I know about include:\n" + "\n".join(
+                f"• {html.escape(shorten(t, 200))}" for t in titles[:5]
+            )
+        return text
+    numbers = _citation_numbers(answer)
+    hits = list(answer.hits[:max_hits] if max_hits else answer.hits)
+    snippet_chars = SNIPPET_CHARS
+    sentence_chars = 1500
+    while True:
+        head = "\n".join(
+            f"{html.escape(shorten(s.text, sentence_chars))} "
+            f"<i>[{numbers.get(s.passage.passage_id, '?')}]</i>"
+            for s in answer.sentences
+        )
+        blocks = [head]
+        for i, hit in enumerate(hits, start=1):
+            blocks.append(
+                f"{_html_citation(hit.passage, i)}\n"
+                f"<blockquote>{html.escape(_snippet(hit, answer, snippet_chars))}</blockquote>"
+            )
+        text = "\n\n".join(blocks)
+        if len(text) <= limit:
+            return text
+        if len(hits) > 1:
+            hits.pop()
+        elif snippet_chars > 80:
+            snippet_chars //= 2
+        else:
+            sentence_chars = max(sentence_chars // 2, 40)
+            if sentence_chars == 40 and len(text) > limit:
+                return html.escape(shorten(" ".join(s.text for s in answer.sentences), limit // 2))
+
+
+def format_passage_html(passage: Passage, number: int, limit: int = MAX_MESSAGE) -> str:
+    """A whole passage, as shown when someone asks for the full text behind a citation."""
+    header = _html_citation(passage, number)
+    room = limit - len(header) - 40
+    body = passage.text
+    while len(html.escape(body)) > room:
+        body = shorten(body, int(len(body) * 0.9))
+    return f"{header}\n\n{html.escape(body)}"
+
+
+def split_html_blocks(blocks: Sequence[str], limit: int = MAX_MESSAGE) -> list[str]:
+    """Join self-contained HTML blocks into as few messages as possible, each within ``limit``.
+
+    A block never spans two messages, so no tag is ever cut; a single block over the limit must
+    be shortened by its maker.
+    """
+    messages: list[str] = []
+    current = ""
+    for block in blocks:
+        candidate = f"{current}\n\n{block}" if current else block
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            if current:
+                messages.append(current)
+            current = block
+    if current:
+        messages.append(current)
+    return messages
+
+
+def answer_to_dict(answer: Answer) -> dict[str, object]:
+    """The JSON form printed by ``storybot ask --json`` and ``storybot chat --json``."""
+    return {
+        "question": answer.question,
+        "query": answer.query,
+        "found": answer.found,
+        "answer": " ".join(s.text for s in answer.sentences),
+        "citations": [
+            {
+                "document": hit.passage.doc_id,
+                "title": hit.passage.title,
+                "section": hit.passage.section,
+                "passage_id": hit.passage.passage_id,
+                "position": hit.passage.position,
+                "date": hit.passage.date,
+                "url": hit.passage.url,
+                "text": hit.passage.text,
+                "score": round(hit.score, 4),
+            }
+            for hit in answer.hits
+        ],
+        "nearest": list(answer.nearest_titles),
+    }

@@ -1,0 +1,60 @@
+"""Wiring shared by the command line and the bot: the model and the engine, from the config."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from index.build import BuildReport, build_index
+from index.embedder import Embedder
+from index.engine import Engine
+from index.store import IndexStore
+
+from .config import Config
+
+__all__ = ["make_embedder", "open_engine", "reindex"]
+
+logger = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def make_embedder(config: Config) -> Embedder:
+    index = config.index
+    return Embedder(
+        index.model,
+        query_prefix=index.query_prefix,
+        passage_prefix=index.passage_prefix,
+        batch_size=index.batch_size,
+        threads=index.threads,
+    )
+
+
+def reindex(config: Config, embedder: Embedder | Callable[[], Embedder],
+            progress: ProgressFn | None = None) -> BuildReport:
+    """Bring the configured index up to date with the corpus (incremental, single-flight)."""
+    load = embedder if callable(embedder) and not isinstance(embedder, Embedder) else None
+    return build_index(
+        config.corpus.path,
+        config.index.path,
+        config.index.model,
+        load or (lambda: embedder),  # type: ignore[return-value]
+        config.build_settings(),
+        progress,
+    )
+
+
+def open_engine(config: Config, embedder: Embedder | None = None,
+                progress: ProgressFn | None = None) -> Engine:
+    """The engine on the saved index; on a fresh checkout (no index yet) it is built first.
+
+    A damaged index is not rebuilt behind the user's back: IndexUnavailableError says what is
+    wrong and to run ``storybot reindex``.
+    """
+    embedder = embedder or make_embedder(config)
+    if not IndexStore.exists(config.index.path):
+        logger.info("No index in %s yet: building it from %s", config.index.path,
+                    config.corpus.path)
+        reindex(config, embedder, progress)
+    store = IndexStore.load(config.index.path, config.index.model)
+    return Engine(store, embedder, config.ranking_settings())

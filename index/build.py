@@ -1,0 +1,340 @@
+"""corpus/ -> saved index, incrementally: only passages not already in the index are embedded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import chunk_document
+from .documents import MAX_DOCUMENT_BYTES, file_fingerprint, iter_corpus_files, scan_corpus
+from .embedder import Embedder
+from .errors import DocumentError, IndexUnavailableError
+from .keyword import KeywordIndex
+from .passages import Document, Passage
+from .store import IndexStore, build_lock, write_generation
+
+__all__ = ["BuildReport", "BuildSettings", "build_index", "embedding_text"]
+
+logger = logging.getLogger(__name__)
+
+# (stage, done, total): stages are "reading", "embedding", "writing".
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BuildSettings:
+    """What shapes the passages and their vectors; changing any of it re-embeds everything."""
+
+    max_words: int = 160
+    min_words: int = 40
+    overlap: int = 1
+    hnsw_above: int = 200_000
+    max_document_bytes: int = MAX_DOCUMENT_BYTES
+
+    def fingerprint(self, model: str) -> str:
+        key = json.dumps(
+            [model, self.max_words, self.min_words, self.overlap, _EMBED_TEXT_VERSION]
+        )
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+@dataclass(slots=True)
+class BuildReport:
+    """What a reindex did, for the command line, the bot's progress message and the admin API."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (document, reason)
+    kept_previous: list[str] = field(default_factory=list)  # unreadable now, old version kept
+    documents: int = 0
+    passages: int = 0
+    embedded: int = 0  # passages embedded in this run (the rest were reused)
+    tokens: int = 0
+    seconds: float = 0.0
+    unchanged: bool = False  # nothing to do: the index was already up to date
+
+    def summary(self) -> str:
+        if self.unchanged:
+            return (
+                f"Index is up to date: {self.documents} documents, {self.passages} passages "
+                f"({self.seconds:.1f} s)."
+            )
+        text = (
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed; "
+            f"{self.documents} documents, {self.passages} passages "
+            f"({self.embedded} embedded) in {self.seconds:.1f} s."
+        )
+        for doc, reason in self.skipped:
+            text += f"\nSkipped {doc}: {reason}"
+            if doc in self.kept_previous:
+                text += " (its previous version stays indexed)"
+        return text
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "added": self.added,
+            "changed": self.changed,
+            "removed": self.removed,
+            "skipped": [{"document": d, "reason": r} for d, r in self.skipped],
+            "kept_previous": self.kept_previous,
+            "documents": self.documents,
+            "passages": self.passages,
+            "embedded": self.embedded,
+            "tokens": self.tokens,
+            "seconds": round(self.seconds, 3),
+            "unchanged": self.unchanged,
+        }
+
+
+_EMBED_TEXT_VERSION = 1
+
+
+def embedding_text(passage: Passage) -> str:
+    """What the model reads for a passage: its document title and section, then its text."""
+    head = ". ".join(p for p in (passage.title, passage.section) if p)
+    return f"{head}. {passage.text}" if head else passage.text
+
+
+def keyword_text(passage: Passage) -> str:
+    """What BM25 indexes for a passage: the same title and section, then the text."""
+    return embedding_text(passage)
+
+
+def _corpus_fingerprint(fingerprints: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for doc_id in sorted(fingerprints):
+        digest.update(f"{doc_id}\x1f{fingerprints[doc_id]}\n".encode())
+    return digest.hexdigest()
+
+
+def _quick_fingerprints(corpus: Path, max_bytes: int) -> dict[str, str] | None:
+    """File hashes without parsing; None when any file cannot be hashed (then parse everything)."""
+    result = {}
+    try:
+        for path, doc_id in iter_corpus_files(corpus):
+            if path.stat().st_size > max_bytes:
+                return None
+            result[doc_id] = file_fingerprint(path.read_bytes())
+    except OSError:
+        return None
+    return result
+
+
+def _load_previous(folder: Path, model: str) -> IndexStore | None:
+    if not IndexStore.exists(folder):
+        return None
+    try:
+        return IndexStore.load(folder, model)
+    except IndexUnavailableError as exc:
+        logger.warning("Previous index not reused: %s", exc)
+        return None
+
+
+def build_index(
+    corpus: Path,
+    folder: Path,
+    model: str,
+    load_embedder: Callable[[], Embedder],
+    settings: BuildSettings | None = None,
+    progress: ProgressFn | None = None,
+) -> BuildReport:
+    """Bring the index in ``folder`` up to date with ``corpus``; returns what changed.
+
+    Holds the folder's build lock, so a second build at the same time fails with
+    ReindexInProgressError. The index is swapped in only once it is completely written.
+    """
+    settings = settings or BuildSettings()
+    started = time.perf_counter()
+    report = BuildReport()
+    with build_lock(folder):
+        previous = _load_previous(folder, model)
+        settings_key = settings.fingerprint(model)
+        reusable = previous is not None and previous.manifest.settings_fingerprint == settings_key
+
+        quick = _quick_fingerprints(corpus, settings.max_document_bytes)
+        if (
+            reusable
+            and quick is not None
+            and previous is not None
+            and previous.manifest.corpus_fingerprint == _corpus_fingerprint(quick)
+        ):
+            report.unchanged = True
+            report.documents = previous.manifest.document_count
+            report.passages = previous.manifest.passage_count
+            report.seconds = time.perf_counter() - started
+            return report
+
+        if progress:
+            progress("reading", 0, 1)
+        scan = scan_corpus(corpus, settings.max_document_bytes)
+        report = index_documents(
+            scan.documents, folder, model, load_embedder, settings, progress,
+            skipped=scan.skipped, previous=previous if reusable else None,
+        )
+    report.seconds = time.perf_counter() - started
+    logger.info("Reindex done: %s", report.summary())
+    return report
+
+
+def index_documents(
+    documents: Sequence[Document],
+    folder: Path,
+    model: str,
+    load_embedder: Callable[[], Embedder],
+    settings: BuildSettings | None = None,
+    progress: ProgressFn | None = None,
+    *,
+    skipped: Sequence[tuple[str, str]] = (),
+    previous: IndexStore | None = None,
+) -> BuildReport:
+    """Chunk, embed (reusing ``previous``'s vectors for unchanged passages) and write an index.
+
+    The caller holds the build lock. ``skipped`` documents that ``previous`` has keep their old
+    passages, so a file that became unreadable is not lost from the index.
+    """
+    settings = settings or BuildSettings()
+    started = time.perf_counter()
+    report = BuildReport()
+    old_docs: dict[str, dict[str, str]] = previous.documents if previous else {}
+    carried: list[Passage] = []
+    for doc_id, reason in skipped:
+        report.skipped.append((doc_id, reason))
+        if previous is not None and doc_id in old_docs:
+            report.kept_previous.append(doc_id)
+            carried.extend(p for p in previous.passages if p.doc_id == doc_id)
+
+    passages: list[Passage] = []
+    for i, document in enumerate(documents):
+        passages.extend(
+            chunk_document(document, settings.max_words, settings.overlap, settings.min_words)
+        )
+        if progress:
+            progress("reading", i + 1, len(documents))
+    passages.extend(carried)
+    if not passages:
+        raise DocumentError("No readable documents: nothing to index.")
+
+    new_docs = {d.doc_id: _document_meta(d) for d in documents}
+    new_docs.update({d: old_docs[d] for d in report.kept_previous})
+    report.added = sorted(set(new_docs) - set(old_docs))
+    report.removed = sorted(set(old_docs) - set(new_docs))
+    report.changed = sorted(
+        d
+        for d in set(new_docs) & set(old_docs)
+        if new_docs[d]["fingerprint"] != old_docs[d]["fingerprint"]
+    )
+
+    passage_vectors, sentence_vectors = _vectors(
+        passages, previous, load_embedder, report, progress
+    )
+    if progress:
+        progress("writing", 0, 1)
+    offsets = np.zeros(len(passages) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(v) for v in sentence_vectors])
+    write_generation(
+        folder,
+        model=model,
+        passages=passages,
+        passage_vectors=passage_vectors,
+        sentence_vectors=np.concatenate(sentence_vectors),
+        offsets=offsets,
+        keyword=KeywordIndex.build([keyword_text(p) for p in passages]),
+        documents=new_docs,
+        corpus_fingerprint=_corpus_fingerprint(
+            {doc_id: meta["fingerprint"] for doc_id, meta in new_docs.items()}
+        ),
+        settings_fingerprint=settings.fingerprint(model),
+        hnsw_above=settings.hnsw_above,
+    )
+    if progress:
+        progress("writing", 1, 1)
+    report.documents = len(new_docs)
+    report.passages = len(passages)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _vectors(
+    passages: Sequence[Passage],
+    previous: IndexStore | None,
+    load_embedder: Callable[[], Embedder],
+    report: BuildReport,
+    progress: ProgressFn | None,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Passage vectors and per-passage sentence vectors: reused from ``previous`` when the
+    passage id is there, embedded otherwise. The model is loaded only if something is new."""
+    old_rows = {p.passage_id: row for row, p in enumerate(previous.passages)} if previous else {}
+    to_embed = [i for i, p in enumerate(passages) if p.passage_id not in old_rows]
+    embedder = load_embedder() if to_embed or previous is None else None
+    if embedder is not None:
+        dimension = embedder.dimension
+    else:
+        assert previous is not None
+        dimension = previous.manifest.dimension
+    passage_vectors = np.zeros((len(passages), dimension), dtype=np.float32)
+    sentence_vectors = [np.zeros((0, dimension), np.float32)] * len(passages)
+    embedding = set(to_embed)
+    reused = [i for i in range(len(passages)) if i not in embedding]
+    if reused and previous is not None:
+        rows = [old_rows[passages[i].passage_id] for i in reused]
+        passage_vectors[reused] = previous.passage_vectors(rows)
+        for i, row in zip(reused, rows, strict=True):
+            span = previous.sentence_rows(row)
+            sentence_vectors[i] = np.asarray(
+                previous.sentence_vectors[span.start : span.stop], dtype=np.float32
+            )
+    if to_embed and embedder is not None:
+        _embed(embedder, [passages[i] for i in to_embed], to_embed, passage_vectors,
+               sentence_vectors, report, progress)
+    return passage_vectors, sentence_vectors
+
+
+def _document_meta(document: Document) -> dict[str, str]:
+    return {
+        "title": document.title,
+        "source": document.source,
+        "date": document.date,
+        "url": document.url,
+        "fingerprint": document.fingerprint,
+    }
+
+
+def _embed(
+    embedder: Embedder,
+    passages: Sequence[Passage],
+    positions: Sequence[int],
+    passage_vectors: np.ndarray,
+    sentence_vectors: list[np.ndarray],
+    report: BuildReport,
+    progress: ProgressFn | None,
+) -> None:
+    """Embed passages and their sentences in one stream, so progress counts every text."""
+    texts = [embedding_text(p) for p in passages]
+    sentences = [s for p in passages for s in p.sentences]
+    total = len(texts) + len(sentences)
+    done = 0
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress("embedding", done, total)
+
+    if progress:
+        progress("embedding", 0, total)
+    passage_vectors[list(positions)] = embedder.encode_passages(texts, step)
+    flat = embedder.encode_passages(sentences, step)
+    start = 0
+    for position, passage in zip(positions, passages, strict=True):
+        sentence_vectors[position] = flat[start : start + len(passage.sentences)]
+        start += len(passage.sentences)
+    report.embedded = len(passages)
+    report.tokens = embedder.count_tokens(texts) + embedder.count_tokens(sentences)

