@@ -173,9 +173,8 @@ def parse_html(text: str) -> tuple[dict[str, str], tuple[Section, ...]]:
     """HTML: the main text (no navigation, scripts or boilerplate) and metadata, via trafilatura."""
     import trafilatura
 
-    extracted = trafilatura.bare_extraction(
-        text, with_metadata=True, output_format="markdown", include_formatting=True
-    )
+    # With include_formatting the text comes back as Markdown (headings kept as "#" lines).
+    extracted = trafilatura.bare_extraction(text, with_metadata=True, include_formatting=True)
     if extracted is None or not (getattr(extracted, "text", "") or "").strip():
         raise DocumentError("no main text could be extracted from the HTML")
     meta = {

@@ -16,9 +16,11 @@ from .keyword import tokenize
 from .passages import Answer, AnswerSentence, Hit
 from .ranking import (
     RankingSettings,
+    answer_type,
     collapse_duplicates,
     fuse,
     is_relevant,
+    matches_answer_type,
     relevance,
     score_sentences,
     term_overlap,
@@ -148,7 +150,8 @@ class Engine:
     ) -> list[AnswerSentence]:
         """The sentences of the top passages that best answer the question."""
         settings = self.settings
-        terms = set(tokenize(question)) or set(tokenize(query))
+        weights = store.keyword.idf([*tokenize(question), *tokenize(query)])
+        kind = answer_type(question)
         best_score = found.hits[0].score
         candidates: list[tuple[float, int, int, str]] = []  # (score, hit rank, sentence index)
         for rank, (hit, row) in enumerate(zip(found.hits, found.rows, strict=True)):
@@ -158,10 +161,14 @@ class Engine:
             block = np.asarray(store.sentence_vectors[span.start : span.stop], dtype=np.float32)
             cosines = block @ found.query_vector
             overlaps = np.array(
-                [term_overlap(terms, tokenize(s)) for s in hit.passage.sentences],
+                [term_overlap(weights, tokenize(s)) for s in hit.passage.sentences],
                 dtype=np.float32,
             )
-            scores = score_sentences(cosines, overlaps, settings) * (1.0 - 0.1 * rank)
+            typed = np.array(
+                [matches_answer_type(s, question, kind) for s in hit.passage.sentences],
+                dtype=np.float32,
+            )
+            scores = score_sentences(cosines, overlaps, typed, settings) * (1.0 - 0.1 * rank)
             candidates.extend(
                 (float(s), rank, i, hit.passage.sentences[i]) for i, s in enumerate(scores)
             )

@@ -85,20 +85,22 @@ class KeywordIndex:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(list(query_tokens)), dtype=np.float32)
 
+    def idf(self, tokens: Sequence[str]) -> dict[str, float]:
+        """BM25's inverse document frequency of each distinct token (0 for unknown ones)."""
+        vocab = self._bm25.vocab_dict if self.size else {}
+        n = max(self.size, 1)
+        weights = {}
+        for token in set(tokens):
+            df = self._doc_freq(vocab[token]) if token in vocab else 0
+            weights[token] = float(np.log(1 + (n - df + 0.5) / (df + 0.5))) if df else 0.0
+        return weights
+
     def max_score(self, query_tokens: Sequence[str]) -> float:
         """The score a passage would get if it held every query token once: sum of their idf·(k1+1).
 
         Dividing by it puts BM25 scores on a scale that means the same thing for every question.
         """
-        vocab = self._bm25.vocab_dict
-        total = 0.0
-        n = max(self.size, 1)
-        for token in set(query_tokens):
-            if token not in vocab:
-                continue
-            df = self._doc_freq(vocab[token])
-            total += float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
-        return total * (self._bm25.k1 + 1)
+        return sum(self.idf(query_tokens).values()) * (self._bm25.k1 + 1)
 
     def _doc_freq(self, token_id: int) -> int:
         indptr = self._bm25.scores["indptr"]

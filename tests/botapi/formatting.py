@@ -326,7 +326,7 @@ def parse_html(
                 raise EntityParseError(f'Unclosed start tag "{tag}" at byte offset {begin_byte}')
             if text[i] not in "'\"":
                 token_begin = i
-                while i < n and (text[i].isascii() and text[i].isalnum() or text[i] in ".-"):
+                while i < n and ((text[i].isascii() and text[i].isalnum()) or text[i] in ".-"):
                     i += 1
                 value = text[token_begin:i].lower()
                 if i >= n or (text[i] not in _SPACES and text[i] != ">"):
@@ -370,9 +370,7 @@ def parse_html(
         stack.append((tag, argument, u16, len(out), begin_byte))
 
     if stack:
-        raise EntityParseError(
-            f"Can't find end tag corresponding to start tag {stack[-1][0]}"
-        )
+        raise EntityParseError(f"Can't find end tag corresponding to start tag {stack[-1][0]}")
 
     plain = "".join(out)
     result = entities
@@ -554,9 +552,13 @@ def parse_markdown_v2(text: str) -> tuple[str, list[dict[str, Any]]]:
         elif kind in ("text_link", "custom_emoji"):
             ends = c == "]"
         # "___" closes italic and underline in the order they were opened.
-        if kind == "italic" and text.startswith("__", i) and len(stack) >= 2:
-            if stack[-2][0] == "underline" and text.startswith("___", i):
-                ends = True
+        if (
+            kind == "italic"
+            and len(stack) >= 2
+            and stack[-2][0] == "underline"
+            and text.startswith("___", i)
+        ):
+            ends = True
 
         byte_here = _byte_offset(text, i)
         if not ends:
@@ -847,7 +849,9 @@ def _find_hashtags(text: str, sign: str) -> list[tuple[int, int]]:
             while end < n and "A" <= text[end] <= "Z":
                 end += 1
             body = text[pos + 1 : end]
-            ok = 1 <= len(body) <= 8 and not (end < n and (_is_word(text[end]) or text[end] == "$"))
+            ok = 1 <= len(body) <= 8 and not (
+                end < n and (_is_word(text[end]) or text[end] == "$")
+            )
         if ok:
             found.append((pos, end))
         pos = text.find(sign, max(end, pos + 1))
@@ -863,9 +867,11 @@ def _find_urls(text: str) -> list[tuple[int, int]]:
         start, end = match.span()
         while end > start and text[end - 1] in ".,:;!?":
             end -= 1
-        while end > start and text[end - 1] == ")" and text.count(
-            "(", start, end
-        ) < text.count(")", start, end):
+        while (
+            end > start
+            and text[end - 1] == ")"
+            and text.count("(", start, end) < text.count(")", start, end)
+        ):
             end -= 1
         if end - start > len("https://"):
             found.append((start, end))
@@ -935,7 +941,9 @@ def _remap(
     return "".join(out), result
 
 
-_REMOVED_CHARS = frozenset({"\r", "\u0333", "\u033f", "\u030a"} | {chr(c) for c in range(0x2028, 0x202F)})
+_REMOVED_CHARS = frozenset(
+    {"\r", "\u0333", "\u033f", "\u030a"} | {chr(c) for c in range(0x2028, 0x202F)}
+)
 
 
 def _clean(text: str, entities: Sequence[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
@@ -977,7 +985,7 @@ def validate_entities(text: str, raw: Any) -> list[dict[str, Any]]:
         offset = item.get("offset")
         length = item.get("length")
         if kind not in ENTITY_TYPES:
-            raise EntityParseError(f"Unsupported entity type \"{kind}\"")
+            raise EntityParseError(f'Unsupported entity type "{kind}"')
         if not isinstance(offset, int) or not isinstance(length, int):
             raise EntityParseError("Entity offset and length must be Integer")
         if offset < 0 or length <= 0 or offset >= total:
@@ -991,7 +999,7 @@ def validate_entities(text: str, raw: Any) -> list[dict[str, Any]]:
         elif kind == "text_mention":
             user = item.get("user")
             if not isinstance(user, dict) or "id" not in user:
-                raise EntityParseError("Can't find field \"user\"")
+                raise EntityParseError('Can\'t find field "user"')
             entity["user"] = user
         elif kind == "pre" and item.get("language"):
             entity["language"] = str(item["language"])

@@ -1,0 +1,66 @@
+"""Shared fixtures: the real model (loaded once per session), the shipped corpus, no network."""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from index.build import BuildSettings, build_index
+from index.embedder import Embedder
+from index.engine import Engine
+from index.store import IndexStore
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    """Only loopback and Unix sockets: a stray call to the real network fails the test."""
+    if isinstance(address, tuple) and self.family in (socket.AF_INET, socket.AF_INET6):
+        host = str(address[0])
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            raise ConnectionRefusedError(f"tests may not reach the network ({host})")
+    _real_connect(self, address)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _offline() -> None:
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real bundled all-MiniLM-L6-v2, loaded once for the whole session."""
+    return Embedder()
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path) -> Path:
+    """A private copy of the shipped corpus that a test may edit."""
+    target = tmp_path / "corpus"
+    shutil.copytree(CORPUS, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def story_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """The shipped corpus, indexed once per session (read-only for tests)."""
+    folder = tmp_path_factory.mktemp("story-index")
+    build_index(CORPUS, folder, embedder.name, lambda: embedder, BuildSettings())
+    return folder
+
+
+@pytest.fixture(scope="session")
+def story_engine(story_index: Path, embedder: Embedder) -> Engine:
+    return Engine(IndexStore.load(story_index, embedder.name), embedder)

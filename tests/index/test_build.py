@@ -1,0 +1,99 @@
+"""Incremental reindexing: only changed passages are embedded again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.build import BuildSettings, build_index
+from index.embedder import Embedder
+from index.store import IndexStore
+
+pytestmark = pytest.mark.slow
+
+_LONG_FIRST = (
+    "The first paragraph of the second story stays exactly the same in both versions of it, "
+    "word for word, so its passage keeps its id. It is long enough to be a passage of its own, "
+    "because it has more than forty words in it, which is the configured minimum size."
+)
+
+
+class CountingEmbedder(Embedder):
+    """The real embedder, counting the texts it is asked to embed."""
+
+    def __init__(self, inner: Embedder) -> None:  # share the loaded model, do not reload it
+        self.__dict__.update(inner.__dict__)
+        self.embedded: list[str] = []
+
+    def encode_passages(self, texts, progress=None, chunk=512):  # type: ignore[no-untyped-def]
+        self.embedded.extend(texts)
+        return super().encode_passages(texts, progress, chunk)
+
+
+def test_reindex_after_editing_one_document_embeds_only_its_changed_passages(
+    tmp_path: Path, corpus_dir: Path, embedder: Embedder
+) -> None:
+    (corpus_dir / "second.md").write_text(
+        "---\ntitle: Second story\nsource: Wire\n---\n\n"
+        + _LONG_FIRST + "\n\n"
+        "The second paragraph talks about a harbour that was opened in the spring by the mayor "
+        "of the city, with music and speeches. Thousands of people came to watch the boats, and "
+        "the mayor promised that the new quay would bring trade back to the old town.\n"
+    )
+    folder = tmp_path / "index"
+    counting = CountingEmbedder(embedder)
+    first = build_index(corpus_dir, folder, embedder.name, lambda: counting, BuildSettings())
+    assert first.added == ["000_1517f336e036ffe5.md", "second.md"]
+    total = first.passages
+
+    story = corpus_dir / "second.md"
+    story.write_text(story.read_text().replace("in the spring", "in the autumn"))
+    counting.embedded.clear()
+    second = build_index(corpus_dir, folder, embedder.name, lambda: counting, BuildSettings())
+    assert second.changed == ["second.md"] and not second.added and not second.removed
+    assert second.embedded == 1
+    # The changed passage and its sentences, nothing else.
+    assert counting.embedded[0].startswith("Second story. The second paragraph")
+    assert len(counting.embedded) == 1 + 2
+    assert not any("stays exactly the same" in t for t in counting.embedded)
+    assert second.passages == total
+
+    store = IndexStore.load(folder, embedder.name)
+    fresh = embedder.encode_passages([f"Second story. {_LONG_FIRST}"])[0]
+    row = next(i for i, p in enumerate(store.passages) if "stays exactly" in p.text)
+    assert float(store.passage_vectors([row])[0] @ fresh) > 0.999  # reused vector is right
+
+
+def test_reindex_with_no_change_does_nothing_and_loads_no_model(
+    tmp_path: Path, corpus_dir: Path, embedder: Embedder
+) -> None:
+    folder = tmp_path / "index"
+    build_index(corpus_dir, folder, embedder.name, lambda: embedder, BuildSettings())
+    before = (folder / "CURRENT").read_text()
+
+    def no_model() -> Embedder:
+        raise AssertionError("the model must not be loaded when nothing changed")
+
+    report = build_index(corpus_dir, folder, embedder.name, no_model, BuildSettings())
+    assert report.unchanged
+    assert (folder / "CURRENT").read_text() == before
+
+
+def test_removed_and_unreadable_documents(
+    tmp_path: Path, corpus_dir: Path, embedder: Embedder
+) -> None:
+    (corpus_dir / "extra.txt").write_text("An extra story about a harbour opening in spring.\n")
+    (corpus_dir / "later-broken.txt").write_text("A story that will be damaged later on.\n")
+    folder = tmp_path / "index"
+    build_index(corpus_dir, folder, embedder.name, lambda: embedder, BuildSettings())
+
+    (corpus_dir / "extra.txt").unlink()
+    (corpus_dir / "later-broken.txt").write_bytes(b"\x00\x01\x02binary garbage" * 50)
+    report = build_index(corpus_dir, folder, embedder.name, lambda: embedder, BuildSettings())
+    assert report.removed == ["extra.txt"]
+    assert report.kept_previous == ["later-broken.txt"]
+    assert "later-broken.txt" in report.summary() and "binary" in report.summary()
+    store = IndexStore.load(folder, embedder.name)
+    assert any("damaged later" in p.text for p in store.passages)  # nothing lost
+    assert not any("harbour" in p.text for p in store.passages)

@@ -1,0 +1,76 @@
+"""The engine on the real model and real FAISS: questions about the shipped story."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.engine import Engine
+from index.followup import Turn
+
+pytestmark = pytest.mark.slow
+
+# (question, a phrase of the sentence that answers it)
+STORY_QUESTIONS = [
+    ("When will the ministers visit Moscow?", "April 3-4"),
+    ("Who will the ministers meet in Moscow?", "Sergei Lavrov"),
+    ("What is the AES?", "Confederation of Sahel States"),
+    ("How big is the joint force?", "5,000-strong"),
+    ("When was the AES formed?", "in 2024"),
+    ("Through which group has Russia supplied military aid?", "Wagner Group"),
+    ("Who chairs the AES Year 1 Roadmap?", "chaired by Mali"),
+    ("Why are the three countries turning to Moscow?", "political and military backing"),
+    ("Which sectors besides defense have seen more collaboration?", "energy and mining"),
+    ("What did the AES call the visit?", "crucial step"),
+]
+
+
+@pytest.mark.parametrize(("question", "phrase"), STORY_QUESTIONS)
+def test_story_question_is_answered_by_the_right_sentence(
+    story_engine: Engine, question: str, phrase: str
+) -> None:
+    answer = story_engine.ask(question)
+    assert answer.found
+    assert phrase in answer.sentences[0].text
+    assert phrase in answer.hits[0].passage.text
+    assert answer.sentences[0].passage.doc_id == "000_1517f336e036ffe5.md"
+    assert answer.sentences[0].passage.source == "Amnewsworld"
+
+
+def test_paraphrase_without_shared_keywords_finds_the_passage(story_engine: Engine) -> None:
+    answer = story_engine.ask("Which top Kremlin diplomat is the delegation going to talk with?")
+    assert answer.found
+    assert "Lavrov" in answer.hits[0].passage.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of Australia?",
+        "How do I bake sourdough bread?",
+        "Who won the football world cup in 2018?",
+        "What is the boiling point of water in Fahrenheit?",
+    ],
+)
+def test_unrelated_question_is_not_found(story_engine: Engine, question: str) -> None:
+    answer = story_engine.ask(question)
+    assert not answer.found
+    assert not answer.sentences
+    assert answer.nearest_titles  # the bot says what it does know about
+
+
+def test_follow_up_is_answered_in_context(story_engine: Engine) -> None:
+    first = story_engine.ask("What is the AES?")
+    follow = story_engine.ask("When was it formed?", [Turn(first.question, first.query)])
+    assert follow.found
+    assert "2024" in follow.sentences[0].text
+    alone = story_engine.ask("Who will the ministers meet in Moscow?",
+                             [Turn(first.question, first.query)])
+    assert alone.query == "Who will the ministers meet in Moscow?"  # not polluted
+
+
+def test_hits_are_distinct_passages_best_first(story_engine: Engine) -> None:
+    answer = story_engine.ask("Russia military aid Sahel")
+    ids = [h.passage.passage_id for h in answer.hits]
+    assert len(ids) == len(set(ids))
+    scores = [h.score for h in answer.hits]
+    assert scores == sorted(scores, reverse=True)

@@ -1,0 +1,114 @@
+"""The saved index: round trip, atomic generations, and clear errors for damage or another model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index.build import BuildSettings, build_index
+from index.embedder import Embedder
+from index.errors import IndexUnavailableError, ReindexInProgressError
+from index.store import IndexStore, build_lock
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def built(tmp_path: Path, story_index: Path) -> Path:
+    """A private copy of the session's story index, safe to damage."""
+    target = tmp_path / "index"
+    shutil.copytree(story_index, target)
+    return target
+
+
+def _generation(folder: Path) -> Path:
+    return folder / (folder / "CURRENT").read_text().strip()
+
+
+def test_round_trip_keeps_passages_vectors_and_manifest(built: Path, embedder: Embedder) -> None:
+    store = IndexStore.load(built, embedder.name)
+    manifest = store.manifest
+    assert manifest.model == embedder.name
+    assert manifest.dimension == embedder.dimension == 384
+    assert manifest.passage_count == len(store.passages) == store.dense.ntotal > 0
+    assert manifest.document_count == 1
+    assert len(manifest.corpus_fingerprint) == 64
+    assert manifest.built_at > 0
+    # The stored vector of each passage is what the model makes of it, and is normalised.
+    vectors = store.passage_vectors(range(len(store)))
+    assert vectors.shape == (len(store), 384)
+    assert abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-4
+    # Sentence vectors line up with the passages' sentences.
+    assert store.offsets[-1] == len(store.sentence_vectors) == sum(
+        len(p.sentences) for p in store.passages
+    )
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda g: (g / "dense.faiss").write_bytes(b"not a faiss index"), "dense.faiss"),
+        (lambda g: (g / "passages.jsonl").unlink(), "passages.jsonl is missing"),
+        (lambda g: (g / "manifest.json").write_text("{broken"), "damaged"),
+        (lambda g: (g / "manifest.json").unlink(), "manifest.json is missing"),
+        (lambda g: (g / "sentences.npy").write_bytes(b"\x93NUMPY garbage"), "sentences.npy"),
+        (lambda g: shutil.rmtree(g), "not an index generation"),
+    ],
+)
+def test_damaged_index_gives_clear_error(built: Path, embedder: Embedder, damage, message) -> None:
+    damage(_generation(built))
+    with pytest.raises(IndexUnavailableError, match=message) as info:
+        IndexStore.load(built, embedder.name)
+    assert "storybot reindex" in str(info.value)
+
+
+def test_truncated_faiss_file_is_caught_even_without_checksums(
+    built: Path, embedder: Embedder
+) -> None:
+    faiss_file = _generation(built) / "dense.faiss"
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    with pytest.raises(IndexUnavailableError, match="storybot reindex"):
+        IndexStore.load(built, embedder.name, verify=False)
+
+
+def test_index_of_another_model_is_refused(built: Path) -> None:
+    with pytest.raises(IndexUnavailableError, match="built with the model") as info:
+        IndexStore.load(built, "/models/some-other-model")
+    assert "storybot reindex" in str(info.value)
+
+
+def test_missing_index_says_to_reindex(tmp_path: Path, embedder: Embedder) -> None:
+    with pytest.raises(IndexUnavailableError, match="no index .* yet.*storybot reindex"):
+        IndexStore.load(tmp_path / "nothing", embedder.name)
+
+
+def test_a_failed_build_leaves_the_old_index_serving(
+    built: Path, corpus_dir: Path, embedder: Embedder
+) -> None:
+    before = (built / "CURRENT").read_text()
+
+    def exploding_embedder() -> Embedder:
+        raise RuntimeError("power cut mid-build")
+
+    (corpus_dir / "new.md").write_text("# New\n\nA brand new story that needs embedding.\n")
+    with pytest.raises(RuntimeError, match="power cut"):
+        build_index(corpus_dir, built, embedder.name, exploding_embedder, BuildSettings())
+    assert (built / "CURRENT").read_text() == before
+    store = IndexStore.load(built, embedder.name)
+    assert store.manifest.document_count == 1
+    assert not [p for p in built.iterdir() if p.name.endswith(".partial")]
+
+
+def test_second_build_while_one_runs_is_refused(built: Path) -> None:
+    with build_lock(built), pytest.raises(ReindexInProgressError, match="already running"):
+        with build_lock(built):
+            pass  # pragma: no cover
+
+
+def test_manifest_lists_every_file_with_size(built: Path) -> None:
+    manifest = json.loads((_generation(built) / "manifest.json").read_text())
+    for rel, entry in manifest["files"].items():
+        assert (_generation(built) / rel).stat().st_size == entry["size"]
