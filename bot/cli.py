@@ -188,7 +188,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
         return cmd_chat(args, config)
     from .app import run_bot
 
-    return run_bot(config, webhook=getattr(args, "webhook", False))
+    return run_bot(config)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,7 +201,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the Telegram bot (or the terminal chat without "
                            "a token)")
-    serve.add_argument("--webhook", action="store_true", help="receive updates by webhook")
     serve.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve, log_default=logging.INFO)
 

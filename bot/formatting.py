@@ -14,6 +14,7 @@ __all__ = [
     "citation_label",
     "format_html",
     "format_passage_html",
+    "format_sources_html",
     "format_text",
     "shorten",
     "split_html_blocks",
@@ -151,6 +152,21 @@ def format_passage_html(passage: Passage, number: int, limit: int = MAX_MESSAGE)
     while len(html.escape(body)) > room:
         body = shorten(body, int(len(body) * 0.9))
     return f"{header}\n\n{html.escape(body)}"
+
+
+def format_sources_html(passages: Sequence[Passage], start: int = 1,
+                        limit: int = MAX_MESSAGE) -> str:
+    """More sources: numbered citations with short snippets, as many as fit in one message."""
+    blocks = []
+    size = 0
+    for number, passage in enumerate(passages, start=start):
+        block = (f"{_html_citation(passage, number)}\n"
+                 f"<blockquote>{html.escape(shorten(passage.text, SNIPPET_CHARS))}</blockquote>")
+        if size + len(block) + 2 > limit:
+            break
+        blocks.append(block)
+        size += len(block) + 2
+    return "\n\n".join(blocks)
 
 
 def split_html_blocks(blocks: Sequence[str], limit: int = MAX_MESSAGE) -> list[str]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -241,6 +242,10 @@ class IndexStore:
 
     def __len__(self) -> int:
         return len(self.passages)
+
+    @functools.cached_property
+    def passage_by_id(self) -> dict[str, Passage]:
+        return {p.passage_id: p for p in self.passages}
 
     @property
     def size_bytes(self) -> int:

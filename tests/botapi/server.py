@@ -1439,11 +1439,14 @@ class BotApiServer:
         user: SimUser,
         message: Mapping[str, Any] | int,
         callback_data: str,
+        *,
+        forged: bool = False,
     ) -> dict[str, Any]:
         """``user`` presses the inline button with ``callback_data`` under a bot message.
 
         Returns the CallbackQuery; answer it with answerCallbackQuery (see
-        :meth:`wait_for_callback_answer`).
+        :meth:`wait_for_callback_answer`). ``forged=True`` sends data that no button carries,
+        as a modified client can.
         """
         cid = _chat_id(chat)
         mid = message if isinstance(message, int) else message["message_id"]
@@ -1451,7 +1454,9 @@ class BotApiServer:
         if stored is None or stored.deleted:
             raise ValueError(f"no message {mid} in chat {cid}")
         markup = stored.data.get("reply_markup", {}).get("inline_keyboard", [])
-        if not any(b.get("callback_data") == callback_data for row in markup for b in row):
+        if not forged and not any(
+            b.get("callback_data") == callback_data for row in markup for b in row
+        ):
             raise ValueError(f"message {mid} has no button with callback_data {callback_data!r}")
         query_id = str(secrets.randbits(63))
         query = {

@@ -1,0 +1,459 @@
+"""Telegram handlers: questions in private and group chats, buttons, and admin commands."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import time
+import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ContextTypes
+
+from index.engine import Engine
+from index.errors import ReindexInProgressError, StoryError
+from index.followup import Turn
+from index.passages import Passage
+
+from .config import Config
+from .formatting import format_html, format_passage_html, format_sources_html
+from .jobs import ReindexJob, Reindexer
+from .state import AnswerRecord, StateStore
+
+__all__ = [
+    "Services",
+    "ask_command",
+    "button",
+    "error_handler",
+    "help_command",
+    "question_message",
+    "reindex_command",
+    "sources",
+    "start",
+    "stats_command",
+    "unsupported_message",
+]
+
+logger = logging.getLogger(__name__)
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+MORE_SOURCES = 5  # extra passages behind the "More sources" button
+
+
+@dataclass(slots=True)
+class Services:
+    """What the handlers share; kept in ``application.bot_data["services"]``."""
+
+    config: Config
+    engine: Engine
+    state: StateStore
+    reindexer: Reindexer
+    started: float = field(default_factory=time.time)
+    _locks: OrderedDict[int, asyncio.Lock] = field(default_factory=OrderedDict)
+
+    def chat_lock(self, chat_id: int) -> asyncio.Lock:
+        """One lock per chat, so that replies in a chat go out in the order asked."""
+        lock = self._locks.pop(chat_id, None) or asyncio.Lock()
+        self._locks[chat_id] = lock
+        while len(self._locks) > 10_000:
+            oldest, old_lock = next(iter(self._locks.items()))
+            if old_lock.locked():
+                break
+            del self._locks[oldest]
+        return lock
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.config.telegram.admins
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return context.bot_data["services"]  # type: ignore[no-any-return]
+
+
+# -- pure helpers ---------------------------------------------------------------------------
+
+
+def clean_question(text: str, bot_username: str) -> str:
+    """The question in a message: the bot's @mention removed, invisible characters dropped."""
+    if bot_username:
+        for form in (f"@{bot_username}", f"@{bot_username.lower()}"):
+            text = text.replace(form, " ")
+    kept = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc") or ch == "\n")
+    return " ".join(kept.split())
+
+
+def has_words(text: str) -> bool:
+    """Whether a text holds at least one letter or digit (not only emoji or punctuation)."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
+def answer_keyboard(key: str, citations: int, more: bool) -> InlineKeyboardMarkup:
+    rows = []
+    if citations:
+        rows.append([
+            InlineKeyboardButton(f"📄 [{i}]", callback_data=f"p:{key}:{i}")
+            for i in range(1, citations + 1)
+        ])
+    last = [InlineKeyboardButton("👍", callback_data=f"f:{key}:+"),
+            InlineKeyboardButton("👎", callback_data=f"f:{key}:-")]
+    if more:
+        last.insert(0, InlineKeyboardButton("📚 More sources", callback_data=f"m:{key}"))
+    rows.append(last)
+    return InlineKeyboardMarkup(rows)
+
+
+def parse_callback(data: str) -> tuple[str, str, str]:
+    """Button data to (kind, answer key, argument); ("", "", "") when it is not ours."""
+    parts = data.split(":")
+    if len(parts) == 2 and parts[0] == "m":
+        return "m", parts[1], ""
+    if len(parts) == 3 and parts[0] in ("p", "f"):
+        return parts[0], parts[1], parts[2]
+    return "", "", ""
+
+
+def _known_titles(engine: Engine) -> list[str]:
+    return [title for title, _, _ in engine.document_titles()]
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start: what the bot is and which stories it knows."""
+    svc = services(context)
+    titles = _known_titles(svc.engine)
+    lines = [
+        "Hello! I answer questions about the news stories I have read, quoting the passages "
+        "that answer them and where each comes from. I never make anything up.",
+        "",
+        f"I know {len(titles)} {'story' if len(titles) == 1 else 'stories'}:",
+        *[f"• {html.escape(t)}" for t in titles[:20]],
+    ]
+    if len(titles) > 20:
+        lines.append(f"… and {len(titles) - 20} more (/sources lists them all).")
+    lines += ["", "Just send me a question, for example: <i>Who will the ministers meet in "
+              "Moscow?</i> Follow-up questions work too. /help for more."]
+    await _reply(update.effective_message, "\n".join(lines))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/help: how to ask, in private chats and in groups."""
+    lines = [
+        "<b>How to ask</b>",
+        "• In a private chat, send any question as a message.",
+        "• In a group, mention me (@" + html.escape(context.bot.username or "bot") + " your "
+        "question), reply to one of my answers, or use /ask your question.",
+        "• Follow-ups like <i>When was it formed?</i> are understood in the context of the "
+        "previous question; reply to an earlier answer to continue that thread.",
+        "",
+        "Each answer quotes the passages it comes from. Buttons under it show the full passage, "
+        "more sources, and let you rate the answer.",
+        "",
+        "/sources lists the documents I know.",
+    ]
+    if services(context).is_admin(update.effective_user.id if update.effective_user else None):
+        lines += ["", "<b>Admin</b>: /reindex rebuilds the index from the corpus; /stats shows "
+                  "usage and index figures."]
+    await _reply(update.effective_message, "\n".join(lines))
+
+
+async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/sources: the documents in the corpus, with their source and date."""
+    docs = services(context).engine.document_titles()
+    blocks = []
+    for title, date, source in docs:
+        detail = " · ".join(p for p in (source, date) if p)
+        blocks.append(f"• {html.escape(title)}" + (f" — {html.escape(detail)}" if detail else ""))
+    text = f"<b>{len(docs)} documents</b>\n" + "\n".join(blocks)
+    if len(text) > 4000:
+        text = text[: text.rfind("\n", 0, 3950)] + "\n…"
+    await _reply(update.effective_message, text)
+
+
+async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ask question: a question in any chat (the way to ask in groups without a mention)."""
+    message = update.effective_message
+    if message is None:
+        return
+    question = " ".join(context.args or [])
+    if not has_words(question):
+        await _reply(message, "Ask me like this: <code>/ask When will the ministers visit "
+                     "Moscow?</code>")
+        return
+    await answer_question(update, context, question)
+
+
+async def question_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A text message: a question (private chats; mentions and replies to the bot in groups)."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    if message.chat.type != ChatType.PRIVATE and not _addressed_to_bot(message, context):
+        return
+    await answer_question(update, context, message.text)
+
+
+async def unsupported_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stickers, photos, voice notes and other non-text messages get a short explanation."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.chat.type != ChatType.PRIVATE and not _addressed_to_bot(message, context):
+        return
+    await _reply(message, "I can only read text questions — please type yours, for example: "
+                 "<i>What is the AES?</i>")
+
+
+def _addressed_to_bot(message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    username = (context.bot.username or "").lower()
+    reply = message.reply_to_message
+    if reply is not None and reply.from_user is not None and reply.from_user.id == context.bot.id:
+        return True
+    entities = message.parse_entities([MessageEntityType.MENTION]) if message.text else {}
+    if message.caption:
+        entities = message.parse_caption_entities([MessageEntityType.MENTION])
+    return any(text.lower() == f"@{username}" for text in entities.values())
+
+
+# -- answering ------------------------------------------------------------------------------
+
+
+async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+    svc = services(context)
+    message = update.effective_message
+    if message is None:
+        return
+    question = clean_question(text, context.bot.username or "")
+    limit = svc.config.chat.max_question_chars
+    if not has_words(question):
+        await _reply(message, "Please ask your question in words, for example: "
+                     "<i>What is the AES?</i>")
+        return
+    if len(question) > limit:
+        await _reply(message, f"That message is too long for a question ({len(question)} "
+                     f"characters; the limit is {limit}). Please ask something shorter.")
+        return
+    chat_id = message.chat_id
+    thread_id = message.message_thread_id if message.is_topic_message else None
+    user_id = update.effective_user.id if update.effective_user else None
+    async with svc.chat_lock(chat_id):
+        await _typing(context, chat_id, thread_id)
+        history = await asyncio.to_thread(_history, svc, message, thread_id)
+        k = svc.config.retrieval.top_k
+        answer = await asyncio.to_thread(svc.engine.ask, question, history, k + MORE_SOURCES)
+        shown = answer.hits[:k]
+        key = await asyncio.to_thread(
+            svc.state.add_answer,
+            chat_id=chat_id, thread_id=thread_id, user_id=user_id, question=question,
+            query=answer.query, found=answer.found, history=history,
+            passage_ids=[h.passage.passage_id for h in answer.hits],
+        )
+        text_html = format_html(answer, max_hits=k, known_titles=_known_titles(svc.engine))
+        markup = answer_keyboard(key, len(shown), len(answer.hits) > k) if answer.found else None
+        sent = await _reply(message, text_html, markup)
+        if sent is not None:
+            await asyncio.to_thread(svc.state.set_message_id, key, sent.message_id)
+
+
+def _history(svc: Services, message: Message, thread_id: int | None) -> tuple[Turn, ...]:
+    """The conversation a question belongs to: the answer it replies to, else the newest answer
+    in this chat (and forum topic), if recent enough."""
+    since = time.time() - svc.config.chat.context_minutes * 60
+    reply = message.reply_to_message
+    record: AnswerRecord | None = None
+    if reply is not None and not (message.is_topic_message and reply.forum_topic_created):
+        record = svc.state.answer_for_message(message.chat_id, reply.message_id)
+        if record is not None and record.created < since:
+            return ()
+    if record is None:
+        record = svc.state.latest_answer(message.chat_id, thread_id, since)
+    return record.context()[-4:] if record else ()
+
+
+async def _typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: int | None
+                  ) -> None:
+    try:
+        await context.bot.send_chat_action(chat_id, ChatAction.TYPING,
+                                           message_thread_id=thread_id)
+    except TelegramError as exc:  # a typing indicator is not worth failing an answer for
+        logger.debug("Typing indicator failed: %s", exc)
+
+
+async def _reply(message: Message | None, text: str,
+                 markup: InlineKeyboardMarkup | None = None) -> Message | None:
+    """Reply in HTML; in groups as a reply to the asking message (inside its forum topic)."""
+    if message is None:
+        return None
+    quote = message.chat.type != ChatType.PRIVATE
+    return await message.reply_html(
+        text, reply_markup=markup, link_preview_options=NO_PREVIEW, do_quote=quote
+    )
+
+
+# -- buttons --------------------------------------------------------------------------------
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Inline buttons: full passage, more sources, feedback. Forged or stale data is refused."""
+    query = update.callback_query
+    if query is None:
+        return
+    svc = services(context)
+    kind, key, arg = parse_callback(query.data or "")
+    record = await asyncio.to_thread(svc.state.answer, key) if kind else None
+    if record is None or (query.message is not None and record.chat_id != query.message.chat.id):
+        await query.answer("This button has expired. Please ask again.", show_alert=True)
+        return
+    if kind == "f":
+        if arg not in ("+", "-"):
+            await query.answer("Unknown feedback.", show_alert=True)
+            return
+        await asyncio.to_thread(svc.state.set_feedback, key, query.from_user.id,
+                                1 if arg == "+" else -1)
+        await query.answer("Thanks for the feedback!")
+        return
+    passages = _passages(svc.engine, record.passage_ids)
+    k = svc.config.retrieval.top_k
+    if kind == "p":
+        index = int(arg) - 1 if arg.isdigit() else -1
+        if not 0 <= index < min(len(record.passage_ids), k + MORE_SOURCES):
+            await query.answer("There is no such source.", show_alert=True)
+            return
+        passage = passages.get(record.passage_ids[index])
+        if passage is None:
+            await query.answer("That passage is no longer in the index.", show_alert=True)
+            return
+        await query.answer()
+        await _send_to(query.message, format_passage_html(passage, index + 1))
+        return
+    extra = [passages[p] for p in record.passage_ids[k:] if p in passages]
+    if not extra:
+        await query.answer("No more sources for this answer.", show_alert=True)
+        return
+    await query.answer()
+    await _send_to(query.message, format_sources_html(extra, start=k + 1))
+
+
+def _passages(engine: Engine, ids: tuple[str, ...]) -> dict[str, Passage]:
+    by_id = engine.store.passage_by_id
+    return {pid: by_id[pid] for pid in ids if pid in by_id}
+
+
+async def _send_to(message: object, text: str) -> None:
+    if isinstance(message, Message):
+        await _reply(message, text)
+
+
+# -- admin ----------------------------------------------------------------------------------
+
+
+async def reindex_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/reindex (admins): rebuild the index in the background, editing one progress message."""
+    svc = services(context)
+    user = update.effective_user
+    message = update.effective_message
+    if message is None:
+        return
+    if not svc.is_admin(user.id if user else None):
+        logger.warning("Refused /reindex from non-admin user %s in chat %s",
+                       user.id if user else None, message.chat_id)
+        await _reply(message, "Sorry, only the bot's admins can reindex.")
+        return
+    try:
+        job = svc.reindexer.start(f"user {user.id}" if user else "unknown")
+    except ReindexInProgressError as exc:
+        await _reply(message, html.escape(str(exc)))
+        return
+    progress = await _reply(message, html.escape(job.progress_text()))
+    context.application.create_task(_follow_job(job, progress), update=update)
+
+
+async def _follow_job(job: ReindexJob, progress: Message | None, interval: float = 1.0) -> None:
+    """Edit the progress message as the job advances, then with its summary."""
+    shown = job.progress_text()
+    while True:
+        finished = job.state != "running"
+        text = job.progress_text()
+        if progress is not None and text != shown:
+            try:
+                await progress.edit_text(html.escape(text), parse_mode=ParseMode.HTML)
+                shown = text
+            except BadRequest as exc:
+                logger.debug("Progress edit skipped: %s", exc)
+            except TelegramError as exc:
+                logger.warning("Progress edit failed: %s", exc)
+        if finished:
+            return
+        await asyncio.sleep(interval)
+
+
+async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/stats (admins): corpus, index and usage figures."""
+    svc = services(context)
+    user = update.effective_user
+    message = update.effective_message
+    if message is None:
+        return
+    if not svc.is_admin(user.id if user else None):
+        logger.warning("Refused /stats from non-admin user %s", user.id if user else None)
+        await _reply(message, "Sorry, only the bot's admins can see statistics.")
+        return
+    store = svc.engine.store
+    manifest = store.manifest
+    counts = await asyncio.to_thread(svc.state.stats)
+    age = time.time() - manifest.built_at
+    running = svc.reindexer.running
+    lines = [
+        "<b>Index</b>",
+        f"Documents: {manifest.document_count}; passages: {manifest.passage_count}",
+        f"Built {_age(age)} ago ({manifest.version}); size {store.size_bytes / 1e6:.1f} MB",
+        f"Model: {html.escape(manifest.model)}; FAISS: {manifest.faiss_type}",
+        "",
+        "<b>Usage</b>",
+        f"Questions answered: {counts['questions']}; not found: {counts['not_found']}",
+        f"Feedback: 👍 {counts['thumbs_up']}  👎 {counts['thumbs_down']}",
+    ]
+    if running is not None:
+        lines += ["", html.escape(running.progress_text())]
+    await _reply(message, "\n".join(lines))
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log every error with its traceback; tell the asker politely when there is one."""
+    error = context.error
+    if isinstance(error, StoryError):
+        logger.warning("Update failed: %s", error)
+        text = html.escape(str(error))
+    else:
+        logger.error("Unhandled error while processing an update", exc_info=error)
+        text = "Sorry, something went wrong while answering. Please try again in a moment."
+    if isinstance(update, Update) and update.effective_message is not None:
+        try:
+            await _reply(update.effective_message, text)
+        except TelegramError:
+            logger.warning("Could not tell the user about the error")

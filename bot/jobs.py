@@ -1,0 +1,128 @@
+"""Background reindexing, one at a time, shared by Telegram admins and the admin HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from index.build import BuildReport
+from index.embedder import Embedder
+from index.engine import Engine
+from index.errors import ReindexInProgressError, StoryError
+from index.store import IndexStore
+
+from .config import Config
+from .runtime import make_embedder, reindex
+
+__all__ = ["ReindexJob", "Reindexer"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ReindexJob:
+    """One reindex run and how far it got."""
+
+    id: str
+    requested_by: str
+    state: str = "running"  # running | done | failed
+    stage: str = "starting"
+    done: int = 0
+    total: int = 0
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+    report: BuildReport | None = None
+    error: str | None = None
+
+    def progress_text(self) -> str:
+        if self.state == "done" and self.report is not None:
+            return f"Reindex finished. {self.report.summary()}"
+        if self.state == "failed":
+            return f"Reindex failed: {self.error}\nThe previous index is still serving."
+        elapsed = time.time() - self.started
+        if self.total:
+            pct = 100 * self.done / self.total
+            return (f"Reindexing: {self.stage} {self.done}/{self.total} ({pct:.0f}%), "
+                    f"{elapsed:.0f} s so far.")
+        return f"Reindexing: {self.stage}, {elapsed:.0f} s so far."
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id, "requested_by": self.requested_by, "state": self.state,
+            "stage": self.stage, "done": self.done, "total": self.total,
+            "started": self.started, "finished": self.finished,
+            "summary": self.report.as_dict() if self.report else None, "error": self.error,
+        }
+
+
+class Reindexer:
+    """Runs ``storybot reindex`` in a worker thread and swaps the new index into the engine.
+
+    Only one job runs at a time (a second request gets ReindexInProgressError, and the build's
+    file lock also guards against a command-line reindex). The reindex embeds with a model of
+    its own, so questions keep being answered by the engine's model meanwhile.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        load_embedder: Callable[[], Embedder] | None = None,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self._load_embedder = load_embedder or (lambda: make_embedder(config))
+        self.jobs: dict[str, ReindexJob] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.on_finish: list[Callable[[ReindexJob], None]] = []
+
+    @property
+    def running(self) -> ReindexJob | None:
+        return next((j for j in self.jobs.values() if j.state == "running"), None)
+
+    def start(self, requested_by: str) -> ReindexJob:
+        """Start a job (call from the event loop); refuses while another one runs."""
+        current = self.running
+        if current is not None:
+            raise ReindexInProgressError(
+                f"A reindex is already running (job {current.id}, started by "
+                f"{current.requested_by}): {current.progress_text()}"
+            )
+        job = ReindexJob(id=secrets.token_hex(4), requested_by=requested_by)
+        self.jobs[job.id] = job
+        logger.info("Reindex job %s started by %s", job.id, requested_by)
+        self._task = asyncio.get_running_loop().create_task(self._run(job))
+        return job
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def _run(self, job: ReindexJob) -> None:
+        def progress(stage: str, done: int, total: int) -> None:
+            job.stage, job.done, job.total = stage, done, total
+
+        try:
+            job.report = await asyncio.to_thread(
+                reindex, self.config, self._load_embedder, progress
+            )
+            store = await asyncio.to_thread(
+                IndexStore.load, self.config.index.path, self.config.index.model
+            )
+            self.engine.swap(store)
+            job.state = "done"
+            logger.info("Reindex job %s done: %s", job.id, job.report.summary())
+        except StoryError as exc:
+            job.state, job.error = "failed", str(exc)
+            logger.warning("Reindex job %s failed: %s", job.id, exc)
+        except Exception as exc:
+            job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
+            logger.exception("Reindex job %s crashed", job.id)
+        finally:
+            job.finished = time.time()
+            for callback in self.on_finish:
+                callback(job)

@@ -1,0 +1,182 @@
+"""Durable bot state in SQLite: answers (for follow-ups and buttons), feedback, counters.
+
+Conversation context is a chain of answers: each answer row keeps the turns that led to it, so
+replying to any earlier answer continues exactly that line of questions, and two people in one
+group can follow two threads. Everything survives a restart. All methods are blocking; the bot
+calls them through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.followup import Turn
+
+__all__ = ["AnswerRecord", "StateStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    key TEXT PRIMARY KEY,
+    chat_id INTEGER NOT NULL,
+    thread_id INTEGER NOT NULL DEFAULT 0,
+    message_id INTEGER,
+    user_id INTEGER,
+    question TEXT NOT NULL,
+    query TEXT NOT NULL,
+    found INTEGER NOT NULL,
+    history TEXT NOT NULL,
+    passages TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS answers_by_message ON answers (chat_id, message_id);
+CREATE INDEX IF NOT EXISTS answers_by_thread ON answers (chat_id, thread_id, created);
+CREATE TABLE IF NOT EXISTS feedback (
+    answer_key TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    value INTEGER NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (answer_key, user_id)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecord:
+    """One answer the bot gave: what was asked, the context it was asked in, what it cited."""
+
+    key: str
+    chat_id: int
+    thread_id: int
+    message_id: int | None
+    user_id: int | None
+    question: str
+    query: str
+    found: bool
+    history: tuple[Turn, ...]
+    passage_ids: tuple[str, ...]
+    created: float
+
+    def context(self) -> tuple[Turn, ...]:
+        """The turns a follow-up to this answer is asked in: this one's history and itself."""
+        return (*self.history, Turn(self.question, self.query))
+
+
+class StateStore:
+    """A small SQLite database; one connection, guarded by a lock (calls come from threads)."""
+
+    def __init__(self, path: Path | str) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- answers -------------------------------------------------------------------------
+
+    def add_answer(
+        self,
+        *,
+        chat_id: int,
+        thread_id: int | None,
+        user_id: int | None,
+        question: str,
+        query: str,
+        found: bool,
+        history: Sequence[Turn],
+        passage_ids: Sequence[str],
+    ) -> str:
+        """Record an answer before it is sent; returns its key (used in button data)."""
+        key = secrets.token_hex(6)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO answers (key, chat_id, thread_id, user_id, question, query, found,"
+                " history, passages, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    key, chat_id, thread_id or 0, user_id, question, query, int(found),
+                    json.dumps([[t.question, t.query] for t in history]),
+                    json.dumps(list(passage_ids)), time.time(),
+                ),
+            )
+        return key
+
+    def set_message_id(self, key: str, message_id: int) -> None:
+        """Tie an answer to the Telegram message that carried it (for replies to it)."""
+        with self._lock:
+            self._db.execute("UPDATE answers SET message_id=? WHERE key=?", (message_id, key))
+
+    def answer(self, key: str) -> AnswerRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM answers WHERE key=?", (key,)).fetchone()
+        return _record(row) if row else None
+
+    def answer_for_message(self, chat_id: int, message_id: int) -> AnswerRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM answers WHERE chat_id=? AND message_id=?", (chat_id, message_id)
+            ).fetchone()
+        return _record(row) if row else None
+
+    def latest_answer(self, chat_id: int, thread_id: int | None, since: float
+                      ) -> AnswerRecord | None:
+        """The newest answer in a chat (and forum topic) given after ``since``."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM answers WHERE chat_id=? AND thread_id=? AND created>=?"
+                " ORDER BY created DESC, rowid DESC LIMIT 1",
+                (chat_id, thread_id or 0, since),
+            ).fetchone()
+        return _record(row) if row else None
+
+    # -- feedback and counters -----------------------------------------------------------
+
+    def set_feedback(self, answer_key: str, user_id: int, value: int) -> None:
+        """+1 or -1 from one user on one answer; pressing again replaces their vote."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO feedback (answer_key, user_id, value, created) VALUES (?,?,?,?)"
+                " ON CONFLICT (answer_key, user_id) DO UPDATE SET value=excluded.value,"
+                " created=excluded.created",
+                (answer_key, user_id, value, time.time()),
+            )
+
+    def feedback(self, answer_key: str) -> dict[int, int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT user_id, value FROM feedback WHERE answer_key=?", (answer_key,)
+            ).fetchall()
+        return dict(rows)
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            answered, not_found = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(1 - found), 0) FROM answers"
+            ).fetchone()
+            up, down = self._db.execute(
+                "SELECT COALESCE(SUM(value > 0), 0), COALESCE(SUM(value < 0), 0) FROM feedback"
+            ).fetchone()
+        return {"questions": answered, "not_found": not_found, "thumbs_up": up,
+                "thumbs_down": down}
+
+
+def _record(row: tuple) -> AnswerRecord:  # type: ignore[type-arg]
+    (key, chat_id, thread_id, message_id, user_id, question, query, found, history, passages,
+     created) = row
+    return AnswerRecord(
+        key=key, chat_id=chat_id, thread_id=thread_id, message_id=message_id, user_id=user_id,
+        question=question, query=query, found=bool(found),
+        history=tuple(Turn(q, s) for q, s in json.loads(history)),
+        passage_ids=tuple(json.loads(passages)), created=created,
+    )

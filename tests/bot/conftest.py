@@ -1,0 +1,93 @@
+"""The real bot, polling the project's Bot API test server over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+# PTB's RetryAfter warns about a deprecated int retry_after unless this is set; warnings are
+# errors in this suite.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+import pytest
+
+from bot.app import build_application
+from bot.config import Config, load_config
+from bot.jobs import Reindexer
+from bot.state import StateStore
+from index.embedder import Embedder
+from index.engine import Engine
+from index.store import IndexStore
+from tests.botapi import BotApiServer, SimUser
+
+TOKEN = "123456:TEST-token-that-must-never-be-logged"
+
+
+@dataclass
+class BotEnv:
+    server: BotApiServer
+    config: Config
+    engine: Engine
+    state: StateStore
+    application: object
+    admin: SimUser
+    alice: SimUser
+    bob: SimUser
+    corpus: Path
+
+
+def make_config(tmp: Path, server: BotApiServer, admin_id: int, index_dir: Path,
+                corpus: Path) -> Config:
+    return load_config(
+        {
+            "corpus": {"path": str(corpus)},
+            "index": {"path": str(index_dir)},
+            "chat": {"state_path": str(tmp / "state.sqlite3"), "context_minutes": 30},
+            "telegram": {"base_url": server.root_url, "admins": [admin_id]},
+        },
+        environ={"TELEGRAM_BOT_TOKEN": TOKEN},
+    )
+
+
+async def start_bot(config: Config, engine: Engine, embedder: Embedder):  # type: ignore[no-untyped-def]
+    state = StateStore(config.chat.state_path)
+    reindexer = Reindexer(config, engine, load_embedder=lambda: embedder)
+    application = build_application(config, engine, state, reindexer)
+    await application.initialize()
+    await application.post_init(application)  # run_polling would call it
+    await application.start()
+    await application.updater.start_polling(poll_interval=0.0, timeout=1)
+    return application, state
+
+
+async def stop_bot(application, state: StateStore) -> None:  # type: ignore[no-untyped-def]
+    if application.updater.running:
+        await application.updater.stop()
+    if application.running:
+        await application.stop()
+    await application.shutdown()
+    state.close()
+
+
+@pytest.fixture
+async def bot_env(
+    tmp_path: Path, story_index: Path, embedder: Embedder, corpus_dir: Path
+) -> AsyncIterator[BotEnv]:
+    index_dir = tmp_path / "index"
+    shutil.copytree(story_index, index_dir)
+    async with BotApiServer(token=TOKEN, bot_username="storybot") as server:
+        admin = server.create_user("Ada", username="ada_admin")
+        alice = server.create_user("Alice", username="alice")
+        bob = server.create_user("Bob", username="bob")
+        config = make_config(tmp_path, server, admin.id, index_dir, corpus_dir)
+        engine = Engine(IndexStore.load(index_dir, embedder.name), embedder,
+                        config.ranking_settings())
+        application, state = await start_bot(config, engine, embedder)
+        try:
+            yield BotEnv(server, config, engine, state, application, admin, alice, bob,
+                         corpus_dir)
+        finally:
+            await stop_bot(application, state)
