@@ -1,0 +1,81 @@
+"""config.toml into typed settings: defaults, checks that name the key, environment overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Secret, load_config
+from tests.conftest import ROOT
+
+
+def test_shipped_config_loads_with_paths_relative_to_it() -> None:
+    config = load_config(ROOT / "config.toml", environ={})
+    assert config.corpus.path == ROOT / "corpus"
+    assert config.index.path == ROOT / "index" / "data"
+    assert config.index.model == "bundled:all-MiniLM-L6-v2"
+    assert config.telegram.admins == []
+    assert not config.token
+
+
+def test_empty_mapping_gives_defaults() -> None:
+    config = load_config({}, environ={})
+    assert config.retrieval.top_k == 3
+    assert config.chat.context_minutes == 30.0
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"retrieval": {"top_k": "three"}}, "'retrieval.top_k' must be a whole number, not 'three'"),
+        ({"retrieval": {"top_k": 0}}, "'retrieval.top_k' must be at least 1, not 0"),
+        ({"retrieval": {"gate": -1}}, "'retrieval.gate' must not be negative, not -1"),
+        ({"retrieval": {"topk": 3}}, "'retrieval.topk' is not a known setting"),
+        ({"telegrm": {}}, "section 'telegrm' is not known"),
+        ({"telegram": {"admins": [1, "x"]}}, "'telegram.admins[1]' must be a whole number"),
+        ({"telegram": {"admins": 5}}, "'telegram.admins' must be a list, not 5"),
+        ({"telegram": {"base_url": "ftp://x"}}, "'telegram.base_url' must be an http"),
+        ({"index": {"min_words": 500}}, "'index.min_words' (500) must not exceed"),
+        ({"index": {"path": ""}}, "'index.path' must be a path"),
+        ({"chat": "yes"}, "'chat' must be a table"),
+        ({"telegram": {"token_file": "/nonexistent/token"}}, "cannot be read"),
+    ],
+)
+def test_bad_values_name_the_key_and_value(data: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ConfigError) as info:
+        load_config(data, environ={})
+    assert message in str(info.value)
+
+
+def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[index\nmodel = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad, environ={})
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.toml", environ={})
+
+
+def test_environment_overrides_and_token(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("42:from-file\n")
+    config = load_config(
+        {"telegram": {"base_url": "http://a:1", "admins": [1], "token_file": str(token_file)}},
+        environ={"STORYBOT_TELEGRAM_BASE_URL": "http://127.0.0.1:8081",
+                 "STORYBOT_ADMINS": "7, 8"},
+    )
+    assert config.telegram.base_url == "http://127.0.0.1:8081"
+    assert config.telegram.admins == [7, 8]
+    assert config.token.get() == "42:from-file"
+    env = load_config({}, environ={"TELEGRAM_BOT_TOKEN": "99:from-env"})
+    assert env.token.get() == "99:from-env"
+    with pytest.raises(ConfigError, match="STORYBOT_ADMINS"):
+        load_config({}, environ={"STORYBOT_ADMINS": "ada"})
+
+
+def test_secret_never_shows() -> None:
+    secret = Secret("123:ABC")
+    assert "123:ABC" not in repr(secret) and "123:ABC" not in str(secret)
+    config = load_config({}, environ={"TELEGRAM_BOT_TOKEN": "123:ABC"})
+    assert "123:ABC" not in repr(config)

@@ -1,0 +1,102 @@
+"""Pure formatting: answers to terminal text and to Telegram HTML that Telegram accepts."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.formatting import (
+    answer_to_dict,
+    citation_label,
+    format_html,
+    format_passage_html,
+    format_sources_html,
+    format_text,
+    shorten,
+)
+from index.passages import Answer, AnswerSentence, Hit, Passage
+from tests.botapi.formatting import parse_html
+
+
+def _passage(text: str = "The ministers will meet Sergei Lavrov.", *, title: str = "Story",
+             section: str = "Visit", pid: str = "p1", position: int = 1, url: str = "") -> Passage:
+    return Passage(passage_id=pid, doc_id="story.md", title=title, section=section,
+                   position=position, sentences=(text,), source="Amnewsworld",
+                   date="2025-04-01", url=url, count=4)
+
+
+def _answer(*passages: Passage, question: str = "Who?") -> Answer:
+    hits = tuple(Hit(p, 1.0 - i / 10) for i, p in enumerate(passages))
+    sentences = (AnswerSentence(passages[0].sentences[0], passages[0], 0.9),)
+    return Answer(question, question, True, sentences, hits)
+
+
+def test_citation_label_has_title_section_position_source_date() -> None:
+    label = citation_label(_passage())
+    assert label == "Story — Visit · part 2 of 4 · Amnewsworld · 2025-04-01"
+
+
+def test_plain_text_leads_with_the_answer_then_numbered_sources() -> None:
+    text = format_text(_answer(_passage(), _passage("Other text.", pid="p2")))
+    lines = text.splitlines()
+    assert lines[0] == "The ministers will meet Sergei Lavrov. [1]"
+    assert "Sources:" in lines
+    assert any(line.startswith("[2] Story") for line in lines)
+
+
+def test_not_found_says_so_and_names_known_stories() -> None:
+    answer = Answer("Capital of Australia?", "q", False, nearest_titles=("Sahel <visit>",))
+    text = format_text(answer)
+    assert text.startswith("I could not find an answer")
+    assert "Sahel <visit>" in text
+    html_text = format_html(answer)
+    assert "Sahel &lt;visit&gt;" in html_text
+    parse_html(html_text)
+
+
+def test_html_escapes_corpus_text_and_links() -> None:
+    hostile = _passage("3 < 5 && <script>alert('x')</script> <b>unclosed", title="A & B <i>",
+                       url="https://example.org/a?x=1&y=<2>")
+    text = format_html(_answer(hostile))
+    plain, entities = parse_html(text)  # raises if Telegram would refuse it
+    assert "<script>alert('x')</script>" in plain
+    assert any(e["type"] == "text_link" for e in entities)
+
+
+def test_json_form_has_the_documented_fields() -> None:
+    data = answer_to_dict(_answer(_passage()))
+    assert set(data) >= {"question", "found", "answer", "citations"}
+    assert set(data["citations"][0]) >= {"document", "title", "passage_id", "text", "score"}
+
+
+_text = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=3000
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_text, min_size=1, max_size=8), _text, st.integers(200, 4096))
+def test_html_reply_always_parses_and_fits(texts: list[str], title: str, limit: int) -> None:
+    passages = [_passage(t, title=title, pid=f"p{i}") for i, t in enumerate(texts)]
+    text = format_html(_answer(*passages), limit=limit)
+    assert len(text) <= limit
+    parse_html(text)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_text, st.lists(_text, min_size=1, max_size=12))
+def test_passage_and_sources_messages_parse_and_fit(text: str, more: list[str]) -> None:
+    full = format_passage_html(_passage(text * 3), 2)
+    assert len(full) <= 4096
+    parse_html(full)
+    sources = format_sources_html([_passage(t, pid=f"m{i}") for i, t in enumerate(more)], 4)
+    assert len(sources) <= 4096
+    parse_html(sources)
+
+
+@given(st.text(max_size=500), st.integers(2, 400))
+def test_shorten_never_exceeds_the_limit(text: str, limit: int) -> None:
+    result = shorten(text, limit)
+    assert len(result) <= limit
+    if len(" ".join(text.split())) <= limit:
+        assert result == " ".join(text.split())
