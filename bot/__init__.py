@@ -1,4 +1,4 @@
-"""The Telegram bot, its configuration and command line, on top of the retrieval core in ``index``."""
+"""The Telegram bot, its configuration and command line, on the retrieval core in ``index``."""
 
 import logging
 

@@ -89,9 +89,19 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
     )
     application.add_handler(
         MessageHandler(
-            (filters.Sticker.ALL | filters.PHOTO | filters.VOICE | filters.AUDIO
-             | filters.VIDEO | filters.VIDEO_NOTE | filters.Document.ALL | filters.ANIMATION
-             | filters.LOCATION | filters.CONTACT | filters.POLL)
+            (
+                filters.Sticker.ALL
+                | filters.PHOTO
+                | filters.VOICE
+                | filters.AUDIO
+                | filters.VIDEO
+                | filters.VIDEO_NOTE
+                | filters.Document.ALL
+                | filters.ANIMATION
+                | filters.LOCATION
+                | filters.CONTACT
+                | filters.POLL
+            )
             & filters.UpdateType.MESSAGE,
             handlers.unsupported_message,
         )
@@ -104,8 +114,7 @@ async def set_command_menus(application: Application, admins: list[int]) -> None
     await application.bot.set_my_commands(PUBLIC_COMMANDS, scope=BotCommandScopeDefault())
     for admin in admins:
         try:
-            await application.bot.set_my_commands(ADMIN_COMMANDS,
-                                                  scope=BotCommandScopeChat(admin))
+            await application.bot.set_my_commands(ADMIN_COMMANDS, scope=BotCommandScopeChat(admin))
         except TelegramError as exc:  # the admin has not started a chat with the bot yet
             logger.warning("Could not set the admin command menu for %s: %s", admin, exc)
 
@@ -138,7 +147,9 @@ def build_application(
     builder = builder.post_init(post_init)
     application = builder.build()
     application.bot_data["services"] = Services(
-        config=config, engine=engine, state=state,
+        config=config,
+        engine=engine,
+        state=state,
         reindexer=reindexer or Reindexer(config, engine),
     )
     register_handlers(application)

@@ -47,8 +47,9 @@ class _Progress:
 
         bar = self._bars.get(stage)
         if bar is None:
-            bar = self._bars[stage] = tqdm(total=total, desc=stage, unit="item", leave=False,
-                                           file=sys.stderr, disable=None)
+            bar = self._bars[stage] = tqdm(
+                total=total, desc=stage, unit="item", leave=False, file=sys.stderr, disable=None
+            )
         bar.total = total  # type: ignore[attr-defined]
         bar.n = done  # type: ignore[attr-defined]
         bar.refresh()  # type: ignore[attr-defined]
@@ -147,6 +148,7 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
             config.ranking_settings(),
             questions_file=Path(args.questions) if args.questions else None,
             limit=args.limit,
+            index_dir=Path(args.index) if args.index else None,
             progress=progress,
         )
     finally:
@@ -199,8 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the Telegram bot (or the terminal chat without "
-                           "a token)")
+    serve = sub.add_parser(
+        "serve", help="run the Telegram bot (or the terminal chat without a token)"
+    )
     serve.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve, log_default=logging.INFO)
 
@@ -221,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--questions", help="another questions.jsonl against the same passages")
     ev.add_argument("--limit", type=int, default=0, help="evaluate an even sample of N questions")
     ev.add_argument("--json", action="store_true", help="the figures as one JSON object")
+    ev.add_argument("--index", help="keep the data set's index in this folder and reuse it")
     ev.set_defaults(func=cmd_eval, log_default=logging.WARNING)
     return parser
 

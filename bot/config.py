@@ -67,9 +67,11 @@ class IndexSection:
 class RetrievalSection:
     top_k: int = _RANKING.top_k
     depth: int = _RANKING.depth
-    dense_weight: float = _RANKING.dense_weight
-    sentence_weight: float = _RANKING.sentence_weight
     keyword_weight: float = _RANKING.keyword_weight
+    dense_weight: float = _RANKING.dense_weight
+    sentence_keyword_weight: float = _RANKING.sentence_keyword_weight
+    bigram_weight: float = _RANKING.bigram_weight
+    sentence_weight: float = _RANKING.sentence_weight
     duplicate_cosine: float = _RANKING.duplicate_cosine
     gate: float = _RANKING.gate
     answer_sentences: int = _RANKING.answer_sentences
@@ -121,11 +123,13 @@ _SECTIONS: dict[str, type] = {
 
 
 def _convert(name: str, value: Any, kind: Any, base: Path) -> Any:
-    """Check one value against the field's type; relative paths are taken from the config's folder."""
+    """Check one value against the field's type; relative paths start at the config's folder."""
     origin = typing.get_origin(kind)
     if kind is Path:
         if not isinstance(value, str) or not value:
-            raise ConfigError(f"Config '{name}' must be a path (a non-empty string), not {value!r}.")
+            raise ConfigError(
+                f"Config '{name}' must be a path (a non-empty string), not {value!r}."
+            )
         path = Path(value).expanduser()
         return path if path.is_absolute() else base / path
     if kind is bool:
@@ -164,7 +168,8 @@ def _section(name: str, cls: type, raw: Any, base: Path) -> Any:
     for key in raw:
         if key not in known:
             raise ConfigError(
-                f"Config '{name}.{key}' is not a known setting (known: {', '.join(sorted(known))})."
+                f"Config '{name}.{key}' is not a known setting "
+                f"(known: {', '.join(sorted(known))})."
             )
     values = {key: _convert(f"{name}.{key}", raw[key], hints[key], base) for key in raw}
     return cls(**values)
@@ -230,8 +235,9 @@ def load_config(
             raise ConfigError(
                 f"Config section '{key}' is not known (known: {', '.join(sorted(_SECTIONS))})."
             )
-    sections = {name: _section(name, cls, data.get(name, {}), base)
-                for name, cls in _SECTIONS.items()}
+    sections = {
+        name: _section(name, cls, data.get(name, {}), base) for name, cls in _SECTIONS.items()
+    }
     config = Config(**sections)
     _validate(config)
     return dataclasses.replace(config, token=_read_token(config, environ))
@@ -248,8 +254,9 @@ def _validate(config: Config) -> None:
             f"({index.max_words})."
         )
     if config.retrieval.top_k < 1:
-        raise ConfigError(f"Config 'retrieval.top_k' must be at least 1, not {config.retrieval.top_k}.")
+        raise ConfigError(
+            f"Config 'retrieval.top_k' must be at least 1, not {config.retrieval.top_k}."
+        )
     url = config.telegram.base_url
     if url and not url.startswith(("http://", "https://")):
         raise ConfigError(f"Config 'telegram.base_url' must be an http(s) URL, not {url!r}.")
-

@@ -85,7 +85,7 @@ def format_text(answer: Answer) -> str:
         lines.append(f"[{i}] {citation_label(hit.passage)}")
         if hit.passage.url:
             lines.append(f"    {hit.passage.url}")
-        lines.append(f"    \"{_snippet(hit, answer)}\"")
+        lines.append(f'    "{_snippet(hit, answer)}"')
     return "\n".join(lines)
 
 
@@ -154,14 +154,17 @@ def format_passage_html(passage: Passage, number: int, limit: int = MAX_MESSAGE)
     return f"{header}\n\n{html.escape(body)}"
 
 
-def format_sources_html(passages: Sequence[Passage], start: int = 1,
-                        limit: int = MAX_MESSAGE) -> str:
+def format_sources_html(
+    passages: Sequence[Passage], start: int = 1, limit: int = MAX_MESSAGE
+) -> str:
     """More sources: numbered citations with short snippets, as many as fit in one message."""
     blocks = []
     size = 0
     for number, passage in enumerate(passages, start=start):
-        block = (f"{_html_citation(passage, number)}\n"
-                 f"<blockquote>{html.escape(shorten(passage.text, SNIPPET_CHARS))}</blockquote>")
+        block = (
+            f"{_html_citation(passage, number)}\n"
+            f"<blockquote>{html.escape(shorten(passage.text, SNIPPET_CHARS))}</blockquote>"
+        )
         if size + len(block) + 2 > limit:
             break
         blocks.append(block)

@@ -28,7 +28,7 @@ from index.passages import Passage
 
 from .config import Config
 from .formatting import format_html, format_passage_html, format_sources_html
-from .jobs import ReindexJob, Reindexer
+from .jobs import Reindexer, ReindexJob
 from .state import AnswerRecord, StateStore
 
 __all__ = [
@@ -101,12 +101,16 @@ def has_words(text: str) -> bool:
 def answer_keyboard(key: str, citations: int, more: bool) -> InlineKeyboardMarkup:
     rows = []
     if citations:
-        rows.append([
-            InlineKeyboardButton(f"📄 [{i}]", callback_data=f"p:{key}:{i}")
-            for i in range(1, citations + 1)
-        ])
-    last = [InlineKeyboardButton("👍", callback_data=f"f:{key}:+"),
-            InlineKeyboardButton("👎", callback_data=f"f:{key}:-")]
+        rows.append(
+            [
+                InlineKeyboardButton(f"📄 [{i}]", callback_data=f"p:{key}:{i}")
+                for i in range(1, citations + 1)
+            ]
+        )
+    last = [
+        InlineKeyboardButton("👍", callback_data=f"f:{key}:+"),
+        InlineKeyboardButton("👎", callback_data=f"f:{key}:-"),
+    ]
     if more:
         last.insert(0, InlineKeyboardButton("📚 More sources", callback_data=f"m:{key}"))
     rows.append(last)
@@ -143,8 +147,11 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ]
     if len(titles) > 20:
         lines.append(f"… and {len(titles) - 20} more (/sources lists them all).")
-    lines += ["", "Just send me a question, for example: <i>Who will the ministers meet in "
-              "Moscow?</i> Follow-up questions work too. /help for more."]
+    lines += [
+        "",
+        "Just send me a question, for example: <i>Who will the ministers meet in "
+        "Moscow?</i> Follow-up questions work too. /help for more.",
+    ]
     await _reply(update.effective_message, "\n".join(lines))
 
 
@@ -164,8 +171,11 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         "/sources lists the documents I know.",
     ]
     if services(context).is_admin(update.effective_user.id if update.effective_user else None):
-        lines += ["", "<b>Admin</b>: /reindex rebuilds the index from the corpus; /stats shows "
-                  "usage and index figures."]
+        lines += [
+            "",
+            "<b>Admin</b>: /reindex rebuilds the index from the corpus; /stats shows "
+            "usage and index figures.",
+        ]
     await _reply(update.effective_message, "\n".join(lines))
 
 
@@ -189,8 +199,9 @@ async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     question = " ".join(context.args or [])
     if not has_words(question):
-        await _reply(message, "Ask me like this: <code>/ask When will the ministers visit "
-                     "Moscow?</code>")
+        await _reply(
+            message, "Ask me like this: <code>/ask When will the ministers visit Moscow?</code>"
+        )
         return
     await answer_question(update, context, question)
 
@@ -212,8 +223,10 @@ async def unsupported_message(update: Update, context: ContextTypes.DEFAULT_TYPE
         return
     if message.chat.type != ChatType.PRIVATE and not _addressed_to_bot(message, context):
         return
-    await _reply(message, "I can only read text questions — please type yours, for example: "
-                 "<i>What is the AES?</i>")
+    await _reply(
+        message,
+        "I can only read text questions — please type yours, for example: <i>What is the AES?</i>",
+    )
 
 
 def _addressed_to_bot(message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -238,12 +251,16 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
     question = clean_question(text, context.bot.username or "")
     limit = svc.config.chat.max_question_chars
     if not has_words(question):
-        await _reply(message, "Please ask your question in words, for example: "
-                     "<i>What is the AES?</i>")
+        await _reply(
+            message, "Please ask your question in words, for example: <i>What is the AES?</i>"
+        )
         return
     if len(question) > limit:
-        await _reply(message, f"That message is too long for a question ({len(question)} "
-                     f"characters; the limit is {limit}). Please ask something shorter.")
+        await _reply(
+            message,
+            f"That message is too long for a question ({len(question)} "
+            f"characters; the limit is {limit}). Please ask something shorter.",
+        )
         return
     chat_id = message.chat_id
     thread_id = message.message_thread_id if message.is_topic_message else None
@@ -256,8 +273,13 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
         shown = answer.hits[:k]
         key = await asyncio.to_thread(
             svc.state.add_answer,
-            chat_id=chat_id, thread_id=thread_id, user_id=user_id, question=question,
-            query=answer.query, found=answer.found, history=history,
+            chat_id=chat_id,
+            thread_id=thread_id,
+            user_id=user_id,
+            question=question,
+            query=answer.query,
+            found=answer.found,
+            history=history,
             passage_ids=[h.passage.passage_id for h in answer.hits],
         )
         text_html = format_html(answer, max_hits=k, known_titles=_known_titles(svc.engine))
@@ -282,17 +304,16 @@ def _history(svc: Services, message: Message, thread_id: int | None) -> tuple[Tu
     return record.context()[-4:] if record else ()
 
 
-async def _typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: int | None
-                  ) -> None:
+async def _typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: int | None) -> None:
     try:
-        await context.bot.send_chat_action(chat_id, ChatAction.TYPING,
-                                           message_thread_id=thread_id)
+        await context.bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread_id)
     except TelegramError as exc:  # a typing indicator is not worth failing an answer for
         logger.debug("Typing indicator failed: %s", exc)
 
 
-async def _reply(message: Message | None, text: str,
-                 markup: InlineKeyboardMarkup | None = None) -> Message | None:
+async def _reply(
+    message: Message | None, text: str, markup: InlineKeyboardMarkup | None = None
+) -> Message | None:
     """Reply in HTML; in groups as a reply to the asking message (inside its forum topic)."""
     if message is None:
         return None
@@ -320,8 +341,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if arg not in ("+", "-"):
             await query.answer("Unknown feedback.", show_alert=True)
             return
-        await asyncio.to_thread(svc.state.set_feedback, key, query.from_user.id,
-                                1 if arg == "+" else -1)
+        await asyncio.to_thread(
+            svc.state.set_feedback, key, query.from_user.id, 1 if arg == "+" else -1
+        )
         await query.answer("Thanks for the feedback!")
         return
     passages = _passages(svc.engine, record.passage_ids)
@@ -367,8 +389,11 @@ async def reindex_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if message is None:
         return
     if not svc.is_admin(user.id if user else None):
-        logger.warning("Refused /reindex from non-admin user %s in chat %s",
-                       user.id if user else None, message.chat_id)
+        logger.warning(
+            "Refused /reindex from non-admin user %s in chat %s",
+            user.id if user else None,
+            message.chat_id,
+        )
         await _reply(message, "Sorry, only the bot's admins can reindex.")
         return
     try:

@@ -46,16 +46,24 @@ class ReindexJob:
         elapsed = time.time() - self.started
         if self.total:
             pct = 100 * self.done / self.total
-            return (f"Reindexing: {self.stage} {self.done}/{self.total} ({pct:.0f}%), "
-                    f"{elapsed:.0f} s so far.")
+            return (
+                f"Reindexing: {self.stage} {self.done}/{self.total} ({pct:.0f}%), "
+                f"{elapsed:.0f} s so far."
+            )
         return f"Reindexing: {self.stage}, {elapsed:.0f} s so far."
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "id": self.id, "requested_by": self.requested_by, "state": self.state,
-            "stage": self.stage, "done": self.done, "total": self.total,
-            "started": self.started, "finished": self.finished,
-            "summary": self.report.as_dict() if self.report else None, "error": self.error,
+            "id": self.id,
+            "requested_by": self.requested_by,
+            "state": self.state,
+            "stage": self.stage,
+            "done": self.done,
+            "total": self.total,
+            "started": self.started,
+            "finished": self.finished,
+            "summary": self.report.as_dict() if self.report else None,
+            "error": self.error,
         }
 
 

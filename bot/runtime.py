@@ -30,8 +30,9 @@ def make_embedder(config: Config) -> Embedder:
     )
 
 
-def reindex(config: Config, embedder: Embedder | Callable[[], Embedder],
-            progress: ProgressFn | None = None) -> BuildReport:
+def reindex(
+    config: Config, embedder: Embedder | Callable[[], Embedder], progress: ProgressFn | None = None
+) -> BuildReport:
     """Bring the configured index up to date with the corpus (incremental, single-flight)."""
     load = embedder if callable(embedder) and not isinstance(embedder, Embedder) else None
     return build_index(
@@ -44,8 +45,9 @@ def reindex(config: Config, embedder: Embedder | Callable[[], Embedder],
     )
 
 
-def open_engine(config: Config, embedder: Embedder | None = None,
-                progress: ProgressFn | None = None) -> Engine:
+def open_engine(
+    config: Config, embedder: Embedder | None = None, progress: ProgressFn | None = None
+) -> Engine:
     """The engine on the saved index; on a fresh checkout (no index yet) it is built first.
 
     A damaged index is not rebuilt behind the user's back: IndexUnavailableError says what is
@@ -53,8 +55,9 @@ def open_engine(config: Config, embedder: Embedder | None = None,
     """
     embedder = embedder or make_embedder(config)
     if not IndexStore.exists(config.index.path):
-        logger.info("No index in %s yet: building it from %s", config.index.path,
-                    config.corpus.path)
+        logger.info(
+            "No index in %s yet: building it from %s", config.index.path, config.corpus.path
+        )
         reindex(config, embedder, progress)
     store = IndexStore.load(config.index.path, config.index.model)
     return Engine(store, embedder, config.ranking_settings())

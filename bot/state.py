@@ -105,9 +105,16 @@ class StateStore:
                 "INSERT INTO answers (key, chat_id, thread_id, user_id, question, query, found,"
                 " history, passages, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
-                    key, chat_id, thread_id or 0, user_id, question, query, int(found),
+                    key,
+                    chat_id,
+                    thread_id or 0,
+                    user_id,
+                    question,
+                    query,
+                    int(found),
                     json.dumps([[t.question, t.query] for t in history]),
-                    json.dumps(list(passage_ids)), time.time(),
+                    json.dumps(list(passage_ids)),
+                    time.time(),
                 ),
             )
         return key
@@ -129,8 +136,9 @@ class StateStore:
             ).fetchone()
         return _record(row) if row else None
 
-    def latest_answer(self, chat_id: int, thread_id: int | None, since: float
-                      ) -> AnswerRecord | None:
+    def latest_answer(
+        self, chat_id: int, thread_id: int | None, since: float
+    ) -> AnswerRecord | None:
         """The newest answer in a chat (and forum topic) given after ``since``."""
         with self._lock:
             row = self._db.execute(
@@ -167,16 +175,38 @@ class StateStore:
             up, down = self._db.execute(
                 "SELECT COALESCE(SUM(value > 0), 0), COALESCE(SUM(value < 0), 0) FROM feedback"
             ).fetchone()
-        return {"questions": answered, "not_found": not_found, "thumbs_up": up,
-                "thumbs_down": down}
+        return {
+            "questions": answered,
+            "not_found": not_found,
+            "thumbs_up": up,
+            "thumbs_down": down,
+        }
 
 
 def _record(row: tuple) -> AnswerRecord:  # type: ignore[type-arg]
-    (key, chat_id, thread_id, message_id, user_id, question, query, found, history, passages,
-     created) = row
+    (
+        key,
+        chat_id,
+        thread_id,
+        message_id,
+        user_id,
+        question,
+        query,
+        found,
+        history,
+        passages,
+        created,
+    ) = row
     return AnswerRecord(
-        key=key, chat_id=chat_id, thread_id=thread_id, message_id=message_id, user_id=user_id,
-        question=question, query=query, found=bool(found),
+        key=key,
+        chat_id=chat_id,
+        thread_id=thread_id,
+        message_id=message_id,
+        user_id=user_id,
+        question=question,
+        query=query,
+        found=bool(found),
         history=tuple(Turn(q, s) for q, s in json.loads(history)),
-        passage_ids=tuple(json.loads(passages)), created=created,
+        passage_ids=tuple(json.loads(passages)),
+        created=created,
     )

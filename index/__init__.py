@@ -1,4 +1,4 @@
-"""Retrieval core: documents -> passages -> hybrid index -> cited answers. Knows nothing of Telegram."""
+"""Retrieval core: documents -> passages -> hybrid index -> cited answers. No Telegram here."""
 
 import logging
 

@@ -16,7 +16,7 @@ from .chunking import chunk_document
 from .documents import MAX_DOCUMENT_BYTES, file_fingerprint, iter_corpus_files, scan_corpus
 from .embedder import Embedder
 from .errors import DocumentError, IndexUnavailableError
-from .keyword import KeywordIndex
+from .keyword import KeywordIndex, bigram_tokens, tokenize
 from .passages import Document, Passage
 from .store import IndexStore, build_lock, write_generation
 
@@ -176,8 +176,14 @@ def build_index(
             progress("reading", 0, 1)
         scan = scan_corpus(corpus, settings.max_document_bytes)
         report = index_documents(
-            scan.documents, folder, model, load_embedder, settings, progress,
-            skipped=scan.skipped, previous=previous if reusable else None,
+            scan.documents,
+            folder,
+            model,
+            load_embedder,
+            settings,
+            progress,
+            skipped=scan.skipped,
+            previous=previous if reusable else None,
         )
     report.seconds = time.perf_counter() - started
     logger.info("Reindex done: %s", report.summary())
@@ -246,7 +252,11 @@ def index_documents(
         passage_vectors=passage_vectors,
         sentence_vectors=np.concatenate(sentence_vectors),
         offsets=offsets,
-        keyword=KeywordIndex.build([keyword_text(p) for p in passages]),
+        keyword=KeywordIndex.build([tokenize(keyword_text(p)) for p in passages]),
+        sentence_keyword=KeywordIndex.build(
+            [tokenize(f"{p.title} {s}") for p in passages for s in p.sentences]
+        ),
+        bigram_keyword=KeywordIndex.build([bigram_tokens(keyword_text(p)) for p in passages]),
         documents=new_docs,
         corpus_fingerprint=_corpus_fingerprint(
             {doc_id: meta["fingerprint"] for doc_id, meta in new_docs.items()}
@@ -292,8 +302,15 @@ def _vectors(
                 previous.sentence_vectors[span.start : span.stop], dtype=np.float32
             )
     if to_embed and embedder is not None:
-        _embed(embedder, [passages[i] for i in to_embed], to_embed, passage_vectors,
-               sentence_vectors, report, progress)
+        _embed(
+            embedder,
+            [passages[i] for i in to_embed],
+            to_embed,
+            passage_vectors,
+            sentence_vectors,
+            report,
+            progress,
+        )
     return passage_vectors, sentence_vectors
 
 

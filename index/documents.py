@@ -39,7 +39,7 @@ _SENTENCE_END = (".", "!", "?", "…", ":", ";", ",", '"', "”", "’", "'", ")
 
 @dataclass(frozen=True, slots=True)
 class CorpusScan:
-    """What a scan of the corpus folder found: readable documents and skipped files with reasons."""
+    """What a scan of the corpus folder found: readable documents, skipped files and why."""
 
     documents: tuple[Document, ...]
     skipped: tuple[tuple[str, str], ...]  # (relative path, reason)
@@ -103,7 +103,7 @@ def _sections_from_blocks(blocks: list[tuple[str, str]]) -> tuple[Section, ...]:
 
 
 def parse_markdown_body(body: str) -> tuple[str, tuple[Section, ...]]:
-    """Markdown text to (first level-1 heading or "", sections). Paragraphs are blank-line separated."""
+    """Markdown to (first level-1 heading or "", sections); blank lines separate paragraphs."""
     blocks: list[tuple[str, str]] = []
     title = ""
     current: list[str] = []
@@ -170,7 +170,7 @@ def parse_text(text: str) -> tuple[dict[str, str], tuple[Section, ...]]:
 
 
 def parse_html(text: str) -> tuple[dict[str, str], tuple[Section, ...]]:
-    """HTML: the main text (no navigation, scripts or boilerplate) and metadata, via trafilatura."""
+    """HTML: main text (no navigation, scripts, boilerplate) and metadata, via trafilatura."""
     import trafilatura
 
     # With include_formatting the text comes back as Markdown (headings kept as "#" lines).

@@ -74,7 +74,6 @@ class Embedder:
         try:
             import torch
             from sentence_transformers import SentenceTransformer
-
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()

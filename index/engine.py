@@ -12,18 +12,20 @@ import numpy as np
 
 from .embedder import Embedder
 from .followup import Turn, contextualize
-from .keyword import tokenize
+from .keyword import bigram_tokens, tokenize
 from .passages import Answer, AnswerSentence, Hit
 from .ranking import (
+    Features,
     RankingSettings,
     answer_type,
     collapse_duplicates,
+    coverage,
     fuse,
     is_relevant,
     matches_answer_type,
+    question_share,
     relevance,
     score_sentences,
-    term_overlap,
     top_rows,
 )
 from .store import IndexStore
@@ -44,6 +46,7 @@ class Retrieval:
     # Per-method rankings (passage rows, best first), for evaluation.
     dense_rows: list[int] = field(default_factory=list)
     keyword_rows: list[int] = field(default_factory=list)
+    sentence_bm25: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
 
 
 class Engine:
@@ -74,8 +77,9 @@ class Engine:
 
     # -- retrieval -----------------------------------------------------------------------
 
-    def dense_rows(self, vector: np.ndarray, depth: int, store: IndexStore | None = None
-                   ) -> list[int]:
+    def dense_rows(
+        self, vector: np.ndarray, depth: int, store: IndexStore | None = None
+    ) -> list[int]:
         """Passage rows nearest to the question vector (FAISS inner product), best first."""
         store = store or self._store
         if not len(store):
@@ -83,8 +87,9 @@ class Engine:
         _, ids = store.dense.search(vector[None, :], min(depth, len(store)))
         return [int(i) for i in ids[0] if i >= 0]
 
-    def keyword_rows(self, tokens: list[str], depth: int, store: IndexStore | None = None
-                     ) -> tuple[list[int], np.ndarray]:
+    def keyword_rows(
+        self, tokens: list[str], depth: int, store: IndexStore | None = None
+    ) -> tuple[list[int], np.ndarray]:
         """Passage rows with the best BM25 scores (best first), and every passage's score."""
         store = store or self._store
         scores = store.keyword.scores(tokens)
@@ -98,38 +103,68 @@ class Engine:
         vector = self.embedder.encode_query(query)
         if not len(store):
             return Retrieval([], [], 0.0, vector)
-        dense_rows = self.dense_rows(vector, settings.depth, store)
         tokens = tokenize(query)
+        dense_rows = self.dense_rows(vector, settings.depth, store)
         keyword_rows, keyword_all = self.keyword_rows(tokens, settings.depth, store)
-        max_keyword = store.keyword.max_score(tokens) or 1.0
-
         rows = list(dict.fromkeys(dense_rows + keyword_rows))
+
         vectors = store.passage_vectors(rows)
-        dense = vectors @ vector
-        sentence = np.array(
-            [self._best_sentence_cosine(store, r, vector) for r in rows], dtype=np.float32
+        sentence_cos = self._sentence_cosines(store, rows, vector)
+        sentence_bm25 = store.sentence_keyword.scores(tokens)
+        bigrams = store.bigram_keyword.scores(bigram_tokens(query))
+        features = Features(
+            keyword=keyword_all[rows],
+            dense=vectors @ vector,
+            sentence_keyword=np.array(
+                [_span_max(sentence_bm25, store.sentence_rows(r)) for r in rows], np.float32
+            ),
+            bigram=bigrams[rows],
+            sentence=np.array(
+                [_span_max(sentence_cos, span) for span in self._local_spans(store, rows)],
+                np.float32,
+            ),
         )
-        keyword = np.minimum(keyword_all[rows] / max_keyword, 1.0)
-        fused = fuse(dense, sentence, keyword, settings)
+        fused = fuse(features, settings)
         order = [int(i) for i in np.argsort(-fused, kind="stable")]
         texts = [store.passages[r].text for r in rows]
         kept = collapse_duplicates(order, vectors, texts, settings.duplicate_cosine)[:k]
         hits = [
-            Hit(store.passages[rows[i]], float(fused[i]), float(max(dense[i], sentence[i])),
-                float(keyword[i]))
+            Hit(
+                store.passages[rows[i]],
+                float(fused[i]),
+                float(max(features.dense[i], features.sentence[i])),
+                float(features.keyword[i]),
+            )
             for i in kept
         ]
         best = kept[0]
-        score = relevance(float(dense[best]), float(sentence[best]), float(keyword[best]))
-        return Retrieval(hits, [rows[i] for i in kept], score, vector, dense_rows, keyword_rows)
+        passage = store.passages[rows[best]]
+        covered = coverage(
+            store.keyword.idf(tokens),
+            set(tokenize(f"{passage.title} {passage.section} {passage.text}")),
+        )
+        score = relevance(float(features.dense[best]), float(features.sentence[best]), covered)
+        return Retrieval(
+            hits, [rows[i] for i in kept], score, vector, dense_rows, keyword_rows, sentence_bm25
+        )
 
     @staticmethod
-    def _best_sentence_cosine(store: IndexStore, row: int, vector: np.ndarray) -> float:
-        span = store.sentence_rows(row)
-        if not len(span):
-            return 0.0
-        block = np.asarray(store.sentence_vectors[span.start : span.stop], dtype=np.float32)
-        return float(np.max(block @ vector))
+    def _local_spans(store: IndexStore, rows: list[int]) -> list[range]:
+        """Each candidate's sentences as a range into the concatenation of their vectors."""
+        spans, start = [], 0
+        for r in rows:
+            n = len(store.sentence_rows(r))
+            spans.append(range(start, start + n))
+            start += n
+        return spans
+
+    @staticmethod
+    def _sentence_cosines(store: IndexStore, rows: list[int], vector: np.ndarray) -> np.ndarray:
+        """Cosine of the question with every sentence of the candidates, in candidate order."""
+        if not rows:
+            return np.zeros(0, np.float32)
+        blocks = [store.sentence_vectors[store.offsets[r] : store.offsets[r + 1]] for r in rows]
+        return np.asarray(np.concatenate(blocks), dtype=np.float32) @ vector
 
     # -- answering -----------------------------------------------------------------------
 
@@ -148,43 +183,29 @@ class Engine:
     def _answer_sentences(
         self, store: IndexStore, question: str, query: str, found: Retrieval
     ) -> list[AnswerSentence]:
-        """The sentences of the top passages that best answer the question."""
+        """The sentences of the best passage that best answer the question (a second one only
+        when it scores nearly as well)."""
         settings = self.settings
-        weights = store.keyword.idf([*tokenize(question), *tokenize(query)])
+        hit, row = found.hits[0], found.rows[0]
+        span = store.sentence_rows(row)
+        block = np.asarray(store.sentence_vectors[span.start : span.stop], dtype=np.float32)
+        question_terms = set(tokenize(question)) | set(tokenize(query))
         kind = answer_type(question)
-        best_score = found.hits[0].score
-        candidates: list[tuple[float, int, int, str]] = []  # (score, hit rank, sentence index)
-        for rank, (hit, row) in enumerate(zip(found.hits, found.rows, strict=True)):
-            if hit.score < best_score * 0.85 and rank > 0:
-                break
-            span = store.sentence_rows(row)
-            block = np.asarray(store.sentence_vectors[span.start : span.stop], dtype=np.float32)
-            cosines = block @ found.query_vector
-            overlaps = np.array(
-                [term_overlap(weights, tokenize(s)) for s in hit.passage.sentences],
-                dtype=np.float32,
-            )
-            typed = np.array(
-                [matches_answer_type(s, question, kind) for s in hit.passage.sentences],
-                dtype=np.float32,
-            )
-            scores = score_sentences(cosines, overlaps, typed, settings) * (1.0 - 0.1 * rank)
-            candidates.extend(
-                (float(s), rank, i, hit.passage.sentences[i]) for i, s in enumerate(scores)
-            )
-        candidates.sort(key=lambda c: -c[0])
-        chosen: list[AnswerSentence] = []
-        seen: set[str] = set()
-        for score, rank, _, text in candidates:
-            if len(chosen) >= settings.answer_sentences:
-                break
-            if chosen and score < chosen[0].score * settings.second_sentence_ratio:
-                break
-            if text in seen:
-                continue
-            seen.add(text)
-            chosen.append(AnswerSentence(text, found.hits[rank].passage, score))
-        return chosen
+        sentences = hit.passage.sentences
+        scores = score_sentences(
+            block @ found.query_vector,
+            np.asarray(found.sentence_bm25[span.start : span.stop], dtype=np.float32),
+            np.array([question_share(question_terms, tokenize(s)) for s in sentences], np.float32),
+            np.array([matches_answer_type(s, question, kind) for s in sentences], np.float32),
+            settings,
+        )
+        order = [int(i) for i in np.argsort(-scores, kind="stable")]
+        chosen = [order[0]]
+        for i in order[1 : settings.answer_sentences]:
+            top = float(scores[order[0]])
+            if top > 0 and float(scores[i]) >= top * settings.second_sentence_ratio:
+                chosen.append(i)
+        return [AnswerSentence(sentences[i], hit.passage, float(scores[i])) for i in chosen]
 
     def _nearest_titles(self, found: Retrieval) -> tuple[str, ...]:
         titles = dict.fromkeys(h.passage.title for h in found.hits)
@@ -196,3 +217,7 @@ class Engine:
             (d.get("title", doc_id), d.get("date", ""), d.get("source", ""))
             for doc_id, d in self._store.documents.items()
         ]
+
+
+def _span_max(values: np.ndarray, span: range) -> float:
+    return float(values[span.start : span.stop].max()) if len(span) else 0.0

@@ -153,14 +153,25 @@ def evaluate(
     index_dir: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, object]:
-    """Index the data set's passages (in a temporary folder unless given) and measure."""
+    """Index the data set's passages and measure.
+
+    The index goes in a temporary folder, or in ``index_dir``: there an index left by an earlier
+    run is reused, so only passages it lacks are embedded (the reported indexing time and tokens
+    are then those of this run's work).
+    """
     documents = load_passages(data_dir)
     questions = load_questions(questions_file or data_dir / "questions.jsonl", limit)
     with tempfile.TemporaryDirectory(prefix="storybot-eval-") as tmp:
         folder = index_dir or Path(tmp)
+        previous = None
+        if IndexStore.exists(folder):
+            previous = IndexStore.load(folder, embedder.name)
+            if previous.manifest.settings_fingerprint != build.fingerprint(embedder.name):
+                previous = None
         started = time.perf_counter()
-        report = index_documents(documents, folder, embedder.name, lambda: embedder, build,
-                                 progress)
+        report = index_documents(
+            documents, folder, embedder.name, lambda: embedder, build, progress, previous=previous
+        )
         indexing_seconds = time.perf_counter() - started
         engine = Engine(IndexStore.load(folder, embedder.name), embedder, ranking)
         results = {m: MethodResult() for m in METHODS}
@@ -210,4 +221,3 @@ def _measure(engine: Engine, q: EvalQuestion, results: dict[str, MethodResult]) 
 
 def as_json(result: dict[str, object]) -> str:
     return json.dumps(result, indent=2)
-

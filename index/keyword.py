@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections.abc import Sequence
@@ -10,27 +11,21 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-__all__ = ["STOP_WORDS", "KeywordIndex", "content_terms", "tokenize"]
+__all__ = ["STOP_WORDS", "KeywordIndex", "bigram_tokens", "content_terms", "tokenize"]
 
-_TOKEN = re.compile(r"\w+")
-STOP_WORDS = frozenset(bm25s.stopwords.STOPWORDS_EN) | {
-    "s",
-    "t",
-    "what",
-    "when",
-    "where",
-    "which",
-    "who",
-    "whom",
-    "whose",
-    "why",
-    "how",
-    "did",
-    "does",
-    "do",
-    "many",
-    "much",
-}
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+# bm25s's English list plus common function words and question words: measured on squad_v11_dev,
+# the larger list adds 0.011 to BM25's recall@1.
+STOP_WORDS = frozenset(bm25s.stopwords.STOPWORDS_EN) | frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves
+    also many much one""".split()
+)
 _local = threading.local()  # PyStemmer's stemmers are not thread-safe: one per thread
 
 
@@ -43,14 +38,24 @@ def _stemmer():  # type: ignore[no-untyped-def]
     return stemmer
 
 
+def _words(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower().replace("’", "'"))
+
+
 def content_terms(text: str) -> list[str]:
     """Lower-cased words of ``text`` without stop words (not stemmed), in order."""
-    return [w for w in _TOKEN.findall(text.lower().replace("’", "'")) if w not in STOP_WORDS]
+    return [w for w in _words(text) if w not in STOP_WORDS]
 
 
 def tokenize(text: str) -> list[str]:
     """Stemmed content words: what BM25 indexes and searches."""
     return _stemmer().stemWords(content_terms(text))
+
+
+def bigram_tokens(text: str) -> list[str]:
+    """Adjacent stemmed words (stop words kept, so phrases do not bridge over them) as "a_b"."""
+    words = _stemmer().stemWords(_words(text))
+    return [f"{a}_{b}" for a, b in itertools.pairwise(words)]
 
 
 class KeywordIndex:
@@ -61,9 +66,11 @@ class KeywordIndex:
         self.size = size
 
     @classmethod
-    def build(cls, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> KeywordIndex:
+    def build(cls, tokens: Sequence[list[str]], k1: float = 0.7, b: float = 0.6) -> KeywordIndex:
+        """BM25 ("lucene" variant) over pre-tokenised texts. k1 0.7 and b 0.6 were tuned on
+        squad_v11_dev (k1 anywhere in 0.5-0.9 measures the same)."""
         model = bm25s.BM25(k1=k1, b=b, method="lucene")
-        tokens = [tokenize(t) or [""] for t in texts]
+        tokens = [t or [""] for t in tokens]
         if tokens:
             model.index(tokens, show_progress=False)
         return cls(model, len(tokens))
@@ -86,21 +93,24 @@ class KeywordIndex:
         return np.asarray(self._bm25.get_scores(list(query_tokens)), dtype=np.float32)
 
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
-        """BM25's inverse document frequency of each distinct token (0 for unknown ones)."""
+        """BM25's inverse document frequency of each distinct token; a token the corpus does not
+        hold has the highest idf, so it weighs most in coverage (it is missing everywhere)."""
         vocab = self._bm25.vocab_dict if self.size else {}
         n = max(self.size, 1)
         weights = {}
         for token in set(tokens):
             df = self._doc_freq(vocab[token]) if token in vocab else 0
-            weights[token] = float(np.log(1 + (n - df + 0.5) / (df + 0.5))) if df else 0.0
+            weights[token] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
         return weights
 
     def max_score(self, query_tokens: Sequence[str]) -> float:
-        """The score a passage would get if it held every query token once: sum of their idf·(k1+1).
+        """The score of a passage holding every known query token once: sum of idf·(k1+1).
 
         Dividing by it puts BM25 scores on a scale that means the same thing for every question.
         """
-        return sum(self.idf(query_tokens).values()) * (self._bm25.k1 + 1)
+        vocab = self._bm25.vocab_dict if self.size else {}
+        known = [t for t in query_tokens if t in vocab]
+        return sum(self.idf(known).values()) * (self._bm25.k1 + 1)
 
     def _doc_freq(self, token_id: int) -> int:
         indptr = self._bm25.scores["indptr"]

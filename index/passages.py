@@ -76,7 +76,7 @@ class AnswerSentence:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """What the engine says to a question: answer sentences first, then the passages as snippets."""
+    """What the engine says to a question: answer sentences first, then passages as snippets."""
 
     question: str
     query: str  # the question as searched, after follow-up context was applied

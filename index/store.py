@@ -10,7 +10,9 @@ Layout of the index folder::
         dense.faiss         passage vectors (normalised, so inner product = cosine)
         sentences.npy       one vector per sentence, float16; passage i owns rows offsets[i]..[i+1]
         offsets.npy
-        bm25/               bm25s files
+        bm25/               BM25 over passages (title, section, text)
+        bm25_sentences/     BM25 over sentences (each with its title), in sentence-vector order
+        bm25_bigrams/       BM25 over adjacent-word pairs of each passage
 
 A build writes a new generation beside the old one and then points CURRENT at it, so a crash
 mid-build leaves the previous index serving.
@@ -51,7 +53,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _REBUILD = "Run `storybot reindex` to rebuild it."
 _CHECKSUM_LIMIT = 256 * 1024 * 1024  # files above this are checked by size only, to start fast
 
@@ -146,6 +148,8 @@ def write_generation(
     sentence_vectors: np.ndarray,
     offsets: np.ndarray,
     keyword: KeywordIndex,
+    sentence_keyword: KeywordIndex,
+    bigram_keyword: KeywordIndex,
     documents: dict[str, dict[str, str]],
     corpus_fingerprint: str,
     settings_fingerprint: str,
@@ -167,8 +171,13 @@ def write_generation(
         faiss.write_index(index, str(tmp / "dense.faiss"))
         np.save(tmp / "sentences.npy", sentence_vectors.astype(np.float16))
         np.save(tmp / "offsets.npy", offsets.astype(np.int64))
-        (tmp / "bm25").mkdir()
-        keyword.save(tmp / "bm25")
+        for name, part in (
+            ("bm25", keyword),
+            ("bm25_sentences", sentence_keyword),
+            ("bm25_bigrams", bigram_keyword),
+        ):
+            (tmp / name).mkdir()
+            part.save(tmp / name)
         files = {}
         for path in sorted(tmp.rglob("*")):
             if path.is_file():
@@ -201,7 +210,7 @@ def write_generation(
         pointer.write_text(name + "\n")
         with pointer.open("rb") as handle:
             os.fsync(handle.fileno())
-        os.replace(pointer, folder / "CURRENT")
+        pointer.replace(folder / "CURRENT")
         _fsync_dir(folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -229,6 +238,8 @@ class IndexStore:
         sentence_vectors: np.ndarray,
         offsets: np.ndarray,
         keyword: KeywordIndex,
+        sentence_keyword: KeywordIndex,
+        bigram_keyword: KeywordIndex,
         documents: dict[str, dict[str, str]],
     ) -> None:
         self.folder = folder
@@ -238,6 +249,8 @@ class IndexStore:
         self.sentence_vectors = sentence_vectors
         self.offsets = offsets
         self.keyword = keyword
+        self.sentence_keyword = sentence_keyword
+        self.bigram_keyword = bigram_keyword
         self.documents = documents
 
     def __len__(self) -> int:
@@ -295,6 +308,8 @@ class IndexStore:
             sentence_vectors = np.load(gen / "sentences.npy", mmap_mode="r")
             offsets = np.load(gen / "offsets.npy")
             keyword = KeywordIndex.load(gen / "bm25", len(passages))
+            sentence_keyword = KeywordIndex.load(gen / "bm25_sentences", len(sentence_vectors))
+            bigram_keyword = KeywordIndex.load(gen / "bm25_bigrams", len(passages))
         except IndexUnavailableError:
             raise
         except Exception as exc:  # faiss raises RuntimeError, numpy ValueError, json ...
@@ -315,7 +330,18 @@ class IndexStore:
                     f"{_REBUILD}"
                 )
         logger.info("Loaded index %s: %d passages", gen.name, len(passages))
-        return cls(gen, manifest, passages, dense, sentence_vectors, offsets, keyword, documents)
+        return cls(
+            gen,
+            manifest,
+            passages,
+            dense,
+            sentence_vectors,
+            offsets,
+            keyword,
+            sentence_keyword,
+            bigram_keyword,
+            documents,
+        )
 
     @staticmethod
     def _verify_files(gen: Path, manifest: Manifest) -> None:

@@ -39,8 +39,9 @@ class BotEnv:
     corpus: Path
 
 
-def make_config(tmp: Path, server: BotApiServer, admin_id: int, index_dir: Path,
-                corpus: Path) -> Config:
+def make_config(
+    tmp: Path, server: BotApiServer, admin_id: int, index_dir: Path, corpus: Path
+) -> Config:
     return load_config(
         {
             "corpus": {"path": str(corpus)},
@@ -83,11 +84,11 @@ async def bot_env(
         alice = server.create_user("Alice", username="alice")
         bob = server.create_user("Bob", username="bob")
         config = make_config(tmp_path, server, admin.id, index_dir, corpus_dir)
-        engine = Engine(IndexStore.load(index_dir, embedder.name), embedder,
-                        config.ranking_settings())
+        engine = Engine(
+            IndexStore.load(index_dir, embedder.name), embedder, config.ranking_settings()
+        )
         application, state = await start_bot(config, engine, embedder)
         try:
-            yield BotEnv(server, config, engine, state, application, admin, alice, bob,
-                         corpus_dir)
+            yield BotEnv(server, config, engine, state, application, admin, alice, bob, corpus_dir)
         finally:
             await stop_bot(application, state)

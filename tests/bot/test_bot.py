@@ -138,8 +138,10 @@ async def test_non_admin_is_refused_reindex_and_stats(
         replies = await server.wait_for_messages(chat, 2)
     assert all("only the bot's admins" in _text(r) for r in replies)
     assert f"Refused /reindex from non-admin user {alice.id}" in caplog.text
-    assert bot_env.engine.store is not None and not bot_env.application.bot_data[
-        "services"].reindexer.jobs
+    assert (
+        bot_env.engine.store is not None
+        and not bot_env.application.bot_data["services"].reindexer.jobs
+    )
 
 
 async def test_admin_reindex_completes_while_questions_are_answered(bot_env: BotEnv) -> None:
@@ -164,7 +166,8 @@ async def test_admin_reindex_completes_while_questions_are_answered(bot_env: Bot
     assert "already running" in _text(second)
     await server.wait_for(
         lambda: "Reindex finished" in _text(server.message(admin_chat, progress["message_id"])),
-        timeout=10, what="the progress message to show the summary",
+        timeout=10,
+        what="the progress message to show the summary",
     )
     final = _text(server.message(admin_chat, progress["message_id"]))
     assert "1 added" in final and "passages" in final
@@ -218,7 +221,7 @@ async def test_html_hostile_question_and_corpus_are_delivered(
 ) -> None:
     server, alice, admin = bot_env.server, bot_env.alice, bot_env.admin
     (bot_env.corpus / "hostile.md").write_text(
-        "---\ntitle: \"Tags <b>unclosed & <script>alert(1)</script>\"\nsource: A & B <i>\n---\n"
+        '---\ntitle: "Tags <b>unclosed & <script>alert(1)</script>"\nsource: A & B <i>\n---\n'
         "\nThe parser test story says that 3 < 5 && 7 > 2 <b>always, and that the "
         "&nbsp; entity and <a href='x'>links</a> must never reach Telegram unescaped.\n"
     )
@@ -228,8 +231,11 @@ async def test_html_hostile_question_and_corpus_are_delivered(
     await bot_env.application.bot_data["services"].reindexer.wait()
 
     chat = server.create_private_chat(alice)
-    server.send_text(chat, alice, "<script>alert(1)</script> & <b> what does the parser test "
-                     "story say about 3 < 5?")
+    server.send_text(
+        chat,
+        alice,
+        "<script>alert(1)</script> & <b> what does the parser test story say about 3 < 5?",
+    )
     server.send_text(chat, alice, "**bold** _it_ `code` [link](http://x) </b> &amp;")
     replies = await server.wait_for_messages(chat, 2)
     assert "3 < 5 && 7 > 2 <b>always" in _text(replies[0])
@@ -248,8 +254,9 @@ async def test_context_survives_a_restart(
     async with BotApiServer(token=TOKEN, bot_username="storybot") as server:
         alice = server.create_user("Alice")
         config = make_config(tmp_path, server, 1, index_dir, corpus_dir)
-        engine = Engine(IndexStore.load(index_dir, embedder.name), embedder,
-                        config.ranking_settings())
+        engine = Engine(
+            IndexStore.load(index_dir, embedder.name), embedder, config.ranking_settings()
+        )
         chat = server.create_private_chat(alice)
 
         application, state = await start_bot(config, engine, embedder)

@@ -42,8 +42,9 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str, stdin: str = "") -> tup
 def test_ask_answers_with_the_lavrov_sentence_first(
     config_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = _run(capsys, "--config", str(config_file), "ask",
-                        "Who will the ministers meet in Moscow?")
+    code, out, _ = _run(
+        capsys, "--config", str(config_file), "ask", "Who will the ministers meet in Moscow?"
+    )
     assert code == 0
     assert "Sergei Lavrov" in out.splitlines()[0]
     assert "Amnewsworld" in out
@@ -52,8 +53,15 @@ def test_ask_answers_with_the_lavrov_sentence_first(
 def test_ask_reads_questions_from_stdin_as_json(
     config_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = _run(capsys, "--config", str(config_file), "ask", "-", "--json",
-                        stdin="What is the AES?\n\nWhat is the capital of Australia?\n")
+    code, out, _ = _run(
+        capsys,
+        "--config",
+        str(config_file),
+        "ask",
+        "-",
+        "--json",
+        stdin="What is the AES?\n\nWhat is the capital of Australia?\n",
+    )
     assert code == 0
     first, second = (json.loads(line) for line in out.splitlines())
     assert first["found"] and "AES" in first["answer"]
@@ -62,9 +70,17 @@ def test_ask_reads_questions_from_stdin_as_json(
     assert not second["found"] and not second["citations"]
 
 
-def test_chat_understands_follow_ups(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(capsys, "--config", str(config_file), "chat", "--json",
-                        stdin="What is the AES?\nWhen was it formed?\n")
+def test_chat_understands_follow_ups(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(
+        capsys,
+        "--config",
+        str(config_file),
+        "chat",
+        "--json",
+        stdin="What is the AES?\nWhen was it formed?\n",
+    )
     assert code == 0
     turns = [json.loads(line) for line in out.splitlines()]
     assert len(turns) == 2
@@ -93,8 +109,9 @@ def test_damaged_index_is_a_clear_error_with_nonzero_exit(
     assert "Traceback" not in err
 
 
-def test_bad_config_exits_2_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]
-                                           ) -> None:
+def test_bad_config_exits_2_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "config.toml"
     bad.write_text("[retrieval]\ntop_k = 'many'\n")
     code, _, err = _run(capsys, "--config", str(bad), "ask", "x")
@@ -105,22 +122,40 @@ def test_eval_prints_the_three_methods(tmp_path: Path, capsys: pytest.CaptureFix
     data = tmp_path / "data"
     data.mkdir()
     passages = [
-        {"id": "Harbour#p000", "title": "Harbour", "text": "The harbour reopened in May after "
-         "repairs. The first ship was a grain carrier from Dakar."},
-        {"id": "Desert#p000", "title": "Desert", "text": "The Sahara is the largest hot desert. "
-         "It covers much of North Africa."},
-        {"id": "Piano#p000", "title": "Piano", "text": "Chopin wrote many nocturnes for the piano."},
+        {
+            "id": "Harbour#p000",
+            "title": "Harbour",
+            "text": "The harbour reopened in May after "
+            "repairs. The first ship was a grain carrier from Dakar.",
+        },
+        {
+            "id": "Desert#p000",
+            "title": "Desert",
+            "text": "The Sahara is the largest hot desert. It covers much of North Africa.",
+        },
+        {
+            "id": "Piano#p000",
+            "title": "Piano",
+            "text": "Chopin wrote many nocturnes for the piano.",
+        },
     ]
     questions = [
-        {"id": "q1", "question": "What was the first ship at the harbour?",
-         "answers": ["a grain carrier"], "passage_ids": ["Harbour#p000"]},
-        {"id": "q2", "question": "Which is the largest hot desert?", "answers": ["Sahara"],
-         "passage_ids": ["Desert#p000"]},
+        {
+            "id": "q1",
+            "question": "What was the first ship at the harbour?",
+            "answers": ["a grain carrier"],
+            "passage_ids": ["Harbour#p000"],
+        },
+        {
+            "id": "q2",
+            "question": "Which is the largest hot desert?",
+            "answers": ["Sahara"],
+            "passage_ids": ["Desert#p000"],
+        },
     ]
     (data / "passages.jsonl").write_text("\n".join(json.dumps(p) for p in passages))
     (data / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in questions))
-    code, out, _ = _run(capsys, "--config", str(ROOT / "config.toml"), "eval", str(data),
-                        "--json")
+    code, out, _ = _run(capsys, "--config", str(ROOT / "config.toml"), "eval", str(data), "--json")
     assert code == 0
     result = json.loads(out)
     assert set(result["methods"]) == {"bm25", "dense", "hybrid"}
@@ -134,8 +169,13 @@ def test_console_script_serve_without_token_runs_the_chat(config_file: Path) -> 
     env = {"PATH": "/usr/bin:/bin", "HOME": str(config_file.parent)}
     proc = subprocess.run(
         [sys.executable, "-m", "bot.cli", "--config", str(config_file), "serve"],
-        input="Who will the ministers meet in Moscow?\n", capture_output=True, text=True,
-        timeout=120, cwd=ROOT, env=env, check=False,
+        input="Who will the ministers meet in Moscow?\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=env,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert "BotFather" in proc.stderr

@@ -28,7 +28,10 @@ def test_empty_mapping_gives_defaults() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"retrieval": {"top_k": "three"}}, "'retrieval.top_k' must be a whole number, not 'three'"),
+        (
+            {"retrieval": {"top_k": "three"}},
+            "'retrieval.top_k' must be a whole number, not 'three'",
+        ),
         ({"retrieval": {"top_k": 0}}, "'retrieval.top_k' must be at least 1, not 0"),
         ({"retrieval": {"gate": -1}}, "'retrieval.gate' must not be negative, not -1"),
         ({"retrieval": {"topk": 3}}, "'retrieval.topk' is not a known setting"),
@@ -62,8 +65,7 @@ def test_environment_overrides_and_token(tmp_path: Path) -> None:
     token_file.write_text("42:from-file\n")
     config = load_config(
         {"telegram": {"base_url": "http://a:1", "admins": [1], "token_file": str(token_file)}},
-        environ={"STORYBOT_TELEGRAM_BASE_URL": "http://127.0.0.1:8081",
-                 "STORYBOT_ADMINS": "7, 8"},
+        environ={"STORYBOT_TELEGRAM_BASE_URL": "http://127.0.0.1:8081", "STORYBOT_ADMINS": "7, 8"},
     )
     assert config.telegram.base_url == "http://127.0.0.1:8081"
     assert config.telegram.admins == [7, 8]

@@ -18,11 +18,27 @@ from index.passages import Answer, AnswerSentence, Hit, Passage
 from tests.botapi.formatting import parse_html
 
 
-def _passage(text: str = "The ministers will meet Sergei Lavrov.", *, title: str = "Story",
-             section: str = "Visit", pid: str = "p1", position: int = 1, url: str = "") -> Passage:
-    return Passage(passage_id=pid, doc_id="story.md", title=title, section=section,
-                   position=position, sentences=(text,), source="Amnewsworld",
-                   date="2025-04-01", url=url, count=4)
+def _passage(
+    text: str = "The ministers will meet Sergei Lavrov.",
+    *,
+    title: str = "Story",
+    section: str = "Visit",
+    pid: str = "p1",
+    position: int = 1,
+    url: str = "",
+) -> Passage:
+    return Passage(
+        passage_id=pid,
+        doc_id="story.md",
+        title=title,
+        section=section,
+        position=position,
+        sentences=(text,),
+        source="Amnewsworld",
+        date="2025-04-01",
+        url=url,
+        count=4,
+    )
 
 
 def _answer(*passages: Passage, question: str = "Who?") -> Answer:
@@ -55,8 +71,11 @@ def test_not_found_says_so_and_names_known_stories() -> None:
 
 
 def test_html_escapes_corpus_text_and_links() -> None:
-    hostile = _passage("3 < 5 && <script>alert('x')</script> <b>unclosed", title="A & B <i>",
-                       url="https://example.org/a?x=1&y=<2>")
+    hostile = _passage(
+        "3 < 5 && <script>alert('x')</script> <b>unclosed",
+        title="A & B <i>",
+        url="https://example.org/a?x=1&y=<2>",
+    )
     text = format_html(_answer(hostile))
     plain, entities = parse_html(text)  # raises if Telegram would refuse it
     assert "<script>alert('x')</script>" in plain

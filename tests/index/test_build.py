@@ -35,8 +35,7 @@ def test_reindex_after_editing_one_document_embeds_only_its_changed_passages(
     tmp_path: Path, corpus_dir: Path, embedder: Embedder
 ) -> None:
     (corpus_dir / "second.md").write_text(
-        "---\ntitle: Second story\nsource: Wire\n---\n\n"
-        + _LONG_FIRST + "\n\n"
+        "---\ntitle: Second story\nsource: Wire\n---\n\n" + _LONG_FIRST + "\n\n"
         "The second paragraph talks about a harbour that was opened in the spring by the mayor "
         "of the city, with music and speeches. Thousands of people came to watch the boats, and "
         "the mayor promised that the new quay would bring trade back to the old town.\n"

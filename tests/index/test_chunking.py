@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,7 +39,7 @@ def test_long_paragraph_splits_at_sentences_with_overlap() -> None:
     sentences = [f"Sentence number {i} has exactly seven words." for i in range(10)]
     chunks = pack_sentences([sentences], max_words=21, overlap=1)
     assert all(sum(len(s.split()) for s in c) <= 21 for c in chunks)
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert after[0] == before[-1]  # one sentence of overlap
 
 

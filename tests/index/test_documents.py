@@ -8,7 +8,6 @@ import pytest
 
 from index.documents import load_document, parse_markdown, parse_text, scan_corpus
 from index.errors import DocumentError
-
 from tests.conftest import CORPUS
 
 
@@ -28,8 +27,12 @@ def test_markdown_front_matter_and_title_heading() -> None:
         "# The Title\n\nIntro with a [link](https://x.org) and **bold**.\n\n## Part two\n\n"
         "- first item\n- second item\n"
     )
-    assert meta == {"source": "Wire", "date": "2025-04-01", "url": "https://example.org/a",
-                    "title": "The Title"}
+    assert meta == {
+        "source": "Wire",
+        "date": "2025-04-01",
+        "url": "https://example.org/a",
+        "title": "The Title",
+    }
     assert sections[0].paragraphs == ("Intro with a link and bold.",)
     assert sections[1].heading == "Part two"
     assert sections[1].paragraphs == ("first item", "second item")

@@ -63,8 +63,9 @@ def test_follow_up_is_answered_in_context(story_engine: Engine) -> None:
     follow = story_engine.ask("When was it formed?", [Turn(first.question, first.query)])
     assert follow.found
     assert "2024" in follow.sentences[0].text
-    alone = story_engine.ask("Who will the ministers meet in Moscow?",
-                             [Turn(first.question, first.query)])
+    alone = story_engine.ask(
+        "Who will the ministers meet in Moscow?", [Turn(first.question, first.query)]
+    )
     assert alone.query == "Who will the ministers meet in Moscow?"  # not polluted
 
 

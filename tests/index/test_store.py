@@ -1,4 +1,4 @@
-"""The saved index: round trip, atomic generations, and clear errors for damage or another model."""
+"""The saved index: round trip, atomic generations, clear errors for damage or another model."""
 
 from __future__ import annotations
 
@@ -42,8 +42,10 @@ def test_round_trip_keeps_passages_vectors_and_manifest(built: Path, embedder: E
     assert vectors.shape == (len(store), 384)
     assert abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-4
     # Sentence vectors line up with the passages' sentences.
-    assert store.offsets[-1] == len(store.sentence_vectors) == sum(
-        len(p.sentences) for p in store.passages
+    assert (
+        store.offsets[-1]
+        == len(store.sentence_vectors)
+        == sum(len(p.sentences) for p in store.passages)
     )
 
 
@@ -81,7 +83,7 @@ def test_index_of_another_model_is_refused(built: Path) -> None:
 
 
 def test_missing_index_says_to_reindex(tmp_path: Path, embedder: Embedder) -> None:
-    with pytest.raises(IndexUnavailableError, match="no index .* yet.*storybot reindex"):
+    with pytest.raises(IndexUnavailableError, match=r"no index .* yet.*storybot reindex"):
         IndexStore.load(tmp_path / "nothing", embedder.name)
 
 
@@ -103,9 +105,12 @@ def test_a_failed_build_leaves_the_old_index_serving(
 
 
 def test_second_build_while_one_runs_is_refused(built: Path) -> None:
-    with build_lock(built), pytest.raises(ReindexInProgressError, match="already running"):
-        with build_lock(built):
-            pass  # pragma: no cover
+    with (
+        build_lock(built),
+        pytest.raises(ReindexInProgressError, match="already running"),
+        build_lock(built),
+    ):
+        pass  # pragma: no cover
 
 
 def test_manifest_lists_every_file_with_size(built: Path) -> None:
