@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import re
+import secrets
+import signal
 
+from aiohttp import web
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -18,15 +23,16 @@ from telegram.ext import (
     filters,
 )
 
-from index.engine import Engine
+from index.errors import StoryError
 
 from . import handlers
-from .config import Config
+from .config import Config, ConfigError, Secret
 from .handlers import Services
-from .jobs import Reindexer
+from .runtime import make_embedder, open_engine
 from .state import StateStore
+from .web import create_web_app, stop_accepting
 
-__all__ = ["TokenFilter", "build_application", "run_bot"]
+__all__ = ["TokenFilter", "build_application", "run_bot", "serve"]
 
 logger = logging.getLogger(__name__)
 
@@ -119,15 +125,8 @@ async def set_command_menus(application: Application, admins: list[int]) -> None
             logger.warning("Could not set the admin command menu for %s: %s", admin, exc)
 
 
-def build_application(
-    config: Config,
-    engine: Engine,
-    state: StateStore,
-    reindexer: Reindexer | None = None,
-    *,
-    webhook: bool = False,
-) -> Application:  # type: ignore[type-arg]
-    """The Application, wired to the engine and the state store (both already open)."""
+def build_application(config: Config, services: Services, *, webhook: bool = False) -> Application:  # type: ignore[type-arg]
+    """The Application, wired to the shared services (engine, state store, reindexer)."""
     builder = (
         ApplicationBuilder()
         .token(config.token.get())
@@ -144,29 +143,108 @@ def build_application(
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         await set_command_menus(application, config.telegram.admins)
 
-    builder = builder.post_init(post_init)
-    application = builder.build()
-    application.bot_data["services"] = Services(
-        config=config,
-        engine=engine,
-        state=state,
-        reindexer=reindexer or Reindexer(config, engine),
-    )
+    application = builder.post_init(post_init).build()
+    application.bot_data["services"] = services
     register_handlers(application)
     return application
 
 
-def run_bot(config: Config) -> int:
-    """``storybot serve``: long polling until interrupted."""
-    from .runtime import open_engine
-
-    install_token_filter(config.token.get())
-    engine = open_engine(config)
-    state = StateStore(config.chat.state_path)
-    application = build_application(config, engine, state)
-    logger.info("Starting the bot (long polling); %d passages indexed", len(engine.store))
+async def _load(services: Services) -> None:
+    """Load the model, then the index (building it on a fresh checkout), off the event loop."""
+    config = services.config
     try:
-        application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        services.unavailable = "The embedding model is loading."
+        services.embedder = await asyncio.to_thread(make_embedder, config)
+        services.unavailable = "The index is loading."
+        engine = await asyncio.to_thread(open_engine, config, services.embedder)
+    except StoryError as exc:
+        services.unavailable = str(exc)
+        logger.error("The bot cannot answer yet: %s", exc)
+        return
+    services.engine = engine
+    services.install(engine.store)
+    logger.info("Ready: %d passages indexed", len(engine.store))
+
+
+async def serve(
+    config: Config, *, webhook: bool = False, stop: asyncio.Event | None = None
+) -> None:
+    """Run the bot until ``stop`` is set (SIGTERM and SIGINT set it in ``run_bot``).
+
+    The web server (health, metrics, admin API, webhook) starts first, so health checks see
+    the bot loading; on stop, updates stop being taken, replies in flight are finished, the
+    webhook is removed, and the state store is closed.
+    """
+    stop = stop or asyncio.Event()
+    state = await asyncio.to_thread(StateStore, config.chat.state_path)
+    services = Services(config=config, state=state)
+    application = build_application(config, services, webhook=webhook)
+    web_app = create_web_app(application, services, webhook=webhook)
+    runner = web.AppRunner(web_app, access_log=None)
+    if config.web.enabled or webhook:
+        await runner.setup()
+        await web.TCPSite(runner, config.web.host, config.web.port).start()
+        logger.info("Web server on http://%s:%d", config.web.host, config.web.port)
+    try:
+        await _load(services)
+        async with application:
+            await application.post_init(application)  # type: ignore[misc]
+            await application.start()
+            if webhook:
+                await application.bot.set_webhook(
+                    config.web.webhook_url,
+                    secret_token=config.webhook_secret.get(),
+                    allowed_updates=Update.ALL_TYPES,
+                )
+                logger.info("Webhook registered; taking updates at %s", config.web.webhook_path)
+            else:
+                await application.updater.start_polling(  # type: ignore[union-attr]
+                    allowed_updates=Update.ALL_TYPES, error_callback=_polling_error(services)
+                )
+                logger.info("Polling for updates")
+            await stop.wait()
+            logger.info("Stopping: no new updates; finishing the replies in flight")
+            stop_accepting(web_app)
+            if webhook:
+                try:
+                    await application.bot.delete_webhook()
+                except TelegramError as exc:
+                    logger.warning("Could not remove the webhook: %s", exc)
+            elif application.updater is not None:
+                await application.updater.stop()
+            await services.reindexer.wait()
+            await application.stop()
     finally:
-        state.close()
+        await runner.cleanup()
+        await asyncio.to_thread(state.close)
+        logger.info("Stopped")
+
+
+def _polling_error(services: Services):  # type: ignore[no-untyped-def]
+    def callback(error: TelegramError) -> None:
+        services.metrics.telegram_errors.labels(type(error).__name__).inc()
+        logger.warning("Polling error (will retry): %s", error)
+
+    return callback
+
+
+def run_bot(config: Config, webhook: bool = False) -> int:
+    """``storybot serve``: run until SIGTERM or Ctrl-C, then stop gracefully."""
+    install_token_filter(config.token.get(), config.admin_token.get(), config.webhook_secret.get())
+    if webhook:
+        if not config.web.webhook_url:
+            raise ConfigError(
+                "Webhook mode needs 'web.webhook_url', the public URL Telegram posts to."
+            )
+        if not config.webhook_secret:
+            config = dataclasses.replace(config, webhook_secret=Secret(secrets.token_urlsafe(32)))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(config, webhook=webhook, stop=stop)
+
+    asyncio.run(main())
     return 0

@@ -190,7 +190,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
         return cmd_chat(args, config)
     from .app import run_bot
 
-    return run_bot(config)
+    return run_bot(config, webhook=args.webhook)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser(
         "serve", help="run the Telegram bot (or the terminal chat without a token)"
+    )
+    serve.add_argument(
+        "--webhook",
+        action="store_true",
+        help="take updates by webhook (web.webhook_url) instead of long polling",
     )
     serve.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve, log_default=logging.INFO)

@@ -74,6 +74,8 @@ class RetrievalSection:
     sentence_weight: float = _RANKING.sentence_weight
     duplicate_cosine: float = _RANKING.duplicate_cosine
     gate: float = _RANKING.gate
+    hedge: float = _RANKING.hedge
+    type_weight: float = _RANKING.type_weight
     answer_sentences: int = _RANKING.answer_sentences
 
 
@@ -92,13 +94,25 @@ class TelegramSection:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSection:
+    enabled: bool = True  # health and metrics also run in polling mode; false turns them off
+    host: str = "127.0.0.1"
+    port: int = 8080
+    webhook_path: str = "/telegram/webhook"
+    webhook_url: str = ""  # public https URL Telegram posts to (webhook mode), path included
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     corpus: CorpusSection = field(default_factory=CorpusSection)
     index: IndexSection = field(default_factory=IndexSection)
     retrieval: RetrievalSection = field(default_factory=RetrievalSection)
     chat: ChatSection = field(default_factory=ChatSection)
     telegram: TelegramSection = field(default_factory=TelegramSection)
+    web: WebSection = field(default_factory=WebSection)
     token: Secret = field(default_factory=lambda: Secret(""))
+    admin_token: Secret = field(default_factory=lambda: Secret(""))
+    webhook_secret: Secret = field(default_factory=lambda: Secret(""))
 
     def build_settings(self) -> BuildSettings:
         return BuildSettings(
@@ -119,6 +133,7 @@ _SECTIONS: dict[str, type] = {
     "retrieval": RetrievalSection,
     "chat": ChatSection,
     "telegram": TelegramSection,
+    "web": WebSection,
 }
 
 
@@ -240,7 +255,12 @@ def load_config(
     }
     config = Config(**sections)
     _validate(config)
-    return dataclasses.replace(config, token=_read_token(config, environ))
+    return dataclasses.replace(
+        config,
+        token=_read_token(config, environ),
+        admin_token=Secret(environ.get("STORYBOT_ADMIN_TOKEN", "").strip()),
+        webhook_secret=Secret(environ.get("STORYBOT_WEBHOOK_SECRET", "").strip()),
+    )
 
 
 def _validate(config: Config) -> None:
@@ -253,6 +273,11 @@ def _validate(config: Config) -> None:
             f"Config 'index.min_words' ({index.min_words}) must not exceed 'index.max_words' "
             f"({index.max_words})."
         )
+    if not 0 <= config.retrieval.hedge <= config.retrieval.gate <= 1:
+        raise ConfigError(
+            f"Config 'retrieval.hedge' ({config.retrieval.hedge}) and 'retrieval.gate' "
+            f"({config.retrieval.gate}) must satisfy 0 <= hedge <= gate <= 1."
+        )
     if config.retrieval.top_k < 1:
         raise ConfigError(
             f"Config 'retrieval.top_k' must be at least 1, not {config.retrieval.top_k}."
@@ -260,3 +285,14 @@ def _validate(config: Config) -> None:
     url = config.telegram.base_url
     if url and not url.startswith(("http://", "https://")):
         raise ConfigError(f"Config 'telegram.base_url' must be an http(s) URL, not {url!r}.")
+    web = config.web
+    if not web.webhook_path.startswith("/"):
+        raise ConfigError(
+            f"Config 'web.webhook_path' must start with '/', not {web.webhook_path!r}."
+        )
+    if web.webhook_url and not web.webhook_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"Config 'web.webhook_url' must be an http(s) URL, not {web.webhook_url!r}."
+        )
+    if web.port > 65535:
+        raise ConfigError(f"Config 'web.port' must be a port number, not {web.port}.")

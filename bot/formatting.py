@@ -23,6 +23,7 @@ __all__ = [
 MAX_MESSAGE = MessageLimit.MAX_TEXT_LENGTH  # 4096
 SNIPPET_CHARS = 320
 NOT_FOUND = "I could not find an answer to that in the stories I know."
+UNSURE = "I am not sure this answers your question, but it is the closest I found:"
 
 
 def shorten(text: str, limit: int) -> str:
@@ -78,7 +79,8 @@ def format_text(answer: Answer) -> str:
             )
         return text
     numbers = _citation_numbers(answer)
-    lines = [f"{s.text} [{numbers.get(s.passage.passage_id, '?')}]" for s in answer.sentences]
+    lines = [] if answer.sure else [UNSURE]
+    lines += [f"{s.text} [{numbers.get(s.passage.passage_id, '?')}]" for s in answer.sentences]
     lines.append("")
     lines.append("Sources:")
     for i, hit in enumerate(answer.hits, start=1):
@@ -125,7 +127,7 @@ def format_html(
             f"<i>[{numbers.get(s.passage.passage_id, '?')}]</i>"
             for s in answer.sentences
         )
-        blocks = [head]
+        blocks = [head if answer.sure else f"<i>{html.escape(UNSURE)}</i>\n{head}"]
         for i, hit in enumerate(hits, start=1):
             blocks.append(
                 f"{_html_citation(hit.passage, i)}\n"
@@ -199,6 +201,8 @@ def answer_to_dict(answer: Answer) -> dict[str, object]:
         "question": answer.question,
         "query": answer.query,
         "found": answer.found,
+        "sure": answer.found and answer.sure,
+        "relevance": round(answer.relevance, 4),
         "answer": " ".join(s.text for s in answer.sentences),
         "citations": [
             {

@@ -21,14 +21,17 @@ from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMod
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
+from index.embedder import Embedder
 from index.engine import Engine
 from index.errors import ReindexInProgressError, StoryError
 from index.followup import Turn
 from index.passages import Passage
+from index.store import IndexStore
 
 from .config import Config
 from .formatting import format_html, format_passage_html, format_sources_html
 from .jobs import Reindexer, ReindexJob
+from .metrics import Metrics
 from .state import AnswerRecord, StateStore
 
 __all__ = [
@@ -53,14 +56,44 @@ MORE_SOURCES = 5  # extra passages behind the "More sources" button
 
 @dataclass(slots=True)
 class Services:
-    """What the handlers share; kept in ``application.bot_data["services"]``."""
+    """What the handlers share; kept in ``application.bot_data["services"]``.
+
+    ``engine`` is None until the model and index are loaded, or when loading failed; then
+    ``unavailable`` says why, questions get a polite "not ready", ``/healthz`` answers 503, and
+    an admin's ``/reindex`` can still build an index and bring the bot up.
+    """
 
     config: Config
-    engine: Engine
     state: StateStore
-    reindexer: Reindexer
+    engine: Engine | None = None
+    embedder: Embedder | None = None
+    unavailable: str = "The index is still loading."
+    metrics: Metrics = field(default_factory=Metrics)
+    reindexer: Reindexer = field(init=False)
     started: float = field(default_factory=time.time)
     _locks: OrderedDict[int, asyncio.Lock] = field(default_factory=OrderedDict)
+
+    def __post_init__(self) -> None:
+        self.reindexer = Reindexer(self.config, self.install, metrics=self.metrics)
+        if self.engine is not None:
+            self.install(self.engine.store)
+
+    def install(self, store: IndexStore) -> None:
+        """Serve from a (new) index: swap it into the engine, or start the engine with it."""
+        if self.engine is not None:
+            self.engine.swap(store)
+        elif self.embedder is not None:
+            self.engine = Engine(store, self.embedder, self.config.ranking_settings())
+        else:
+            raise StoryError("The embedding model is not loaded, so no index can be served.")
+        self.unavailable = ""
+        self.metrics.set_index(len(store), store.size_bytes)
+
+    def ready_engine(self) -> Engine:
+        """The engine, or StoryError with a message for the user when it cannot answer."""
+        if self.engine is None:
+            raise StoryError(f"I am not ready to answer yet. {self.unavailable}")
+        return self.engine
 
     def chat_lock(self, chat_id: int) -> asyncio.Lock:
         """One lock per chat, so that replies in a chat go out in the order asked."""
@@ -137,7 +170,7 @@ def _known_titles(engine: Engine) -> list[str]:
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start: what the bot is and which stories it knows."""
     svc = services(context)
-    titles = _known_titles(svc.engine)
+    titles = _known_titles(svc.ready_engine())
     lines = [
         "Hello! I answer questions about the news stories I have read, quoting the passages "
         "that answer them and where each comes from. I never make anything up.",
@@ -181,7 +214,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/sources: the documents in the corpus, with their source and date."""
-    docs = services(context).engine.document_titles()
+    docs = services(context).ready_engine().document_titles()
     blocks = []
     for title, date, source in docs:
         detail = " · ".join(p for p in (source, date) if p)
@@ -262,14 +295,17 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
             f"characters; the limit is {limit}). Please ask something shorter.",
         )
         return
+    engine = svc.ready_engine()
     chat_id = message.chat_id
     thread_id = message.message_thread_id if message.is_topic_message else None
     user_id = update.effective_user.id if update.effective_user else None
+    started = time.perf_counter()
     async with svc.chat_lock(chat_id):
         await _typing(context, chat_id, thread_id)
         history = await asyncio.to_thread(_history, svc, message, thread_id)
         k = svc.config.retrieval.top_k
-        answer = await asyncio.to_thread(svc.engine.ask, question, history, k + MORE_SOURCES)
+        with svc.metrics.retrieval_seconds.time():
+            answer = await asyncio.to_thread(engine.ask, question, history, k + MORE_SOURCES)
         shown = answer.hits[:k]
         key = await asyncio.to_thread(
             svc.state.add_answer,
@@ -282,11 +318,15 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
             history=history,
             passage_ids=[h.passage.passage_id for h in answer.hits],
         )
-        text_html = format_html(answer, max_hits=k, known_titles=_known_titles(svc.engine))
+        text_html = format_html(answer, max_hits=k, known_titles=_known_titles(engine))
         markup = answer_keyboard(key, len(shown), len(answer.hits) > k) if answer.found else None
         sent = await _reply(message, text_html, markup)
         if sent is not None:
             await asyncio.to_thread(svc.state.set_message_id, key, sent.message_id)
+    svc.metrics.questions.inc()
+    if not answer.found:
+        svc.metrics.not_found.inc()
+    svc.metrics.reply_seconds.observe(time.perf_counter() - started)
 
 
 def _history(svc: Services, message: Message, thread_id: int | None) -> tuple[Turn, ...]:
@@ -346,7 +386,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         await query.answer("Thanks for the feedback!")
         return
-    passages = _passages(svc.engine, record.passage_ids)
+    passages = _passages(svc.ready_engine(), record.passage_ids)
     k = svc.config.retrieval.top_k
     if kind == "p":
         index = int(arg) - 1 if arg.isdigit() else -1
@@ -435,7 +475,7 @@ async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         logger.warning("Refused /stats from non-admin user %s", user.id if user else None)
         await _reply(message, "Sorry, only the bot's admins can see statistics.")
         return
-    store = svc.engine.store
+    store = svc.ready_engine().store
     manifest = store.manifest
     counts = await asyncio.to_thread(svc.state.stats)
     age = time.time() - manifest.built_at
@@ -471,6 +511,8 @@ def _age(seconds: float) -> str:
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log every error with its traceback; tell the asker politely when there is one."""
     error = context.error
+    if isinstance(error, TelegramError):
+        services(context).metrics.telegram_errors.labels(type(error).__name__).inc()
     if isinstance(error, StoryError):
         logger.warning("Update failed: %s", error)
         text = html.escape(str(error))

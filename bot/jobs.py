@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 
 from index.build import BuildReport
 from index.embedder import Embedder
-from index.engine import Engine
 from index.errors import ReindexInProgressError, StoryError
 from index.store import IndexStore
 
 from .config import Config
+from .metrics import Metrics
 from .runtime import make_embedder, reindex
 
 __all__ = ["ReindexJob", "Reindexer"]
@@ -68,7 +68,7 @@ class ReindexJob:
 
 
 class Reindexer:
-    """Runs ``storybot reindex`` in a worker thread and swaps the new index into the engine.
+    """Runs ``storybot reindex`` in a worker thread, then hands the new index to ``install``.
 
     Only one job runs at a time (a second request gets ReindexInProgressError, and the build's
     file lock also guards against a command-line reindex). The reindex embeds with a model of
@@ -78,12 +78,14 @@ class Reindexer:
     def __init__(
         self,
         config: Config,
-        engine: Engine,
+        install: Callable[[IndexStore], None],
         load_embedder: Callable[[], Embedder] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
-        self.engine = engine
+        self.install = install  # puts a freshly built index into service
         self._load_embedder = load_embedder or (lambda: make_embedder(config))
+        self.metrics = metrics
         self.jobs: dict[str, ReindexJob] = {}
         self._task: asyncio.Task[None] | None = None
         self.on_finish: list[Callable[[ReindexJob], None]] = []
@@ -121,7 +123,7 @@ class Reindexer:
             store = await asyncio.to_thread(
                 IndexStore.load, self.config.index.path, self.config.index.model
             )
-            self.engine.swap(store)
+            self.install(store)
             job.state = "done"
             logger.info("Reindex job %s done: %s", job.id, job.report.summary())
         except StoryError as exc:
@@ -132,5 +134,8 @@ class Reindexer:
             logger.exception("Reindex job %s crashed", job.id)
         finally:
             job.finished = time.time()
+            if self.metrics is not None:
+                self.metrics.reindex_runs.labels(job.state).inc()
+                self.metrics.reindex_seconds.observe(job.finished - job.started)
             for callback in self.on_finish:
                 callback(job)

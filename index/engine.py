@@ -12,16 +12,16 @@ import numpy as np
 
 from .embedder import Embedder
 from .followup import Turn, contextualize
-from .keyword import bigram_tokens, tokenize
+from .keyword import bigram_tokens, question_weights, tokenize
 from .passages import Answer, AnswerSentence, Hit
 from .ranking import (
     Features,
     RankingSettings,
     answer_type,
     collapse_duplicates,
+    confidence,
     coverage,
     fuse,
-    is_relevant,
     matches_answer_type,
     question_share,
     relevance,
@@ -95,8 +95,12 @@ class Engine:
         scores = store.keyword.scores(tokens)
         return [int(i) for i in top_rows(scores, depth) if scores[i] > 0], scores
 
-    def retrieve(self, query: str, k: int | None = None) -> Retrieval:
-        """Hybrid search: dense and BM25 candidates, fused, de-duplicated, best first."""
+    def retrieve(self, query: str, k: int | None = None, question: str | None = None) -> Retrieval:
+        """Hybrid search: dense and BM25 candidates, fused, de-duplicated, best first.
+
+        ``question`` is the question as asked when ``query`` adds context from earlier turns;
+        its wording says what kind of answer to look for.
+        """
         store = self._store
         settings = self.settings
         k = max(settings.top_k if k is None else k, 1)
@@ -125,6 +129,8 @@ class Engine:
             ),
         )
         fused = fuse(features, settings)
+        if settings.type_weight:
+            self._favour_answer_type(store, rows, fused, question or query, tokens)
         order = [int(i) for i in np.argsort(-fused, kind="stable")]
         texts = [store.passages[r].text for r in rows]
         kept = collapse_duplicates(order, vectors, texts, settings.duplicate_cosine)[:k]
@@ -140,13 +146,35 @@ class Engine:
         best = kept[0]
         passage = store.passages[rows[best]]
         covered = coverage(
-            store.keyword.idf(tokens),
+            question_weights(query),
             set(tokenize(f"{passage.title} {passage.section} {passage.text}")),
         )
         score = relevance(float(features.dense[best]), float(features.sentence[best]), covered)
         return Retrieval(
             hits, [rows[i] for i in kept], score, vector, dense_rows, keyword_rows, sentence_bm25
         )
+
+    def _favour_answer_type(
+        self,
+        store: IndexStore,
+        rows: list[int],
+        fused: np.ndarray,
+        question: str,
+        tokens: list[str],
+    ) -> None:
+        """Raise the best passages that hold a sentence with the kind of answer the question
+        asks for (a time, a number, a name, a definition) next to one of its words."""
+        kind = answer_type(question)
+        if not kind:
+            return
+        terms = set(tokens)
+        for i in top_rows(fused, self.settings.type_depth):
+            if any(
+                terms.intersection(tokenize(sentence))
+                and matches_answer_type(sentence, question, kind)
+                for sentence in store.passages[rows[i]].sentences
+            ):
+                fused[i] += self.settings.type_weight
 
     @staticmethod
     def _local_spans(store: IndexStore, rows: list[int]) -> list[range]:
@@ -171,14 +199,29 @@ class Engine:
     def ask(self, question: str, history: Sequence[Turn] = (), k: int | None = None) -> Answer:
         """Answer a question; ``history`` holds the conversation's earlier turns, oldest first."""
         query = contextualize(question, history)
-        return self.compose(question, query, self.retrieve(query, k))
+        return self.compose(question, query, self.retrieve(query, k, question))
 
     def compose(self, question: str, query: str, found: Retrieval) -> Answer:
         """The Answer for retrieved passages: "not found" below the gate, else cited sentences."""
-        if not found.hits or not is_relevant(found.relevance, self.settings):
-            return Answer(question, query, False, nearest_titles=self._nearest_titles(found))
+        level = confidence(found.relevance, self.settings) if found.hits else "none"
+        if level == "none":
+            return Answer(
+                question,
+                query,
+                False,
+                nearest_titles=self._nearest_titles(found),
+                relevance=found.relevance,
+            )
         sentences = self._answer_sentences(self._store, question, query, found)
-        return Answer(question, query, True, tuple(sentences), tuple(found.hits))
+        return Answer(
+            question,
+            query,
+            True,
+            tuple(sentences),
+            tuple(found.hits),
+            sure=level == "sure",
+            relevance=found.relevance,
+        )
 
     def _answer_sentences(
         self, store: IndexStore, question: str, query: str, found: Retrieval

@@ -84,3 +84,5 @@ class Answer:
     sentences: tuple[AnswerSentence, ...] = ()
     hits: tuple[Hit, ...] = ()
     nearest_titles: tuple[str, ...] = field(default=())  # when not found: what the corpus is about
+    sure: bool = True  # False: the best passage may not answer it, and the reply says so
+    relevance: float = 0.0  # the gate's probability that the best passage answers

@@ -171,13 +171,13 @@ def write_generation(
         faiss.write_index(index, str(tmp / "dense.faiss"))
         np.save(tmp / "sentences.npy", sentence_vectors.astype(np.float16))
         np.save(tmp / "offsets.npy", offsets.astype(np.int64))
-        for name, part in (
+        for folder_name, part in (
             ("bm25", keyword),
             ("bm25_sentences", sentence_keyword),
             ("bm25_bigrams", bigram_keyword),
         ):
-            (tmp / name).mkdir()
-            part.save(tmp / name)
+            (tmp / folder_name).mkdir()
+            part.save(tmp / folder_name)
         files = {}
         for path in sorted(tmp.rglob("*")):
             if path.is_file():

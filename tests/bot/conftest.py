@@ -16,6 +16,7 @@ import pytest
 
 from bot.app import build_application
 from bot.config import Config, load_config
+from bot.handlers import Services
 from bot.jobs import Reindexer
 from bot.state import StateStore
 from index.embedder import Embedder
@@ -53,10 +54,21 @@ def make_config(
     )
 
 
+def make_services(config: Config, engine: Engine, embedder: Embedder) -> Services:
+    """Services as ``serve`` builds them, with the session's model for reindexing too."""
+    services = Services(
+        config=config, state=StateStore(config.chat.state_path), engine=engine, embedder=embedder
+    )
+    services.reindexer = Reindexer(
+        config, services.install, load_embedder=lambda: embedder, metrics=services.metrics
+    )
+    return services
+
+
 async def start_bot(config: Config, engine: Engine, embedder: Embedder):  # type: ignore[no-untyped-def]
-    state = StateStore(config.chat.state_path)
-    reindexer = Reindexer(config, engine, load_embedder=lambda: embedder)
-    application = build_application(config, engine, state, reindexer)
+    services = make_services(config, engine, embedder)
+    state = services.state
+    application = build_application(config, services)
     await application.initialize()
     await application.post_init(application)  # run_polling would call it
     await application.start()
