@@ -135,21 +135,27 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:
-    from index.evaluate import evaluate
+    from index.evaluate import evaluate, load_followups
 
-    from .runtime import make_embedder
+    from .runtime import make_embedder, open_engine
 
     progress = _Progress()
+    embedder = make_embedder(config)
+    followups = load_followups(Path(args.followups)) if args.followups else []
+    story = open_engine(config, embedder) if any(f.corpus == "story" for f in followups) else None
     try:
         result = evaluate(
             Path(args.data_dir),
-            make_embedder(config),
+            embedder,
             config.build_settings(),
             config.ranking_settings(),
             questions_file=Path(args.questions) if args.questions else None,
             limit=args.limit,
             index_dir=Path(args.index) if args.index else None,
             progress=progress,
+            followups=followups,
+            story_engine=story,
+            everyday=_lines(Path(args.everyday)) if args.gate else None,
         )
     finally:
         progress.close()
@@ -158,6 +164,10 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     else:
         print(format_eval(result))
     return 0
+
+
+def _lines(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def format_eval(result: dict) -> str:  # type: ignore[type-arg]
@@ -178,6 +188,37 @@ def format_eval(result: dict) -> str:  # type: ignore[type-arg]
             f"{f['mrr@10']:>7.3f} {f['latency_p50_ms']:>7.2f} {f['latency_p95_ms']:>7.2f} "
             f"{answer:>7} {nf:>8}"
         )
+    if "followups" in result:
+        lines += [
+            "",
+            "follow-ups (second turn):  R@1 with / without context, answer with / "
+            "without, context added",
+        ]
+        for kind, f in result["followups"].items():
+            lines.append(
+                f"{kind:<11} {f['pairs']:>4} pairs  R@1 {f['with_context_recall@1']:.3f} / "
+                f"{f['without_context_recall@1']:.3f}  answer {f['with_context_answer']:.3f} / "
+                f"{f['without_context_answer']:.3f}  added {f['context_added']:.3f}"
+            )
+    if "gate" in result:
+        gate = result["gate"]
+        lines += [
+            "",
+            f"not-found gate ({gate['questions']} questions asked with and without "
+            f"their article, {gate['everyday']} everyday questions):",
+            f"{'threshold':>9} {'false not-found':>16} {'false answer':>13} "
+            f"{'everyday answered':>18}",
+        ]
+        for row in gate["curve"]:
+            mark = ""
+            if row["threshold"] == gate["gate"]["threshold"]:
+                mark = "  <- gate"
+            elif row["threshold"] == gate["hedge"]["threshold"]:
+                mark = "  <- hedge"
+            lines.append(
+                f"{row['threshold']:>9.2f} {row['false_not_found']:>16.3f} "
+                f"{row['false_answer']:>13.3f} {row['false_answer_everyday']:>18.3f}{mark}"
+            )
     lines.append("")
     lines.append("answer = share of questions whose gold answer is in the first answer sentence;")
     lines.append("latency = dense: embed + FAISS; bm25: BM25 alone; hybrid: the whole engine.")
@@ -230,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--limit", type=int, default=0, help="evaluate an even sample of N questions")
     ev.add_argument("--json", action="store_true", help="the figures as one JSON object")
     ev.add_argument("--index", help="keep the data set's index in this folder and reuse it")
+    ev.add_argument(
+        "--followups",
+        help="two-turn conversations (JSON lines) to measure "
+        "follow-up handling on, against the data set and the configured corpus",
+    )
     ev.set_defaults(func=cmd_eval, log_default=logging.WARNING)
     return parser
 

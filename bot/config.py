@@ -76,6 +76,7 @@ class RetrievalSection:
     gate: float = _RANKING.gate
     hedge: float = _RANKING.hedge
     type_weight: float = _RANKING.type_weight
+    definition_weight: float = _RANKING.definition_weight
     answer_sentences: int = _RANKING.answer_sentences
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +13,7 @@ import numpy as np
 from .embedder import Embedder
 from .followup import Turn, contextualize
 from .keyword import bigram_tokens, question_weights, tokenize
-from .passages import Answer, AnswerSentence, Hit
+from .passages import Answer, AnswerSentence, Hit, Passage
 from .ranking import (
     Features,
     RankingSettings,
@@ -95,11 +95,18 @@ class Engine:
         scores = store.keyword.scores(tokens)
         return [int(i) for i in top_rows(scores, depth) if scores[i] > 0], scores
 
-    def retrieve(self, query: str, k: int | None = None, question: str | None = None) -> Retrieval:
+    def retrieve(
+        self,
+        query: str,
+        k: int | None = None,
+        question: str | None = None,
+        exclude: Callable[[Passage], bool] | None = None,
+    ) -> Retrieval:
         """Hybrid search: dense and BM25 candidates, fused, de-duplicated, best first.
 
         ``question`` is the question as asked when ``query`` adds context from earlier turns;
-        its wording says what kind of answer to look for.
+        its wording says what kind of answer to look for. ``exclude`` hides passages (the
+        evaluation uses it to ask questions whose answer has been taken out of the corpus).
         """
         store = self._store
         settings = self.settings
@@ -111,6 +118,10 @@ class Engine:
         dense_rows = self.dense_rows(vector, settings.depth, store)
         keyword_rows, keyword_all = self.keyword_rows(tokens, settings.depth, store)
         rows = list(dict.fromkeys(dense_rows + keyword_rows))
+        if exclude is not None:
+            rows = [r for r in rows if not exclude(store.passages[r])]
+            if not rows:
+                return Retrieval([], [], 0.0, vector)
 
         vectors = store.passage_vectors(rows)
         sentence_cos = self._sentence_cosines(store, rows, vector)
@@ -129,7 +140,7 @@ class Engine:
             ),
         )
         fused = fuse(features, settings)
-        if settings.type_weight:
+        if settings.type_weight or settings.definition_weight:
             self._favour_answer_type(store, rows, fused, question or query, tokens)
         order = [int(i) for i in np.argsort(-fused, kind="stable")]
         texts = [store.passages[r].text for r in rows]
@@ -165,7 +176,10 @@ class Engine:
         """Raise the best passages that hold a sentence with the kind of answer the question
         asks for (a time, a number, a name, a definition) next to one of its words."""
         kind = answer_type(question)
-        if not kind:
+        weight = (
+            self.settings.definition_weight if kind == "definition" else self.settings.type_weight
+        )
+        if not kind or not weight:
             return
         terms = set(tokens)
         for i in top_rows(fused, self.settings.type_depth):
@@ -174,7 +188,7 @@ class Engine:
                 and matches_answer_type(sentence, question, kind)
                 for sentence in store.passages[rows[i]].sentences
             ):
-                fused[i] += self.settings.type_weight
+                fused[i] += weight
 
     @staticmethod
     def _local_spans(store: IndexStore, rows: list[int]) -> list[range]:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .build import BuildSettings, index_documents
 from .embedder import Embedder
 from .engine import Engine
@@ -152,6 +154,9 @@ def evaluate(
     limit: int = 0,
     index_dir: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    followups: Sequence[FollowUp] = (),
+    story_engine: Engine | None = None,
+    everyday: Sequence[str] | None = None,
 ) -> dict[str, object]:
     """Index the data set's passages and measure.
 
@@ -179,6 +184,11 @@ def evaluate(
             _measure(engine, q, results)
             if progress:
                 progress("questions", i + 1, len(questions))
+        engines = {"squad": engine}
+        if story_engine is not None:
+            engines["story"] = story_engine
+        follow = evaluate_followups(followups, engines) if followups else None
+        gate = evaluate_gate(engine, questions, everyday) if everyday is not None else None
     return {
         "data": str(data_dir),
         "questions": len(questions),
@@ -189,6 +199,8 @@ def evaluate(
         "tokens_per_second": round(report.tokens / max(indexing_seconds, 1e-9), 1),
         "model": embedder.name,
         "methods": {m: r.figures() for m, r in results.items()},
+        **({"followups": follow} if follow else {}),
+        **({"gate": gate} if gate else {}),
     }
 
 
@@ -221,3 +233,117 @@ def _measure(engine: Engine, q: EvalQuestion, results: dict[str, MethodResult]) 
 
 def as_json(result: dict[str, object]) -> str:
     return json.dumps(result, indent=2)
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A two-turn conversation: the second turn's gold passage and answers."""
+
+    fid: str
+    corpus: str  # "story" (the configured corpus) or "squad" (the data set)
+    turns: tuple[str, str]
+    passage_ids: tuple[str, ...]
+    answers: tuple[str, ...]
+    standalone: bool  # the second turn stands alone and must not be merged with the first
+
+
+def load_followups(path: Path) -> list[FollowUp]:
+    items = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                r = json.loads(line)
+                items.append(
+                    FollowUp(
+                        r["id"],
+                        r["corpus"],
+                        tuple(r["turns"]),  # type: ignore[arg-type]
+                        tuple(r["passage_ids"]),
+                        tuple(r.get("answers", ())),
+                        bool(r.get("standalone", False)),
+                    )
+                )
+    return items
+
+
+def evaluate_followups(items: Sequence[FollowUp], engines: dict[str, Engine]) -> dict[str, object]:
+    """Second-turn accuracy with the first turn as context and without it.
+
+    For follow-ups, "with context" should beat "without"; for stand-alone second turns the
+    context must change nothing (``merged`` counts the times it was wrongly added).
+    """
+    from .followup import Turn
+
+    figures: dict[str, dict[str, float]] = {}
+    for kind in ("follow_up", "standalone"):
+        chosen = [
+            i for i in items if i.standalone == (kind == "standalone") and i.corpus in engines
+        ]
+        with_ctx = MethodResult()
+        without = MethodResult()
+        merged = 0
+        for item in chosen:
+            engine = engines[item.corpus]
+            first = engine.ask(item.turns[0])
+            history = [Turn(item.turns[0], first.query)]
+            for result, hist in ((with_ctx, history), (without, [])):
+                answer = engine.ask(item.turns[1], hist, k=10)
+                result.ranks.append(
+                    gold_rank((h.passage.doc_id for h in answer.hits), item.passage_ids)
+                )
+                if not answer.found:
+                    result.not_found += 1
+                elif answer.sentences and _contains_answer(answer.sentences[0].text, item.answers):
+                    result.answer_hits += 1
+                if hist and answer.query != item.turns[1].strip():
+                    merged += 1
+        figures[kind] = {
+            "pairs": len(chosen),
+            "with_context_recall@1": recall_at(with_ctx.ranks, 1),
+            "without_context_recall@1": recall_at(without.ranks, 1),
+            "with_context_answer": with_ctx.answer_hits / max(len(chosen), 1),
+            "without_context_answer": without.answer_hits / max(len(chosen), 1),
+            "context_added": merged / max(len(chosen), 1),
+        }
+    return figures
+
+
+def _article(doc_id: str) -> str:
+    return doc_id.split("#", 1)[0]
+
+
+def evaluate_gate(
+    engine: Engine, questions: Sequence[EvalQuestion], everyday: Sequence[str]
+) -> dict[str, object]:
+    """How well the relevance gate tells answerable from unanswerable questions.
+
+    Answerable: the data set's questions as they are. Unanswerable: the same questions with every
+    passage of their gold article hidden, plus everyday questions the corpus has nothing on.
+    Reports the error rates at the configured thresholds and along the curve.
+    """
+    answerable, unanswerable = [], []
+    for q in questions:
+        answerable.append(engine.retrieve(q.question, 1).relevance)
+        gold = {_article(p) for p in q.passage_ids}
+        hidden = engine.retrieve(q.question, 1, exclude=lambda p, g=gold: _article(p.doc_id) in g)
+        unanswerable.append(hidden.relevance)
+    everyday_scores = [engine.retrieve(q, 1).relevance for q in everyday]
+    settings = engine.settings
+
+    def rates(threshold: float) -> dict[str, float]:
+        return {
+            "threshold": threshold,
+            "false_not_found": float(np.mean([s < threshold for s in answerable])),
+            "false_answer": float(np.mean([s >= threshold for s in unanswerable])),
+            "false_answer_everyday": float(np.mean([s >= threshold for s in everyday_scores]))
+            if everyday_scores
+            else 0.0,
+        }
+
+    return {
+        "questions": len(questions),
+        "everyday": len(everyday),
+        "gate": rates(settings.gate),
+        "hedge": rates(settings.hedge),
+        "curve": [rates(t) for t in (0.02, 0.05, 0.08, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)],
+    }

@@ -40,6 +40,7 @@ class RankingSettings:
     bigram_weight: float = 0.35  # BM25 over adjacent-word pairs (phrases)
     sentence_weight: float = 1.7  # cosine of question and the passage's best sentence
     type_weight: float = 0.0  # added to a passage holding the kind of answer asked for
+    definition_weight: float = 0.0  # the same for "What is X?" and a sentence defining X
     type_depth: int = 20  # how many of the best fused passages are checked for it
     top_k: int = 3  # passages returned as snippets
     duplicate_cosine: float = 0.97  # passages closer than this to a better one are dropped
