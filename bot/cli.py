@@ -272,6 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="the figures as one JSON object")
     ev.add_argument("--index", help="keep the data set's index in this folder and reuse it")
     ev.add_argument(
+        "--gate",
+        action="store_true",
+        help="also measure the not-found gate: each question with its article hidden, "
+        "and everyday questions",
+    )
+    ev.add_argument(
+        "--everyday",
+        default="evaluation/everyday.txt",
+        help="everyday questions the corpus cannot answer (one per line)",
+    )
+    ev.add_argument(
         "--followups",
         help="two-turn conversations (JSON lines) to measure "
         "follow-up handling on, against the data set and the configured corpus",

@@ -78,6 +78,8 @@ class RetrievalSection:
     type_weight: float = _RANKING.type_weight
     definition_weight: float = _RANKING.definition_weight
     answer_sentences: int = _RANKING.answer_sentences
+    answer_passages: int = _RANKING.answer_passages
+    answer_rank_penalty: float = _RANKING.answer_rank_penalty
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ ProgressFn = Callable[[str, int, int], None]
 class BuildSettings:
     """What shapes the passages and their vectors; changing any of it re-embeds everything."""
 
-    max_words: int = 160
+    max_words: int = 220
     min_words: int = 40
     overlap: int = 1
     hnsw_above: int = 200_000

@@ -227,12 +227,15 @@ class Engine:
                 relevance=found.relevance,
             )
         sentences = self._answer_sentences(self._store, question, query, found)
+        # The passage that holds the answer is cited first.
+        lead = sentences[0].passage.passage_id
+        hits = sorted(found.hits, key=lambda h: h.passage.passage_id != lead)
         return Answer(
             question,
             query,
             True,
             tuple(sentences),
-            tuple(found.hits),
+            tuple(hits),
             sure=level == "sure",
             relevance=found.relevance,
         )
@@ -240,29 +243,49 @@ class Engine:
     def _answer_sentences(
         self, store: IndexStore, question: str, query: str, found: Retrieval
     ) -> list[AnswerSentence]:
-        """The sentences of the best passage that best answer the question (a second one only
-        when it scores nearly as well)."""
+        """The sentences that best answer the question, from the best few passages.
+
+        Each sentence is scored on its own (cosine, BM25 relative to the best candidate
+        sentence, share of the question's words, expected answer type), less a penalty for
+        each rank its passage is below the best; a second sentence must come from the same
+        passage as the first and score nearly as well.
+        """
         settings = self.settings
-        hit, row = found.hits[0], found.rows[0]
-        span = store.sentence_rows(row)
-        block = np.asarray(store.sentence_vectors[span.start : span.stop], dtype=np.float32)
         question_terms = set(tokenize(question)) | set(tokenize(query))
         kind = answer_type(question)
-        sentences = hit.passage.sentences
+        owners: list[int] = []  # hit rank of each candidate sentence
+        texts: list[str] = []
+        cosines: list[np.ndarray] = []
+        keyword: list[np.ndarray] = []
+        for rank, row in enumerate(found.rows[: max(settings.answer_passages, 1)]):
+            span = store.sentence_rows(row)
+            block = np.asarray(store.sentence_vectors[span.start : span.stop], dtype=np.float32)
+            cosines.append(block @ found.query_vector)
+            keyword.append(np.asarray(found.sentence_bm25[span.start : span.stop], np.float32))
+            texts.extend(store.passages[row].sentences)
+            owners.extend([rank] * len(span))
         scores = score_sentences(
-            block @ found.query_vector,
-            np.asarray(found.sentence_bm25[span.start : span.stop], dtype=np.float32),
-            np.array([question_share(question_terms, tokenize(s)) for s in sentences], np.float32),
-            np.array([matches_answer_type(s, question, kind) for s in sentences], np.float32),
+            np.concatenate(cosines),
+            np.concatenate(keyword),
+            np.array([question_share(question_terms, tokenize(t)) for t in texts], np.float32),
+            np.array([matches_answer_type(t, question, kind) for t in texts], np.float32),
             settings,
-        )
+        ) - settings.answer_rank_penalty * np.asarray(owners, np.float32)
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
-        chosen = [order[0]]
-        for i in order[1 : settings.answer_sentences]:
-            top = float(scores[order[0]])
-            if top > 0 and float(scores[i]) >= top * settings.second_sentence_ratio:
+        best = order[0]
+        chosen = [best]
+        top = float(scores[best])
+        for i in order[1:]:
+            if len(chosen) >= settings.answer_sentences:
+                break
+            if (
+                owners[i] == owners[best]
+                and top > 0
+                and scores[i] >= top * settings.second_sentence_ratio
+            ):
                 chosen.append(i)
-        return [AnswerSentence(sentences[i], hit.passage, float(scores[i])) for i in chosen]
+        passage = found.hits[owners[best]].passage
+        return [AnswerSentence(texts[i], passage, float(scores[i])) for i in chosen]
 
     def _nearest_titles(self, found: Retrieval) -> tuple[str, ...]:
         titles = dict.fromkeys(h.passage.title for h in found.hits)

@@ -223,7 +223,8 @@ def _measure(engine: Engine, q: EvalQuestion, results: dict[str, MethodResult]) 
     results["bm25"].ranks.append(gold_rank((doc_of[r] for r in keyword), q.passage_ids))
     results["bm25"].latencies.append((t2 - t1) * 1000)
     hybrid = results["hybrid"]
-    hybrid.ranks.append(gold_rank((h.passage.doc_id for h in found.hits), q.passage_ids))
+    cited = answer.hits if answer.found else found.hits  # what the reply cites first
+    hybrid.ranks.append(gold_rank((h.passage.doc_id for h in cited), q.passage_ids))
     hybrid.latencies.append((t3 - t2) * 1000)
     if not answer.found:
         hybrid.not_found += 1

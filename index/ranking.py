@@ -40,13 +40,15 @@ class RankingSettings:
     bigram_weight: float = 0.35  # BM25 over adjacent-word pairs (phrases)
     sentence_weight: float = 1.7  # cosine of question and the passage's best sentence
     type_weight: float = 0.0  # added to a passage holding the kind of answer asked for
-    definition_weight: float = 0.0  # the same for "What is X?" and a sentence defining X
+    definition_weight: float = 6.0  # the same for "What is X?" and a sentence defining X
     type_depth: int = 20  # how many of the best fused passages are checked for it
     top_k: int = 3  # passages returned as snippets
     duplicate_cosine: float = 0.97  # passages closer than this to a better one are dropped
     gate: float = 0.5  # below this probability that the best passage answers, say "not sure"
     hedge: float = 0.08  # below this, "not found"; between hedge and gate, a hedged answer
     answer_sentences: int = 2  # at most this many sentences lead the reply
+    answer_passages: int = 3  # the answer sentence is sought in this many of the best passages
+    answer_rank_penalty: float = 0.08  # taken off a sentence's score per rank of its passage
     sentence_cosine_weight: float = 0.5
     sentence_bm25_weight: float = 0.5
     question_share_penalty: float = 0.3  # against sentences made of the question's own words

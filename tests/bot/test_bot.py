@@ -274,3 +274,37 @@ async def test_context_survives_a_restart(
             assert state.stats()["thumbs_down"] == 1
         finally:
             await stop_bot(application, state)
+
+
+async def test_context_expires_after_the_configured_time(
+    tmp_path: Path, story_index: Path, embedder: Embedder, corpus_dir: Path
+) -> None:
+    import dataclasses
+    import shutil
+
+    from tests.botapi import BotApiServer
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(story_index, index_dir)
+    async with BotApiServer(token=TOKEN, bot_username="storybot") as server:
+        alice = server.create_user("Alice")
+        config = make_config(tmp_path, server, 1, index_dir, corpus_dir)
+        config = dataclasses.replace(
+            config, chat=dataclasses.replace(config.chat, context_minutes=0)
+        )
+        engine = Engine(
+            IndexStore.load(index_dir, embedder.name), embedder, config.ranking_settings()
+        )
+        chat = server.create_private_chat(alice)
+        application, state = await start_bot(config, engine, embedder)
+        try:
+            server.send_text(chat, alice, "What is the AES?")
+            await server.wait_for_messages(chat, 1)
+            server.send_text(chat, alice, "When was it formed?")
+            await server.wait_for_messages(chat, 2)
+            latest = state.latest_answer(chat.id, None, 0)
+            assert latest is not None and latest.question == "When was it formed?"
+            assert latest.query == "When was it formed?"  # the old turn had expired
+            assert latest.history == ()
+        finally:
+            await stop_bot(application, state)
