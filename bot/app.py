@@ -10,7 +10,7 @@ import secrets
 import signal
 
 from aiohttp import web
-from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram import BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -27,7 +27,7 @@ from index.errors import StoryError
 
 from . import handlers
 from .config import Config, ConfigError, Secret
-from .handlers import Services
+from .handlers import ADMIN_COMMANDS, PUBLIC_COMMANDS, Services
 from .runtime import make_embedder, open_engine
 from .state import StateStore
 from .web import create_web_app, stop_accepting
@@ -35,18 +35,6 @@ from .web import create_web_app, stop_accepting
 __all__ = ["TokenFilter", "build_application", "run_bot", "serve"]
 
 logger = logging.getLogger(__name__)
-
-PUBLIC_COMMANDS = [
-    BotCommand("ask", "Ask a question (in groups)"),
-    BotCommand("sources", "Documents I know"),
-    BotCommand("help", "How to ask"),
-    BotCommand("start", "What I know about"),
-]
-ADMIN_COMMANDS = [
-    *PUBLIC_COMMANDS,
-    BotCommand("reindex", "Rebuild the index from the corpus"),
-    BotCommand("stats", "Usage and index figures"),
-]
 
 
 class TokenFilter(logging.Filter):

@@ -11,6 +11,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
@@ -51,6 +53,17 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+PUBLIC_COMMANDS = [
+    BotCommand("ask", "Ask a question (in groups)"),
+    BotCommand("sources", "Documents I know"),
+    BotCommand("help", "How to ask"),
+    BotCommand("start", "What I know about"),
+]
+ADMIN_COMMANDS = [
+    *PUBLIC_COMMANDS,
+    BotCommand("reindex", "Rebuild the index from the corpus"),
+    BotCommand("stats", "Usage and index figures"),
+]
 MORE_SOURCES = 5  # extra passages behind the "More sources" button
 
 
@@ -186,6 +199,17 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         "Moscow?</i> Follow-up questions work too. /help for more.",
     ]
     await _reply(update.effective_message, "\n".join(lines))
+    user, chat = update.effective_user, update.effective_chat
+    if (
+        chat is not None
+        and chat.type == ChatType.PRIVATE
+        and svc.is_admin(user.id if user else None)
+    ):
+        # Admins who had not started the bot when it set the menus get theirs now.
+        try:
+            await context.bot.set_my_commands(ADMIN_COMMANDS, scope=BotCommandScopeChat(chat.id))
+        except TelegramError as exc:
+            logger.warning("Could not set the admin command menu: %s", exc)
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
