@@ -87,6 +87,8 @@ class ChatSection:
     context_minutes: float = 30.0
     state_path: Path = Path("state/storybot.sqlite3")
     max_question_chars: int = 1000
+    flood_questions: int = 6  # a user asking more than this many questions ...
+    flood_seconds: float = 20.0  # ... within this many seconds is asked to slow down
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import html
 import logging
 import time
 import unicodedata
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from telegram import (
@@ -85,6 +85,8 @@ class Services:
     reindexer: Reindexer = field(init=False)
     started: float = field(default_factory=time.time)
     _locks: OrderedDict[int, asyncio.Lock] = field(default_factory=OrderedDict)
+    _asked: dict[int, deque[float]] = field(default_factory=dict)
+    _warned: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.reindexer = Reindexer(self.config, self.install, metrics=self.metrics)
@@ -118,6 +120,22 @@ class Services:
                 break
             del self._locks[oldest]
         return lock
+
+    def flood_check(self, user_id: int | None, now: float) -> str:
+        """ "ok" to answer; "warn" for the first question over the user's limit; "drop" after."""
+        if user_id is None or self.config.chat.flood_questions <= 0:
+            return "ok"
+        window = self.config.chat.flood_seconds
+        asked = self._asked.setdefault(user_id, deque())
+        while asked and asked[0] <= now - window:
+            asked.popleft()
+        if len(asked) < self.config.chat.flood_questions:
+            asked.append(now)
+            return "ok"
+        if self._warned.get(user_id, 0.0) > now - window:
+            return "drop"
+        self._warned[user_id] = now
+        return "warn"
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.config.telegram.admins
@@ -318,6 +336,20 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
             f"That message is too long for a question ({len(question)} "
             f"characters; the limit is {limit}). Please ask something shorter.",
         )
+        return
+    flood = svc.flood_check(
+        update.effective_user.id if update.effective_user else None, time.monotonic()
+    )
+    if flood != "ok":
+        if flood == "warn":
+            logger.info(
+                "Throttling user %s", update.effective_user.id if update.effective_user else None
+            )
+            await _reply(
+                message,
+                "You are asking faster than I can answer. Please wait a few "
+                "seconds, then ask again.",
+            )
         return
     engine = svc.ready_engine()
     chat_id = message.chat_id

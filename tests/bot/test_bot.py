@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -319,3 +320,23 @@ async def test_context_expires_after_the_configured_time(
             assert latest.history == ()
         finally:
             await stop_bot(application, state)
+
+
+async def test_a_flooding_user_is_throttled_politely_without_starving_others(
+    bot_env: BotEnv,
+) -> None:
+    server, alice, bob = bot_env.server, bot_env.alice, bot_env.bob
+    alice_chat = server.create_private_chat(alice)
+    bob_chat = server.create_private_chat(bob)
+    for i in range(30):
+        server.send_text(alice_chat, alice, f"What is the AES? ({i})")
+    server.send_text(bob_chat, bob, "Who will the ministers meet in Moscow?")
+    (answer,) = await server.wait_for_messages(bob_chat, 1, timeout=30)
+    assert "Lavrov" in answer["text"]
+    limit = bot_env.config.chat.flood_questions
+    await server.wait_for_messages(alice_chat, limit + 1, timeout=30)
+    await server.wait_until_consumed()
+    await asyncio.sleep(0.5)
+    texts = [m["text"] for m in server.sent_messages(alice_chat)]
+    assert len(texts) == limit + 1  # the allowed answers and one polite notice, nothing more
+    assert sum("faster than I can answer" in t for t in texts) == 1
