@@ -78,6 +78,7 @@ class RetrievalSection:
     type_weight: float = _RANKING.type_weight
     definition_weight: float = _RANKING.definition_weight
     answer_sentences: int = _RANKING.answer_sentences
+    context_margin: float = _RANKING.context_margin
     answer_passages: int = _RANKING.answer_passages
     answer_rank_penalty: float = _RANKING.answer_rank_penalty
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .embedder import Embedder
-from .followup import Turn, contextualize
+from .followup import Turn, contextualize, refers_back, with_context
 from .keyword import bigram_tokens, question_weights, tokenize
 from .passages import Answer, AnswerSentence, Hit, Passage
 from .ranking import (
@@ -213,7 +213,15 @@ class Engine:
     def ask(self, question: str, history: Sequence[Turn] = (), k: int | None = None) -> Answer:
         """Answer a question; ``history`` holds the conversation's earlier turns, oldest first."""
         query = contextualize(question, history)
-        return self.compose(question, query, self.retrieve(query, k, question))
+        found = self.retrieve(query, k, question)
+        if history and query == question.strip() and refers_back(question):
+            # A pronoun, but the question names things too: take it with the previous turn
+            # only if the corpus answers that reading clearly better.
+            joined = with_context(question, history)
+            combined = self.retrieve(joined, k, question)
+            if combined.relevance > found.relevance + self.settings.context_margin:
+                query, found = joined, combined
+        return self.compose(question, query, found)
 
     def compose(self, question: str, query: str, found: Retrieval) -> Answer:
         """The Answer for retrieved passages: "not found" below the gate, else cited sentences."""

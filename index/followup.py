@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .keyword import content_terms
 
-__all__ = ["Turn", "contextualize", "is_follow_up"]
+__all__ = ["Turn", "contextualize", "is_follow_up", "refers_back", "with_context"]
 
 _WORD = re.compile(r"[\w']+")
 _PRONOUNS = frozenset(
@@ -112,13 +112,24 @@ def is_follow_up(question: str) -> bool:
     if text.startswith(_CONNECTIVES):
         return True
     content = content_terms(text)
-    refers_back = any(w in _PRONOUNS for w in words) or any(
-        a == "the" and b in _ANAPHORIC_NOUNS for a, b in itertools.pairwise(words)
-    )
     capitalised = [w for w in question.split()[1:] if w[:1].isupper()]
-    if refers_back and len(content) <= 3 and not capitalised:
+    if refers_back(question) and len(content) <= 3 and not capitalised:
         return True
     return len(content) <= 1 and len(words) <= 4
+
+
+def refers_back(question: str) -> bool:
+    """Whether the question holds a word that may point at an earlier turn ("it", "their",
+    "the group"), even if it also names things of its own."""
+    words = _WORD.findall(question.lower())
+    return any(w in _PRONOUNS for w in words) or any(
+        a == "the" and b in _ANAPHORIC_NOUNS for a, b in itertools.pairwise(words)
+    )
+
+
+def with_context(question: str, history: Sequence[Turn]) -> str:
+    """The question joined to the previous turn's query (for a follow-up)."""
+    return f"{history[-1].query} {question.strip()}"
 
 
 def contextualize(question: str, history: Sequence[Turn]) -> str:

@@ -47,6 +47,7 @@ class RankingSettings:
     gate: float = 0.5  # below this probability that the best passage answers, say "not sure"
     hedge: float = 0.08  # below this, "not found"; between hedge and gate, a hedged answer
     answer_sentences: int = 2  # at most this many sentences lead the reply
+    context_margin: float = 0.1  # how much better a follow-up reading must be to be chosen
     answer_passages: int = 3  # the answer sentence is sought in this many of the best passages
     answer_rank_penalty: float = 0.08  # taken off a sentence's score per rank of its passage
     sentence_cosine_weight: float = 0.5

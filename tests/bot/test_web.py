@@ -97,6 +97,7 @@ async def test_webhook_health_metrics_and_admin_api(
     ):
         await bot.ready(http)
         server = bot.server
+        await server.wait_for_calls("setWebhook", 1, timeout=30)
         assert server.webhook_url == bot.config.web.webhook_url
 
         # Updates arrive by webhook, with the secret, and are answered.
