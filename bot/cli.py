@@ -163,7 +163,34 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
         print(json.dumps(result, indent=2))
     else:
         print(format_eval(result))
+    if args.plot:
+        plot_recall(result, Path(args.plot))
     return 0
+
+
+def plot_recall(result: dict, path: Path) -> None:  # type: ignore[type-arg]
+    """recall@k for k = 1..10, one line per method, as a PNG."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("storybot: --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
+        return
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for method, figures in result["methods"].items():
+        curve = figures["recall_curve"]
+        ax.plot(range(1, len(curve) + 1), curve, marker="o", label=method)
+    ax.set_xlabel("k (passages returned)")
+    ax.set_ylabel("recall@k")
+    ax.set_xticks(range(1, 11))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title(f"{Path(result['data']).name}: {result['questions']} questions")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def _lines(path: Path) -> list[str]:
@@ -270,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--questions", help="another questions.jsonl against the same passages")
     ev.add_argument("--limit", type=int, default=0, help="evaluate an even sample of N questions")
     ev.add_argument("--json", action="store_true", help="the figures as one JSON object")
+    ev.add_argument("--plot", help="write a PNG of recall@k for each method to this file")
     ev.add_argument("--index", help="keep the data set's index in this folder and reuse it")
     ev.add_argument(
         "--gate",

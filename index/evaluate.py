@@ -61,6 +61,7 @@ class MethodResult:
         lat = sorted(self.latencies) or [0.0]
         out = {
             "questions": len(self.ranks),
+            "recall_curve": [recall_at(self.ranks, k) for k in range(1, 11)],
             "recall@1": recall_at(self.ranks, 1),
             "recall@5": recall_at(self.ranks, 5),
             "recall@10": recall_at(self.ranks, 10),

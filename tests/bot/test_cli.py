@@ -161,8 +161,12 @@ def test_eval_prints_the_three_methods(tmp_path: Path, capsys: pytest.CaptureFix
     assert set(result["methods"]) == {"bm25", "dense", "hybrid"}
     assert result["methods"]["hybrid"]["recall@1"] == 1.0
     assert result["methods"]["hybrid"]["answer_sentence_hit"] == 1.0
-    code, out, _ = _run(capsys, "--config", str(ROOT / "config.toml"), "eval", str(data))
+    plot = tmp_path / "recall.png"
+    code, out, _ = _run(
+        capsys, "--config", str(ROOT / "config.toml"), "eval", str(data), "--plot", str(plot)
+    )
     assert "hybrid" in out and "MRR@10" in out
+    assert plot.read_bytes().startswith(b"\x89PNG")
 
 
 def test_console_script_serve_without_token_runs_the_chat(config_file: Path) -> None:
