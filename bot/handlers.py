@@ -477,21 +477,32 @@ async def _send_to(message: object, text: str) -> None:
 # -- admin ----------------------------------------------------------------------------------
 
 
+async def _admin_only(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, what: str
+) -> Message | None:
+    """The message to answer when an admin sent it; otherwise refuse politely, log, and None."""
+    user, message = update.effective_user, update.effective_message
+    if message is None:
+        return None
+    if services(context).is_admin(user.id if user else None):
+        return message
+    logger.warning(
+        "Refused /%s from non-admin user %s in chat %s",
+        what,
+        user.id if user else None,
+        message.chat_id,
+    )
+    await _reply(message, f"Sorry, only the bot's admins can use /{what}.")
+    return None
+
+
 async def reindex_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/reindex (admins): rebuild the index in the background, editing one progress message."""
-    svc = services(context)
-    user = update.effective_user
-    message = update.effective_message
+    message = await _admin_only(update, context, "reindex")
     if message is None:
         return
-    if not svc.is_admin(user.id if user else None):
-        logger.warning(
-            "Refused /reindex from non-admin user %s in chat %s",
-            user.id if user else None,
-            message.chat_id,
-        )
-        await _reply(message, "Sorry, only the bot's admins can reindex.")
-        return
+    svc = services(context)
+    user = update.effective_user
     try:
         job = svc.reindexer.start(f"user {user.id}" if user else "unknown")
     except ReindexInProgressError as exc:
@@ -522,15 +533,10 @@ async def _follow_job(job: ReindexJob, progress: Message | None, interval: float
 
 async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/stats (admins): corpus, index and usage figures."""
-    svc = services(context)
-    user = update.effective_user
-    message = update.effective_message
+    message = await _admin_only(update, context, "stats")
     if message is None:
         return
-    if not svc.is_admin(user.id if user else None):
-        logger.warning("Refused /stats from non-admin user %s", user.id if user else None)
-        await _reply(message, "Sorry, only the bot's admins can see statistics.")
-        return
+    svc = services(context)
     store = svc.ready_engine().store
     manifest = store.manifest
     counts = await asyncio.to_thread(svc.state.stats)

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
+import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bot.app import ADMIN_COMMANDS
+from bot.config import Config
+from bot.handlers import ADMIN_COMMANDS
 from index.embedder import Embedder
 from index.engine import Engine
 from index.store import IndexStore
 from tests.bot.conftest import TOKEN, BotEnv, make_config, start_bot, stop_bot
+from tests.botapi import BotApiServer, SimUser
 
 pytestmark = pytest.mark.slow
 
@@ -144,6 +150,7 @@ async def test_non_admin_is_refused_reindex_and_stats(
         server.send_text(chat, alice, "/stats")
         replies = await server.wait_for_messages(chat, 2)
     assert all("only the bot's admins" in _text(r) for r in replies)
+    assert f"Refused /stats from non-admin user {alice.id}" in caplog.text
     assert f"Refused /reindex from non-admin user {alice.id}" in caplog.text
     assert (
         bot_env.engine.store is not None
@@ -254,23 +261,28 @@ async def test_html_hostile_question_and_corpus_are_delivered(
     assert not [c.error for c in sent if c.error]
 
 
-async def test_context_survives_a_restart(
-    tmp_path: Path, story_index: Path, embedder: Embedder, corpus_dir: Path
-) -> None:
-    import shutil
-
-    from tests.botapi import BotApiServer
-
+@contextlib.asynccontextmanager
+async def private_setup(
+    tmp_path: Path, story_index: Path, embedder: Embedder, corpus_dir: Path, **chat: float
+) -> AsyncIterator[tuple[BotApiServer, Config, Engine, SimUser]]:
+    """A test server and a config of their own (for tests that start and stop the bot)."""
     index_dir = tmp_path / "index"
     shutil.copytree(story_index, index_dir)
     async with BotApiServer(token=TOKEN, bot_username="storybot") as server:
-        alice = server.create_user("Alice")
         config = make_config(tmp_path, server, 1, index_dir, corpus_dir)
+        config = dataclasses.replace(config, chat=dataclasses.replace(config.chat, **chat))
         engine = Engine(
             IndexStore.load(index_dir, embedder.name), embedder, config.ranking_settings()
         )
-        chat = server.create_private_chat(alice)
+        yield server, config, engine, server.create_user("Alice")
 
+
+async def test_context_survives_a_restart(
+    tmp_path: Path, story_index: Path, embedder: Embedder, corpus_dir: Path
+) -> None:
+    async with private_setup(tmp_path, story_index, embedder, corpus_dir) as setup:
+        server, config, engine, alice = setup
+        chat = server.create_private_chat(alice)
         application, state = await start_bot(config, engine, embedder)
         server.send_text(chat, alice, "What is the AES?")
         (first,) = await server.wait_for_messages(chat, 1)
@@ -291,22 +303,10 @@ async def test_context_survives_a_restart(
 async def test_context_expires_after_the_configured_time(
     tmp_path: Path, story_index: Path, embedder: Embedder, corpus_dir: Path
 ) -> None:
-    import dataclasses
-    import shutil
-
-    from tests.botapi import BotApiServer
-
-    index_dir = tmp_path / "index"
-    shutil.copytree(story_index, index_dir)
-    async with BotApiServer(token=TOKEN, bot_username="storybot") as server:
-        alice = server.create_user("Alice")
-        config = make_config(tmp_path, server, 1, index_dir, corpus_dir)
-        config = dataclasses.replace(
-            config, chat=dataclasses.replace(config.chat, context_minutes=0)
-        )
-        engine = Engine(
-            IndexStore.load(index_dir, embedder.name), embedder, config.ranking_settings()
-        )
+    async with private_setup(
+        tmp_path, story_index, embedder, corpus_dir, context_minutes=0
+    ) as setup:
+        server, config, engine, alice = setup
         chat = server.create_private_chat(alice)
         application, state = await start_bot(config, engine, embedder)
         try:
