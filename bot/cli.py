@@ -255,6 +255,8 @@ def format_eval(result: dict) -> str:  # type: ignore[type-arg]
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     if not config.token:
         print(TOKEN_HELP, file=sys.stderr)
+        if not args.verbose:  # a terminal conversation, not a server log
+            logging.getLogger().setLevel(logging.WARNING)
         return cmd_chat(args, config)
     from .app import run_bot
 
