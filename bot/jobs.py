@@ -121,7 +121,7 @@ class Reindexer:
                 reindex, self.config, self._load_embedder, progress
             )
             store = await asyncio.to_thread(
-                IndexStore.load, self.config.index.path, self.config.index.model
+                IndexStore.load, self.config.index.path, self.config.embedding_id
             )
             self.install(store)
             job.state = "done"

@@ -27,6 +27,7 @@ def make_embedder(config: Config) -> Embedder:
         passage_prefix=index.passage_prefix,
         batch_size=index.batch_size,
         threads=index.threads,
+        precision=index.precision,
     )
 
 
@@ -38,7 +39,7 @@ def reindex(
     return build_index(
         config.corpus.path,
         config.index.path,
-        config.index.model,
+        config.embedding_id,
         load or (lambda: embedder),  # type: ignore[return-value]
         config.build_settings(),
         progress,
@@ -59,5 +60,5 @@ def open_engine(
             "No index in %s yet: building it from %s", config.index.path, config.corpus.path
         )
         reindex(config, embedder, progress)
-    store = IndexStore.load(config.index.path, config.index.model)
+    store = IndexStore.load(config.index.path, config.embedding_id)
     return Engine(store, embedder, config.ranking_settings())

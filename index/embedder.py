@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import ModelLoadError
 
-__all__ = ["BUNDLED_MODEL", "Embedder", "resolve_model_path"]
+__all__ = ["BUNDLED_MODEL", "PRECISIONS", "Embedder", "embedding_id", "resolve_model_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +22,13 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+PRECISIONS = ("float32", "bfloat16")
+
+
+def embedding_id(model: str, precision: str = "float32") -> str:
+    """What an index records as the source of its vectors: the model, and the precision when it
+    is not the exact float32 (questions and passages must be embedded the same way)."""
+    return model if precision == "float32" else f"{model}@{precision}"
 
 
 def resolve_model_path(model: str) -> Path:
@@ -65,8 +72,12 @@ class Embedder:
         passage_prefix: str = "",
         batch_size: int = 32,
         threads: int = 0,
+        precision: str = "float32",
     ) -> None:
-        self.name = model
+        if precision not in PRECISIONS:
+            raise ModelLoadError(f"Precision {precision!r} is not one of {', '.join(PRECISIONS)}.")
+        self.name = embedding_id(model, precision)
+        self.precision = precision
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
         self.batch_size = batch_size
@@ -83,6 +94,9 @@ class Embedder:
         except Exception as exc:
             raise ModelLoadError(f"The model in {path} could not be loaded: {exc}") from exc
         self._model.eval()
+        if precision == "bfloat16":
+            # About twice as fast on CPUs with AVX-512 BF16; vectors are re-normalised in fp32.
+            self._model.to(torch.bfloat16)
         self.dimension = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length)
         self._lock = threading.Lock()  # torch inference from several threads only adds contention
@@ -101,7 +115,10 @@ class Embedder:
                 normalize_embeddings=True,
                 show_progress_bar=False,
             )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if self.precision != "float32":
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors
 
     def encode_query(self, question: str) -> np.ndarray:
         """One question to a (dimension,) vector."""

@@ -43,6 +43,7 @@ def test_empty_mapping_gives_defaults() -> None:
         ({"index": {"path": ""}}, "'index.path' must be a path"),
         ({"chat": "yes"}, "'chat' must be a table"),
         ({"telegram": {"token_file": "/nonexistent/token"}}, "cannot be read"),
+        ({"index": {"precision": "fp8"}}, "'index.precision' must be one of float32, bfloat16"),
     ],
 )
 def test_bad_values_name_the_key_and_value(data: dict, message: str) -> None:  # type: ignore[type-arg]
