@@ -442,7 +442,8 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         await query.answer("Thanks for the feedback!")
         return
-    passages = _passages(svc.ready_engine(), record.passage_ids)
+    # The first lookup builds an id -> passage map over the whole index: not on the loop.
+    passages = await asyncio.to_thread(_passages, svc.ready_engine(), record.passage_ids)
     k = svc.config.retrieval.top_k
     if kind == "p":
         index = int(arg) - 1 if arg.isdigit() else -1
