@@ -17,7 +17,6 @@ __all__ = [
     "format_sources_html",
     "format_text",
     "shorten",
-    "split_html_blocks",
 ]
 
 MAX_MESSAGE = MessageLimit.MAX_TEXT_LENGTH  # 4096
@@ -172,27 +171,6 @@ def format_sources_html(
         blocks.append(block)
         size += len(block) + 2
     return "\n\n".join(blocks)
-
-
-def split_html_blocks(blocks: Sequence[str], limit: int = MAX_MESSAGE) -> list[str]:
-    """Join self-contained HTML blocks into as few messages as possible, each within ``limit``.
-
-    A block never spans two messages, so no tag is ever cut; a single block over the limit must
-    be shortened by its maker.
-    """
-    messages: list[str] = []
-    current = ""
-    for block in blocks:
-        candidate = f"{current}\n\n{block}" if current else block
-        if len(candidate) <= limit:
-            current = candidate
-        else:
-            if current:
-                messages.append(current)
-            current = block
-    if current:
-        messages.append(current)
-    return messages
 
 
 def answer_to_dict(answer: Answer) -> dict[str, object]:

@@ -88,7 +88,6 @@ class Reindexer:
         self.metrics = metrics
         self.jobs: dict[str, ReindexJob] = {}
         self._task: asyncio.Task[None] | None = None
-        self.on_finish: list[Callable[[ReindexJob], None]] = []
 
     @property
     def running(self) -> ReindexJob | None:
@@ -137,5 +136,3 @@ class Reindexer:
             if self.metrics is not None:
                 self.metrics.reindex_runs.labels(job.state).inc()
                 self.metrics.reindex_seconds.observe(job.finished - job.started)
-            for callback in self.on_finish:
-                callback(job)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from index.build import BuildReport, build_index
+from index.build import BuildReport, ProgressFn, build_index
 from index.embedder import Embedder
 from index.engine import Engine
 from index.store import IndexStore
@@ -15,8 +15,6 @@ from .config import Config
 __all__ = ["make_embedder", "open_engine", "reindex"]
 
 logger = logging.getLogger(__name__)
-
-ProgressFn = Callable[[str, int, int], None]
 
 
 def make_embedder(config: Config) -> Embedder:
@@ -32,15 +30,15 @@ def make_embedder(config: Config) -> Embedder:
 
 
 def reindex(
-    config: Config, embedder: Embedder | Callable[[], Embedder], progress: ProgressFn | None = None
+    config: Config, load_embedder: Callable[[], Embedder], progress: ProgressFn | None = None
 ) -> BuildReport:
-    """Bring the configured index up to date with the corpus (incremental, single-flight)."""
-    load = embedder if callable(embedder) and not isinstance(embedder, Embedder) else None
+    """Bring the configured index up to date with the corpus (incremental, single-flight); the
+    model is loaded only if there is something to embed."""
     return build_index(
         config.corpus.path,
         config.index.path,
         config.embedding_id,
-        load or (lambda: embedder),  # type: ignore[return-value]
+        load_embedder,
         config.build_settings(),
         progress,
     )
@@ -59,6 +57,6 @@ def open_engine(
         logger.info(
             "No index in %s yet: building it from %s", config.index.path, config.corpus.path
         )
-        reindex(config, embedder, progress)
+        reindex(config, lambda: embedder, progress)
     store = IndexStore.load(config.index.path, config.embedding_id)
     return Engine(store, embedder, config.ranking_settings())

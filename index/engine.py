@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -43,9 +41,6 @@ class Retrieval:
     rows: list[int]
     relevance: float
     query_vector: np.ndarray = field(repr=False)
-    # Per-method rankings (passage rows, best first), for evaluation.
-    dense_rows: list[int] = field(default_factory=list)
-    keyword_rows: list[int] = field(default_factory=list)
     sentence_bm25: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
 
 
@@ -58,22 +53,15 @@ class Engine:
         self._store = store
         self.embedder = embedder
         self.settings = settings or RankingSettings()
-        self._swap_lock = threading.Lock()
-
-    @classmethod
-    def open(
-        cls, folder: Path, embedder: Embedder, settings: RankingSettings | None = None
-    ) -> Engine:
-        return cls(IndexStore.load(folder, embedder.name), embedder, settings)
 
     @property
     def store(self) -> IndexStore:
         return self._store
 
     def swap(self, store: IndexStore) -> None:
-        """Serve from ``store`` from now on; searches already running finish on the old one."""
-        with self._swap_lock:
-            self._store = store
+        """Serve from ``store`` from now on; searches already running finish on the old one
+        (each reads ``_store`` once, and replacing a reference is atomic)."""
+        self._store = store
 
     # -- retrieval -----------------------------------------------------------------------
 
@@ -161,9 +149,7 @@ class Engine:
             set(tokenize(f"{passage.title} {passage.section} {passage.text}")),
         )
         score = relevance(float(features.dense[best]), float(features.sentence[best]), covered)
-        return Retrieval(
-            hits, [rows[i] for i in kept], score, vector, dense_rows, keyword_rows, sentence_bm25
-        )
+        return Retrieval(hits, [rows[i] for i in kept], score, vector, sentence_bm25)
 
     def _favour_answer_type(
         self,

@@ -119,27 +119,3 @@ class KeywordIndex:
         if not self.size or not query_tokens:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(list(query_tokens)), dtype=np.float32)
-
-    def idf(self, tokens: Sequence[str]) -> dict[str, float]:
-        """BM25's inverse document frequency of each distinct token; a token the corpus does not
-        hold has the highest idf, so it weighs most in coverage (it is missing everywhere)."""
-        vocab = self._bm25.vocab_dict if self.size else {}
-        n = max(self.size, 1)
-        weights = {}
-        for token in set(tokens):
-            df = self._doc_freq(vocab[token]) if token in vocab else 0
-            weights[token] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
-        return weights
-
-    def max_score(self, query_tokens: Sequence[str]) -> float:
-        """The score of a passage holding every known query token once: sum of idf·(k1+1).
-
-        Dividing by it puts BM25 scores on a scale that means the same thing for every question.
-        """
-        vocab = self._bm25.vocab_dict if self.size else {}
-        known = [t for t in query_tokens if t in vocab]
-        return sum(self.idf(known).values()) * (self._bm25.k1 + 1)
-
-    def _doc_freq(self, token_id: int) -> int:
-        indptr = self._bm25.scores["indptr"]
-        return int(indptr[token_id + 1] - indptr[token_id])
