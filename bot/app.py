@@ -13,7 +13,6 @@ from aiohttp import web
 from telegram import BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -27,7 +26,9 @@ from index.errors import StoryError
 
 from . import handlers
 from .config import Config, ConfigError, Secret
+from .delivery import RetryingRateLimiter
 from .handlers import ADMIN_COMMANDS, PUBLIC_COMMANDS, Services
+from .inbox import DurableApplication, DurableQueue, Inbox
 from .runtime import make_embedder, open_engine
 from .state import StateStore
 from .web import create_web_app, stop_accepting
@@ -113,14 +114,37 @@ async def set_command_menus(application: Application, admins: list[int]) -> None
             logger.warning("Could not set the admin command menu for %s: %s", admin, exc)
 
 
-def build_application(config: Config, services: Services, *, webhook: bool = False) -> Application:  # type: ignore[type-arg]
-    """The Application, wired to the shared services (engine, state store, reindexer)."""
+def build_application(
+    config: Config, services: Services, *, webhook: bool = False, inbox: Inbox | None = None
+) -> Application:  # type: ignore[type-arg]
+    """The Application, wired to the shared services (engine, state store, reindexer).
+
+    Updates go through the durable ``inbox`` (by default next to the bot's state), so questions
+    received before a crash are answered after the restart.
+    """
+    telegram = config.telegram
+    timeout = telegram.timeout_seconds
     builder = (
         ApplicationBuilder()
+        .application_class(DurableApplication)
+        .update_queue(DurableQueue(inbox or Inbox(config.chat.state_path)))
         .token(config.token.get())
         .defaults(Defaults(block=True))
         .concurrent_updates(16)
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .connect_timeout(timeout)
+        .read_timeout(timeout)
+        .write_timeout(timeout)
+        .get_updates_connect_timeout(timeout)
+        .get_updates_read_timeout(timeout)
+        .get_updates_write_timeout(timeout)
+        .pool_timeout(timeout)
+        .rate_limiter(
+            RetryingRateLimiter(
+                overall_per_second=telegram.messages_per_second,
+                group_per_minute=telegram.group_messages_per_minute,
+                attempts=telegram.send_attempts,
+            )
+        )
     )
     if config.telegram.base_url:
         root = config.telegram.base_url.rstrip("/")
@@ -178,6 +202,7 @@ async def serve(
         async with application:
             await application.post_init(application)  # type: ignore[misc]
             await application.start()
+            await replay_inbox(application)
             if webhook:
                 await application.bot.set_webhook(
                     config.web.webhook_url,
@@ -205,7 +230,16 @@ async def serve(
     finally:
         await runner.cleanup()
         await asyncio.to_thread(state.close)
+        queue = application.update_queue
+        if isinstance(queue, DurableQueue):
+            queue.inbox.close()
         logger.info("Stopped")
+
+
+async def replay_inbox(application: Application) -> int:  # type: ignore[type-arg]
+    """Queue the updates the last run received but did not finish (before taking new ones)."""
+    queue = application.update_queue
+    return await queue.replay(application) if isinstance(queue, DurableQueue) else 0
 
 
 def _polling_error(services: Services):  # type: ignore[no-untyped-def]

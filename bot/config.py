@@ -98,6 +98,10 @@ class TelegramSection:
     base_url: str = ""
     admins: list[int] = field(default_factory=list)
     token_file: str = ""
+    timeout_seconds: float = 10.0  # connect/read/write timeout of one Bot API request
+    messages_per_second: float = 30.0  # Telegram's limit for a bot overall; 0 = no limit
+    group_messages_per_minute: float = 20.0  # Telegram's limit per group; 0 = no limit
+    send_attempts: int = 6  # a reply that fails on the network is tried this many times
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +302,21 @@ def _validate(config: Config) -> None:
     if config.retrieval.top_k < 1:
         raise ConfigError(
             f"Config 'retrieval.top_k' must be at least 1, not {config.retrieval.top_k}."
+        )
+    telegram = config.telegram
+    if telegram.timeout_seconds <= 0:
+        raise ConfigError(
+            f"Config 'telegram.timeout_seconds' must be positive, not {telegram.timeout_seconds}."
+        )
+    for key in ("messages_per_second", "group_messages_per_minute"):
+        if getattr(telegram, key) < 0:
+            raise ConfigError(
+                f"Config 'telegram.{key}' must be 0 (no limit) or more, "
+                f"not {getattr(telegram, key)}."
+            )
+    if telegram.send_attempts < 1:
+        raise ConfigError(
+            f"Config 'telegram.send_attempts' must be at least 1, not {telegram.send_attempts}."
         )
     url = config.telegram.base_url
     if url and not url.startswith(("http://", "https://")):

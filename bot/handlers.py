@@ -357,7 +357,11 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
     user_id = update.effective_user.id if update.effective_user else None
     started = time.perf_counter()
     async with svc.chat_lock(chat_id):
-        await _typing(context, chat_id, thread_id)
+        if await asyncio.to_thread(svc.state.answered, update.update_id):
+            logger.info("Update %d was answered before a restart; not again", update.update_id)
+            return
+        # The typing indicator goes out on its own: a slow or failed one never holds up answers.
+        context.application.create_task(_typing(context, chat_id, thread_id), update=update)
         history = await asyncio.to_thread(_history, svc, message, thread_id)
         k = svc.config.retrieval.top_k
         with svc.metrics.retrieval_seconds.time():
@@ -373,6 +377,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
             found=answer.found,
             history=history,
             passage_ids=[h.passage.passage_id for h in answer.hits],
+            update_id=update.update_id,
         )
         text_html = format_html(answer, max_hits=k, known_titles=_known_titles(engine))
         markup = answer_keyboard(key, len(shown), len(answer.hits) > k) if answer.found else None

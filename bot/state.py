@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS answers (
     found INTEGER NOT NULL,
     history TEXT NOT NULL,
     passages TEXT NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    update_id INTEGER
 );
 CREATE INDEX IF NOT EXISTS answers_by_message ON answers (chat_id, message_id);
 CREATE INDEX IF NOT EXISTS answers_by_thread ON answers (chat_id, thread_id, created);
@@ -45,6 +46,10 @@ CREATE TABLE IF NOT EXISTS feedback (
     PRIMARY KEY (answer_key, user_id)
 );
 """
+_COLUMNS = (
+    "key, chat_id, thread_id, message_id, user_id, question, query, found, history, passages,"
+    " created"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,13 @@ class StateStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(answers)")}
+        if "update_id" not in columns:  # a state file from before the durable inbox
+            self._db.execute("ALTER TABLE answers ADD COLUMN update_id INTEGER")
+        self._db.execute(
+            "CREATE INDEX IF NOT EXISTS answers_by_update ON answers (update_id)"
+            " WHERE update_id IS NOT NULL"
+        )
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -97,13 +109,14 @@ class StateStore:
         found: bool,
         history: Sequence[Turn],
         passage_ids: Sequence[str],
+        update_id: int | None = None,
     ) -> str:
         """Record an answer before it is sent; returns its key (used in button data)."""
         key = secrets.token_hex(6)
         with self._lock:
             self._db.execute(
                 "INSERT INTO answers (key, chat_id, thread_id, user_id, question, query, found,"
-                " history, passages, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " history, passages, created, update_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     key,
                     chat_id,
@@ -115,9 +128,19 @@ class StateStore:
                     json.dumps([[t.question, t.query] for t in history]),
                     json.dumps(list(passage_ids)),
                     time.time(),
+                    update_id,
                 ),
             )
         return key
+
+    def answered(self, update_id: int) -> bool:
+        """Whether the answer to this update was sent (a replayed update is not answered twice)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM answers WHERE update_id=? AND message_id IS NOT NULL LIMIT 1",
+                (update_id,),
+            ).fetchone()
+        return row is not None
 
     def set_message_id(self, key: str, message_id: int) -> None:
         """Tie an answer to the Telegram message that carried it (for replies to it)."""
@@ -126,13 +149,16 @@ class StateStore:
 
     def answer(self, key: str) -> AnswerRecord | None:
         with self._lock:
-            row = self._db.execute("SELECT * FROM answers WHERE key=?", (key,)).fetchone()
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM answers WHERE key=?", (key,)
+            ).fetchone()
         return _record(row) if row else None
 
     def answer_for_message(self, chat_id: int, message_id: int) -> AnswerRecord | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT * FROM answers WHERE chat_id=? AND message_id=?", (chat_id, message_id)
+                f"SELECT {_COLUMNS} FROM answers WHERE chat_id=? AND message_id=?",
+                (chat_id, message_id),
             ).fetchone()
         return _record(row) if row else None
 
@@ -142,7 +168,7 @@ class StateStore:
         """The newest answer in a chat (and forum topic) given after ``since``."""
         with self._lock:
             row = self._db.execute(
-                "SELECT * FROM answers WHERE chat_id=? AND thread_id=? AND created>=?"
+                f"SELECT {_COLUMNS} FROM answers WHERE chat_id=? AND thread_id=? AND created>=?"
                 " ORDER BY created DESC, rowid DESC LIMIT 1",
                 (chat_id, thread_id or 0, since),
             ).fetchone()
