@@ -29,6 +29,7 @@ from .config import Config, ConfigError, Secret
 from .delivery import RetryingRateLimiter
 from .handlers import ADMIN_COMMANDS, PUBLIC_COMMANDS, Services
 from .inbox import DurableApplication, DurableQueue, Inbox
+from .jobs import IndexWatcher, ReindexJob
 from .runtime import make_embedder, open_engine
 from .state import StateStore
 from .web import create_web_app, stop_accepting
@@ -100,6 +101,10 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
             & filters.UpdateType.MESSAGE,
             handlers.unsupported_message,
         )
+    )
+    # Last: a command none of the handlers above took (keep new commands above this line).
+    application.add_handler(
+        MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, handlers.unknown_command)
     )
     application.add_error_handler(handlers.error_handler)
 
@@ -203,6 +208,7 @@ async def serve(
             await application.post_init(application)  # type: ignore[misc]
             await application.start()
             await replay_inbox(application)
+            watcher = _watch_index(application, services)
             if webhook:
                 await application.bot.set_webhook(
                     config.web.webhook_url,
@@ -216,6 +222,7 @@ async def serve(
                 )
                 logger.info("Polling for updates")
             await stop.wait()
+            watcher.cancel()
             logger.info("Stopping: no new updates; finishing the replies in flight")
             stop_accepting(web_app)
             if webhook:
@@ -234,6 +241,41 @@ async def serve(
         if isinstance(queue, DurableQueue):
             queue.inbox.close()
         logger.info("Stopped")
+
+
+def _watch_index(application: Application, services: Services) -> asyncio.Task[None]:  # type: ignore[type-arg]
+    """Tell admins about failed reindexes and an index that cannot load; serve an index that
+    ``storybot reindex`` built meanwhile."""
+    config = services.config
+    admins = config.telegram.admins
+
+    async def tell(text: str) -> None:
+        await handlers.notify_admins(application.bot, admins, text)
+
+    async def tell_failed(text: str, job: ReindexJob) -> None:
+        requester = job.requested_by.removeprefix("user ")
+        skip = int(requester) if requester.isdigit() else None  # they see their progress message
+        await handlers.notify_admins(application.bot, admins, text, skip=skip)
+
+    services.reindexer.notify = tell_failed
+    watcher = IndexWatcher(
+        config.index.path,
+        config.embedding_id,
+        serving=lambda: services.engine.store if services.engine else None,
+        install=services.install,
+        busy=lambda: services.reindexer.running is not None,
+        notify=tell,
+    )
+
+    async def run() -> None:
+        if services.engine is None:
+            await tell(
+                f"I cannot answer questions: {services.unavailable}\n"
+                "Send /reindex to build the index from the corpus."
+            )
+        await watcher.run()
+
+    return asyncio.get_running_loop().create_task(run(), name="index-watcher")
 
 
 async def replay_inbox(application: Application) -> int:  # type: ignore[type-arg]

@@ -47,6 +47,7 @@ __all__ = [
     "sources",
     "start",
     "stats_command",
+    "unknown_command",
     "unsupported_message",
 ]
 
@@ -301,6 +302,32 @@ async def unsupported_message(update: Update, context: ContextTypes.DEFAULT_TYPE
     await _reply(
         message,
         "I can only read text questions — please type yours, for example: <i>What is the AES?</i>",
+    )
+
+
+def command_target(text: str) -> tuple[str, str]:
+    """``/name@bot rest`` -> (name, bot); the bot is "" when the command names none."""
+    head = text.split(maxsplit=1)[0] if text.strip() else ""
+    name, _, target = head.removeprefix("/").partition("@")
+    return name, target
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command the bot does not have: say which ones it has (a command meant for another bot,
+    or a bare one in a group, may be for someone else and is left alone)."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    name, target = command_target(message.text)
+    ours = (context.bot.username or "").lower()
+    if target and target.lower() != ours:
+        return
+    if message.chat.type != ChatType.PRIVATE and not target:
+        return
+    await _reply(
+        message,
+        f"I don't know the command /{html.escape(name[:64])}. I understand /ask, /sources, "
+        "/help and /start — or just send your question.",
     )
 
 
@@ -571,6 +598,19 @@ def _age(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
+
+
+async def notify_admins(
+    bot: object, admins: list[int], text: str, *, skip: int | None = None
+) -> None:
+    """Send a plain-text notice to every admin's private chat (best effort, never raises)."""
+    for admin in admins:
+        if admin == skip:
+            continue
+        try:
+            await bot.send_message(admin, text[:4000])  # type: ignore[attr-defined]
+        except TelegramError as exc:  # the admin never started the bot, or blocked it
+            logger.warning("Could not notify admin %s: %s", admin, exc)
 
 
 # -- errors ---------------------------------------------------------------------------------

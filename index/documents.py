@@ -254,4 +254,7 @@ def scan_corpus(corpus: Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> CorpusScan
         except DocumentError as exc:
             logger.warning("Skipping %s: %s", doc_id, exc)
             skipped.append((doc_id, str(exc)))
+        except Exception as exc:  # a reader crashing on one file must not stop the others
+            logger.warning("Skipping %s: reading it failed", doc_id, exc_info=True)
+            skipped.append((doc_id, f"reading it failed ({type(exc).__name__}: {exc})"))
     return CorpusScan(tuple(documents), tuple(skipped))
