@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram.error import BadRequest, NetworkError
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter
 
 __all__ = ["RetryingRateLimiter", "retry_delay"]
@@ -38,7 +38,11 @@ def retry_delay(
     """
     if attempt >= attempts or endpoint in NO_RETRY:
         return -1.0
-    if not isinstance(error, NetworkError) or isinstance(error, BadRequest):
+    # NetworkError covers 5xx, timeouts and dropped connections; a bare TelegramError is an
+    # answer that was not the Bot API's JSON (a proxy's error page). BadRequest, Forbidden and
+    # the like are Telegram's verdict on the request itself: sending it again cannot help.
+    transient = isinstance(error, NetworkError) or type(error) is TelegramError
+    if not transient or isinstance(error, BadRequest):
         return -1.0
     return min(base * 2 ** (attempt - 1), 8.0)
 
@@ -84,7 +88,7 @@ class RetryingRateLimiter(AIORateLimiter):
                 return await super().process_request(
                     callback, args, kwargs, endpoint, data, rate_limit_args
                 )
-            except NetworkError as exc:
+            except TelegramError as exc:
                 delay = retry_delay(endpoint, exc, attempt, self._attempts, self._base_delay)
                 if delay < 0:
                     raise

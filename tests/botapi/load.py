@@ -159,7 +159,8 @@ def account(
     report = LoadReport(seconds=finished - started, faults=dict(server.fault_counts))
     reply_times: dict[tuple[int, int], float] = {}
     for call in server.calls("sendMessage"):
-        result = call.result if call.ok else (call.response or {}).get("result")
+        response = call.response if isinstance(call.response, dict) else {}
+        result = response.get("result")
         if isinstance(result, dict):
             reply_times[(result["chat"]["id"], result["message_id"])] = call.monotonic
         if call.fault == FaultKind.ACCEPT_THEN_DROP or (
