@@ -111,3 +111,146 @@ async def test_fault_soak_loses_nothing_and_keeps_order(
             ),
             timeout=30,
         )
+
+
+# -- the real process, killed -------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class BotProcess:
+    """``storybot serve`` in a child process, polling the test server."""
+
+    def __init__(self, tmp: Path, server: BotApiServer, index_dir: Path, corpus: Path, admin: int):
+        self.port = free_port()
+        self.config = tmp / "config.toml"
+        self.config.write_text(
+            f'[corpus]\npath = "{corpus}"\n[index]\npath = "{index_dir}"\n'
+            f'[chat]\nstate_path = "{tmp / "state.sqlite3"}"\nflood_questions = 0\n'
+            f"[telegram]\nadmins = [{admin}]\ntimeout_seconds = 2\n"
+            f"[web]\nport = {self.port}\n"
+        )
+        self.state_path = tmp / "state.sqlite3"
+        self.log = tmp / "bot.log"
+        self.env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "STORYBOT_TELEGRAM_BASE_URL": server.root_url,
+            "STORYBOT_ADMIN_TOKEN": ADMIN_TOKEN,
+        }
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self, *args: str) -> None:
+        with self.log.open("a") as handle:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "--config",
+                str(self.config),
+                *args,
+                "serve",
+                cwd=ROOT,
+                env=self.env,
+                stdout=handle,
+                stderr=handle,
+            )
+        deadline = time.monotonic() + 90
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline:
+                assert self.proc.returncode is None, self.log.read_text()
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(f"http://127.0.0.1:{self.port}/healthz") as response:
+                        if response.status == 200:
+                            return
+                await asyncio.sleep(0.2)
+        raise TimeoutError(f"the bot did not become healthy:\n{self.log.read_text()}")
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 30)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+ADMIN_TOKEN = "admin-token-that-must-never-be-logged"
+
+
+def bot_answers(server: BotApiServer, chat: object) -> list[str]:
+    return [m.get("text", "") for m in server.sent_messages(chat)]  # type: ignore[arg-type]
+
+
+async def test_killed_mid_answer_answers_the_questions_it_had_taken_after_restart(
+    tmp_path: Path, story_index: Path, corpus_dir: Path
+) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(story_index, index_dir)
+    async with BotApiServer(token=TOKEN, bot_username="storybot") as server:
+        admin = server.create_user("Ada")
+        alice = server.create_user("Alice")
+        group = server.create_group("Readers", [alice, admin])
+        bot = BotProcess(tmp_path, server, index_dir, corpus_dir, admin.id)
+        await bot.start()
+        try:
+            first = server.send_text(group, alice, "/ask What is the AES?")
+            (answer,) = await server.wait_for_messages(group, 1, timeout=60)
+            assert answer["reply_to_message"]["message_id"] == first["message_id"]
+            vote = server.press_button(
+                group,
+                alice,
+                answer,
+                next(
+                    b["callback_data"]
+                    for row in answer["reply_markup"]["inline_keyboard"]
+                    for b in row
+                    if b["callback_data"].endswith(":+")
+                ),
+            )
+            await server.wait_for_callback_answer(vote, timeout=30)
+
+            # Replies now hang; the next two questions are taken (and confirmed to Telegram by
+            # the following getUpdates) while the bot is stuck answering the first of them.
+            server.inject_fault(FaultKind.TIMEOUT, "sendMessage", times=None, delay=120)
+            second = server.send_text(group, alice, "/ask Who will the ministers meet in Moscow?")
+            third = server.send_text(group, admin, "/ask How big is the joint force?")
+            await server.wait_for_calls("sendMessage", 2, timeout=60)
+            await server.wait_until_consumed(timeout=30)
+            await bot.kill()
+            server.clear_faults()
+            assert len(server.sent_messages(group)) == 1  # nothing of the two was delivered
+
+            await bot.start()
+            replies = await server.wait_for_messages(group, 3, timeout=60)
+            quoted = [m["reply_to_message"]["message_id"] for m in replies]
+            assert quoted == [first["message_id"], second["message_id"], third["message_id"]]
+            assert "Lavrov" in replies[1]["text"]
+            # The conversation goes on where it was: a reply to the first answer is a follow-up.
+            follow = server.send_text(group, alice, "When was it formed?", reply_to=answer)
+            replies = await server.wait_for_messages(group, 4, timeout=60)
+            assert replies[3]["reply_to_message"]["message_id"] == follow["message_id"]
+            await asyncio.sleep(0.5)
+            assert len(server.sent_messages(group)) == 4  # nothing answered twice
+        finally:
+            await bot.stop()
+    with sqlite3.connect(bot.state_path) as db:
+        votes = db.execute("SELECT user_id, value FROM feedback").fetchall()
+        history = db.execute(
+            "SELECT history FROM answers WHERE question = 'When was it formed?'"
+        ).fetchone()
+    assert votes == [(alice.id, 1)]  # feedback given before the kill is intact
+    assert "What is the AES?" in history[0]  # context given before the kill is intact
+    assert TOKEN not in bot.log.read_text()
