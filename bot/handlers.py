@@ -541,13 +541,16 @@ async def reindex_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     except ReindexInProgressError as exc:
         await _reply(message, html.escape(str(exc)))
         return
-    progress = await _reply(message, html.escape(job.progress_text()))
-    context.application.create_task(_follow_job(job, progress), update=update)
-
-
-async def _follow_job(job: ReindexJob, progress: Message | None, interval: float = 1.0) -> None:
-    """Edit the progress message as the job advances, then with its summary."""
     shown = job.progress_text()
+    progress = await _reply(message, html.escape(shown))
+    context.application.create_task(_follow_job(job, progress, shown), update=update)
+
+
+async def _follow_job(
+    job: ReindexJob, progress: Message | None, shown: str, interval: float = 1.0
+) -> None:
+    """Edit the progress message (which reads ``shown``) as the job advances, then with its
+    summary (a job that finished before this started still gets its summary shown)."""
     while True:
         finished = job.state != "running"
         text = job.progress_text()

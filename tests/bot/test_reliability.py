@@ -254,3 +254,120 @@ async def test_killed_mid_answer_answers_the_questions_it_had_taken_after_restar
     assert votes == [(alice.id, 1)]  # feedback given before the kill is intact
     assert "What is the AES?" in history[0]  # context given before the kill is intact
     assert TOKEN not in bot.log.read_text()
+
+
+# -- reindexing gone wrong -------------------------------------------------------------------
+
+
+def first_text(server: BotApiServer, chat: object) -> str:
+    """The bot's first message in a chat as it reads now (after edits), or ""."""
+    messages = server.sent_messages(chat)  # type: ignore[arg-type]
+    return str(messages[0].get("text", "")) if messages else ""
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    tmp_path: Path, story_index: Path, corpus: Path, admins: int = 1
+) -> AsyncIterator[tuple[BotApiServer, Config, list, asyncio.Event]]:  # type: ignore[type-arg]
+    """``serve`` in this process (model and index loaded as in production), with admins."""
+    from bot.app import serve
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(story_index, index_dir)
+    async with BotApiServer(token=TOKEN, bot_username="storybot") as server:
+        people = [server.create_user(f"Admin{i}") for i in range(admins)]
+        for person in people:
+            server.create_private_chat(person)
+        config = load_config(
+            {
+                "corpus": {"path": str(corpus)},
+                "index": {"path": str(index_dir)},
+                "chat": {"state_path": str(tmp_path / "state.sqlite3")},
+                "telegram": {"base_url": server.root_url, "admins": [p.id for p in people]},
+                "web": {"enabled": False},
+            },
+            environ={"TELEGRAM_BOT_TOKEN": TOKEN},
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(config, stop=stop))
+        await server.wait_for_calls("getUpdates", 1, timeout=90)
+        try:
+            yield server, config, people, stop
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 120)
+
+
+async def test_two_admins_reindex_at_once_one_job_runs(
+    tmp_path: Path, story_index: Path, corpus_dir: Path
+) -> None:
+    async with serving(tmp_path, story_index, corpus_dir, admins=2) as (server, _, admins, _):
+        chats = [server.chat(a.id) for a in admins]
+        for chat, admin in zip(chats, admins, strict=True):
+            server.send_text(chat, admin, "/reindex")
+        first = await server.wait_for_messages(chats[0], 1, timeout=60)
+        second = await server.wait_for_messages(chats[1], 1, timeout=60)
+        texts = [first[0]["text"], second[0]["text"]]
+        assert sum("already running" in t for t in texts) == 1, texts
+        assert sum(t.startswith("Reindexing") for t in texts) == 1, texts
+        winner = chats[0] if texts[0].startswith("Reindexing") else chats[1]
+        await server.wait_for(
+            lambda: "Reindex finished" in first_text(server, winner), timeout=120
+        )
+
+
+async def test_a_document_that_crashes_the_reader_is_named_to_the_admin(
+    tmp_path: Path, story_index: Path, corpus_dir: Path
+) -> None:
+    # YAML reads 2024-13-45 as a date and raises ValueError: not a DocumentError, a crash.
+    (corpus_dir / "bad date.md").write_text(
+        "---\ntitle: Bad\ndate: 2024-13-45\n---\nThe summit was held in Bamako.\n"
+    )
+    async with serving(tmp_path, story_index, corpus_dir) as (server, _, (admin,), _):
+        chat = server.chat(admin.id)
+        server.send_text(chat, admin, "/reindex")
+        await server.wait_for(lambda: "Reindex finished" in first_text(server, chat), timeout=120)
+        text = server.sent_messages(chat)[0]["text"]
+        assert "Skipped bad date.md" in text and "ValueError" in text, text
+        server.send_text(chat, admin, "Who will the ministers meet in Moscow?")
+        replies = await server.wait_for_messages(chat, 2, timeout=60)
+        assert "Lavrov" in replies[1]["text"]
+
+
+async def test_a_damaged_new_index_is_refused_the_old_one_serves_and_admins_are_told(
+    tmp_path: Path, story_index: Path, corpus_dir: Path, embedder: Embedder
+) -> None:
+    from index.build import BuildSettings, build_index
+
+    async with serving(tmp_path, story_index, corpus_dir) as (server, config, (admin,), _):
+        chat = server.chat(admin.id)
+        index_dir = config.index.path
+        serving_gen = (index_dir / "CURRENT").read_text().strip()
+        # Another process "writes" a generation and its files get damaged (truncated).
+        damaged = index_dir / "gen-99990101T000000-bad"
+        shutil.copytree(index_dir / serving_gen, damaged)
+        with (damaged / "dense.faiss").open("r+b") as handle:
+            handle.truncate(100)
+        (index_dir / "CURRENT").write_text(damaged.name + "\n")
+        notice = await server.wait_for_messages(chat, 1, timeout=30)
+        assert "cannot be used" in notice[0]["text"], notice
+        assert "dense.faiss" in notice[0]["text"], notice
+        assert serving_gen in notice[0]["text"]
+        server.send_text(chat, admin, "Who will the ministers meet in Moscow?")
+        replies = await server.wait_for_messages(chat, 2, timeout=60)
+        assert "Lavrov" in replies[1]["text"]  # the index it had still answers
+
+        # `storybot reindex` run by hand builds a good one: the bot starts serving it.
+        (corpus_dir / "summit.md").write_text(
+            "---\ntitle: Bamako summit\n---\nThe Bamako summit of the Sahel states took place "
+            "in the old city hall, where the delegates signed the Niamey water charter.\n"
+        )
+        shutil.rmtree(damaged)
+        (index_dir / "CURRENT").write_text(serving_gen + "\n")
+        await asyncio.to_thread(
+            build_index, corpus_dir, index_dir, embedder.name, lambda: embedder, BuildSettings()
+        )
+        await asyncio.sleep(6)  # the bot looks at the index folder every 5 s
+        server.send_text(chat, admin, "Which charter did the delegates sign?")
+        replies = await server.wait_for_messages(chat, 3, timeout=60)
+        assert "Niamey water charter" in replies[2]["text"]
