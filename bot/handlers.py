@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 import time
 import unicodedata
 from collections import OrderedDict, deque
@@ -149,13 +150,17 @@ def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
 # -- pure helpers ---------------------------------------------------------------------------
 
 
+_MARKDOWN_EMPHASIS = re.compile(r"(?<!\w)[*_~`]+|[*_~`]+(?!\w)")
+
+
 def clean_question(text: str, bot_username: str) -> str:
-    """The question in a message: the bot's @mention removed, invisible characters dropped."""
+    """The question in a message: the bot's @mention removed, invisible characters dropped,
+    and Markdown emphasis typed around words (**who**, _ministers_) taken off them."""
     if bot_username:
         for form in (f"@{bot_username}", f"@{bot_username.lower()}"):
             text = text.replace(form, " ")
     kept = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc") or ch == "\n")
-    return " ".join(kept.split())
+    return " ".join(_MARKDOWN_EMPHASIS.sub(" ", kept).split())
 
 
 def has_words(text: str) -> bool:

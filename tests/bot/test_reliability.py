@@ -371,3 +371,92 @@ async def test_a_damaged_new_index_is_refused_the_old_one_serves_and_admins_are_
         server.send_text(chat, admin, "Which charter did the delegates sign?")
         replies = await server.wait_for_messages(chat, 3, timeout=60)
         assert "Niamey water charter" in replies[2]["text"]
+
+
+# -- hostile and odd input -------------------------------------------------------------------
+
+# (what, chat kind, text, what the reply must contain; None: the bot must stay silent)
+HOSTILE = [
+    ("empty /ask", "private", "/ask", "Ask me like this"),
+    ("/ask with only spaces", "private", "/ask      ", "Ask me like this"),
+    ("whitespace", "private", " \t  \u3000 ", "in words"),
+    ("4,096 characters", "private", ("Why " * 1024)[:4096], "too long"),
+    ("only emoji", "private", "🔥🇲🇱👍🏽", "in words"),
+    ("zero-width characters", "private", "\u200b\u200c\u200d\u2060\ufeff", "in words"),
+    ("zero-width inside words", "private", "What\u200b is the A\u200dES?", "Confederation"),
+    ("right-to-left text", "private", "ما هو تحالف دول الساحل؟ \u202eAES", "not sure|find|AES"),
+    ("HTML syntax", "private", "<b>Who</b> will the <i>ministers</i> meet?", "Lavrov"),
+    ("Markdown syntax", "private", "**Who** will the _ministers_ meet? `x` [a](b)", "Lavrov"),
+    ("echoes <script>", "private", "<script>alert('x')</script>", "find|not sure"),
+    ("unknown command", "private", "/deleteeverything now", "don't know the command"),
+    ("command for our bot", "group", "/deleteeverything@storybot", "don't know the command"),
+    ("/ask for another bot", "group", "/ask@otherbot What is the AES?", None),
+    ("unknown command for another bot", "group", "/stats@otherbot", None),
+    ("bare unknown command in a group", "group", "/weather", None),
+    ("a path", "private", "../../../../etc/passwd", "find|not sure"),
+    ("a file URL", "private", "file:///etc/shadow what is in it", "find|not sure"),
+]
+
+
+async def test_hostile_messages_each_get_a_clear_answer_or_silence(bot_env) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    server = bot_env.server
+    outcome: list[tuple[str, str]] = []
+    for n, (what, kind, text, expected) in enumerate(HOSTILE):
+        alice = server.create_user(f"Poker{n}")  # one each: flood control stays out of it
+        if kind == "private":
+            chat = server.create_private_chat(alice)
+        else:
+            chat = server.create_group(f"Group {n}", [alice])
+        before = len(server.sent_messages(chat))
+        server.send_text(chat, alice, text)
+        if expected is None:
+            # Follow with a question the bot does answer: its reply must be the only one.
+            server.send_text(chat, alice, "/ask What is the AES?")
+        replies = await server.wait_for_messages(chat, before + 1, timeout=60)
+        await asyncio.sleep(0.3)
+        replies = server.sent_messages(chat)
+        assert len(replies) == before + 1, (what, [r.get("text") for r in replies[before:]])
+        reply = replies[before].get("text", "")
+        if expected is None:
+            assert "Confederation" in reply, (what, reply)
+        else:
+            assert re.search(expected, reply), (what, reply)
+        outcome.append((what, reply.split("\n")[0][:80]))
+    errors = [c.error for c in server.calls() if c.error and "initiate" not in c.error]
+    assert not errors  # no message was refused by the Bot API (HTML, length)
+
+
+async def test_nothing_a_user_sends_makes_the_bot_open_a_file(bot_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Paths in questions, in button data and in a document's name: an audit hook sees every
+    file the process opens while the bot handles them."""
+    secret = tmp_path / "outside" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("the launch codes")
+    opened: list[str] = []
+    recording = [True]
+
+    def hook(event: str, args: tuple) -> None:  # type: ignore[type-arg]
+        if recording[0] and event in ("open", "os.listdir", "os.scandir", "sqlite3.connect"):
+            opened.append(str(args[0]) if args else "")
+
+    sys.addaudithook(hook)  # hooks cannot be removed; this one stops recording at the end
+    try:
+        server, alice = bot_env.server, bot_env.alice
+        chat = server.create_private_chat(alice)
+        for text in (str(secret), f"What does {secret} say?", "../outside/secret.txt"):
+            server.send_text(chat, alice, text)
+        server.send_text(chat, alice, "What is the AES?")
+        replies = await server.wait_for_messages(chat, 4, timeout=60)
+        for data in (f"p:{secret}:1", "p:../../outside/secret.txt:1", f"m:{secret}"):
+            query = server.press_button(chat, alice, replies[3], data, forged=True)
+            await server.wait_for_callback_answer(query, timeout=30)
+        server.send_document(chat, alice, file_name="../../secret.txt", content=b"launch codes")
+        await server.wait_for_messages(chat, 5, timeout=60)
+        (tmp_path / "probe.txt").write_text("the hook sees opens")
+    finally:
+        recording[0] = False
+    assert any(p.endswith("probe.txt") for p in opened)  # the hook does see files opened
+    assert not [p for p in opened if "secret" in p or "outside" in p], opened
+    assert all("launch codes" not in m.get("text", "") for m in server.sent_messages(chat))
