@@ -460,3 +460,56 @@ async def test_nothing_a_user_sends_makes_the_bot_open_a_file(bot_env, tmp_path:
     assert any(p.endswith("probe.txt") for p in opened)  # the hook does see files opened
     assert not [p for p in opened if "secret" in p or "outside" in p], opened
     assert all("launch codes" not in m.get("text", "") for m in server.sent_messages(chat))
+
+
+# -- secrets ---------------------------------------------------------------------------------
+
+WEBHOOK_SECRET = "webhook-secret-that-must-never-be-logged"
+
+
+async def test_secrets_never_appear_in_logs_metrics_health_or_replies(
+    tmp_path: Path, story_index: Path, corpus_dir: Path
+) -> None:
+    """Debug logging on, faults and refusals on the way: then grep everything the bot wrote."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(story_index, index_dir)
+    seen: list[str] = []
+    async with BotApiServer(token=TOKEN, bot_username="storybot") as server:
+        admin, alice = server.create_user("Ada"), server.create_user("Alice")
+        chat = server.create_private_chat(alice)
+        bot = BotProcess(tmp_path, server, index_dir, corpus_dir, admin.id)
+        bot.env["STORYBOT_WEBHOOK_SECRET"] = WEBHOOK_SECRET
+        await bot.start("-v", "-v")
+        base = f"http://127.0.0.1:{bot.port}"
+        try:
+            for kind in (FaultKind.SERVER_ERROR, FaultKind.DROP, FaultKind.BAD_GATEWAY):
+                server.inject_fault(kind, "sendMessage")
+            server.inject_fault(FaultKind.DROP, "getUpdates")
+            server.send_text(chat, alice, "Who will the ministers meet in Moscow?")
+            server.send_text(chat, alice, "/reindex")
+            server.send_text(chat, alice, "/stats")
+            replies = await server.wait_for_messages(chat, 3, timeout=60)
+            seen += [m.get("text", "") for m in replies]
+            async with aiohttp.ClientSession() as http:
+                for url in ("/healthz", "/metrics", "/admin/reindex/nope"):
+                    async with http.get(base + url) as response:
+                        seen.append(await response.text())
+                wrong = {"Authorization": "Bearer not-the-token"}
+                async with http.post(f"{base}/admin/reindex", headers=wrong) as response:
+                    assert response.status == 401
+                    seen.append(await response.text())
+                right = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+                async with http.post(f"{base}/admin/reindex", headers=right) as response:
+                    assert response.status == 202
+                    seen.append(await response.text())
+                async with http.post(f"{base}/telegram/webhook", json={"update_id": 1}) as resp:
+                    seen.append(await resp.text())  # not in webhook mode: no such route
+        finally:
+            await bot.stop()
+    log = bot.log.read_text()
+    assert "Refused /reindex from non-admin" in log
+    assert "Refused POST /admin/reindex" in log
+    assert "sendMessage failed" in log  # the faults were met and logged
+    everything = "\n".join([log, *seen])
+    for secret in (TOKEN, TOKEN.split(":")[1], ADMIN_TOKEN, WEBHOOK_SECRET):
+        assert secret not in everything
