@@ -50,6 +50,8 @@ class _Progress:
             bar = self._bars[stage] = tqdm(
                 total=total, desc=stage, unit="item", leave=False, file=sys.stderr, disable=None
             )
+            if bar.disable:  # type: ignore[attr-defined]  # not a terminal: a log line instead
+                logger.info("%s: %d items", stage, total)
         bar.total = total  # type: ignore[attr-defined]
         bar.n = done  # type: ignore[attr-defined]
         bar.refresh()  # type: ignore[attr-defined]

@@ -513,3 +513,46 @@ async def test_secrets_never_appear_in_logs_metrics_health_or_replies(
     everything = "\n".join([log, *seen])
     for secret in (TOKEN, TOKEN.split(":")[1], ADMIN_TOKEN, WEBHOOK_SECRET):
         assert secret not in everything
+
+
+async def test_reindex_killed_midway_leaves_the_last_good_index_serving(
+    tmp_path: Path, story_index: Path, corpus_dir: Path
+) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(story_index, index_dir)
+    before = (index_dir / "CURRENT").read_text()
+    story = (corpus_dir / "000_1517f336e036ffe5.md").read_text()
+    for n in range(20):  # enough new text that the kill lands while it is being embedded
+        (corpus_dir / f"copy-{n}.md").write_text(story.replace("Moscow", f"Moscow ({n})"))
+    config = tmp_path / "config.toml"
+    config.write_text(f'[corpus]\npath = "{corpus_dir}"\n[index]\npath = "{index_dir}"\n')
+    err = tmp_path / "reindex.err"
+
+    async def cli(*args: str, stderr: object = asyncio.subprocess.PIPE) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "--config", str(config), *args,
+            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=stderr,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(proc.communicate(), 300)
+        return proc.returncode or 0, out.decode()
+
+    with err.open("w") as handle:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "-v", "--config", str(config), "reindex",
+            cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=handle,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while "embedding:" not in err.read_text() and time.monotonic() < deadline:
+            assert proc.returncode is None, err.read_text()
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert (index_dir / "CURRENT").read_text() == before  # the old index is still the index
+    code, out = await cli("ask", "Who will the ministers meet in Moscow?")
+    assert code == 0 and "Lavrov" in out
+    code, _ = await cli("reindex", stderr=asyncio.subprocess.DEVNULL)  # the lock died with it
+    assert code == 0
+    assert (index_dir / "CURRENT").read_text() != before
+    assert not list(index_dir.glob(".gen-*"))  # no half-written generation left behind
