@@ -389,12 +389,12 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
     user_id = update.effective_user.id if update.effective_user else None
     started = time.perf_counter()
     async with svc.chat_lock(chat_id):
-        if await asyncio.to_thread(svc.state.answered, update.update_id):
+        history = await asyncio.to_thread(_history, svc, message, thread_id, update.update_id)
+        if history is None:
             logger.info("Update %d was answered before a restart; not again", update.update_id)
             return
         # The typing indicator goes out on its own: a slow or failed one never holds up answers.
         context.application.create_task(_typing(context, chat_id, thread_id), update=update)
-        history = await asyncio.to_thread(_history, svc, message, thread_id)
         k = svc.config.retrieval.top_k
         with svc.metrics.retrieval_seconds.time():
             answer = await asyncio.to_thread(engine.ask, question, history, k + MORE_SOURCES)
@@ -422,9 +422,14 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
     svc.metrics.reply_seconds.observe(time.perf_counter() - started)
 
 
-def _history(svc: Services, message: Message, thread_id: int | None) -> tuple[Turn, ...]:
+def _history(
+    svc: Services, message: Message, thread_id: int | None, update_id: int
+) -> tuple[Turn, ...] | None:
     """The conversation a question belongs to: the answer it replies to, else the newest answer
-    in this chat (and forum topic), if recent enough."""
+    in this chat (and forum topic), if recent enough. None when this update was answered
+    already (it is being replayed after a crash)."""
+    if svc.state.answered(update_id):
+        return None
     since = time.time() - svc.config.chat.context_minutes * 60
     reply = message.reply_to_message
     record: AnswerRecord | None = None
