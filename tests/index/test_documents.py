@@ -112,3 +112,18 @@ def test_scan_skips_broken_files_and_keeps_the_rest(
     assert "outside the corpus" in reasons["link.txt"]
     assert "limit" in reasons["big.txt"]
     assert "bad.txt" in caplog.text
+
+
+def test_a_50_mb_file_and_a_crashing_reader_are_skipped_with_their_reason(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "story.md").write_text("# Story\n\nA readable story about a visit.\n")
+    with (corpus / "huge.txt").open("wb") as handle:
+        handle.truncate(50 * 1024 * 1024)  # 50 MB (sparse): refused by size before reading
+    # PyYAML turns 2024-13-45 into a date and raises ValueError: the reader crashes on it.
+    (corpus / "bad date.md").write_text("---\ndate: 2024-13-45\n---\nText of the story.\n")
+    scan = scan_corpus(corpus)
+    reasons = dict(scan.skipped)
+    assert [d.doc_id for d in scan.documents] == ["story.md"]
+    assert "MB limit" in reasons["huge.txt"]
+    assert "ValueError" in reasons["bad date.md"]
