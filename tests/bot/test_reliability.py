@@ -556,3 +556,20 @@ async def test_reindex_killed_midway_leaves_the_last_good_index_serving(
     assert code == 0
     assert (index_dir / "CURRENT").read_text() != before
     assert not list(index_dir.glob(".gen-*"))  # no half-written generation left behind
+
+
+async def test_admin_commands_are_refused_to_non_admins_in_groups_too(bot_env, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    server, alice, admin = bot_env.server, bot_env.alice, bot_env.admin
+    group = server.create_group("Newsroom", [alice, admin])
+    with caplog.at_level(logging.WARNING):
+        server.send_text(group, alice, "/reindex@storybot")
+        server.send_text(group, alice, "/stats")
+        refusals = await server.wait_for_messages(group, 2, timeout=60)
+    assert all("only the bot's admins" in m["text"] for m in refusals)
+    assert f"Refused /stats from non-admin user {alice.id} in chat {group.id}" in caplog.text
+    server.send_text(group, admin, "/stats")  # the admin may, in a group as well
+    replies = await server.wait_for_messages(group, 3, timeout=60)
+    assert "Documents:" in replies[2]["text"]
+    assert bot_env.application.bot_data["services"].reindexer.running is None
