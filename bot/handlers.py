@@ -128,6 +128,10 @@ class Services:
         if user_id is None or self.config.chat.flood_questions <= 0:
             return "ok"
         window = self.config.chat.flood_seconds
+        if len(self._asked) > 10_000:  # forget users who have not asked within the window
+            for uid in [u for u, t in self._asked.items() if not t or t[-1] <= now - window]:
+                del self._asked[uid]
+                self._warned.pop(uid, None)
         asked = self._asked.setdefault(user_id, deque())
         while asked and asked[0] <= now - window:
             asked.popleft()
