@@ -41,7 +41,7 @@ EXPORT_VERSION = 1
 OPSET = 17
 MODEL_FILE = "model.onnx"
 # Lowest cosine with torch float32 accepted at export time, per precision (measured: float32
-# gives 0.99999+, the int8 recipe below 0.99+ on these probes; see docs/benchmarks-embedding.md).
+# gives 1.00000, the int8 recipe 0.993 on these probes; see docs/benchmarks-embedding.md).
 MIN_PROBE_COSINE = {"float32": 0.999, "int8": 0.97}
 
 # Probe sentences the export is checked on: short and long, with punctuation and numbers, so that
