@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from index.build import BuildSettings
-from index.embedder import BUNDLED_MODEL, PRECISIONS, embedding_id
+from index.embedder import BACKEND_PRECISIONS, BACKENDS, BUNDLED_MODEL, embedding_id
 from index.ranking import RankingSettings
 
 __all__ = ["Config", "ConfigError", "Secret", "load_config"]
@@ -56,8 +56,10 @@ class IndexSection:
     query_prefix: str = ""
     passage_prefix: str = ""
     batch_size: int = 32
-    threads: int = 0  # 0: torch's default
-    precision: str = "float32"  # or "bfloat16": about 2x faster embedding (see README)
+    threads: int = 0  # 0: the backend's default
+    backend: str = "torch"  # or "onnx": onnxruntime, no torch when serving (see config.toml)
+    precision: str = "float32"  # torch: or "bfloat16"; onnx: or "int8"
+    onnx_cache: Path = Path("index/onnx")  # exported ONNX models, one folder per model+settings
     max_words: int = _BUILD.max_words
     min_words: int = _BUILD.min_words
     overlap: int = _BUILD.overlap
@@ -127,8 +129,8 @@ class Config:
 
     @property
     def embedding_id(self) -> str:
-        """The model and precision an index must have been built with."""
-        return embedding_id(self.index.model, self.index.precision)
+        """The model, backend and precision an index must have been built with."""
+        return embedding_id(self.index.model, self.index.precision, self.index.backend)
 
     def build_settings(self) -> BuildSettings:
         return BuildSettings(
@@ -282,10 +284,15 @@ def load_config(
 def _validate(config: Config) -> None:
     """Checks that span keys or need more than a type."""
     index = config.index
-    if index.precision not in PRECISIONS:
+    if index.backend not in BACKENDS:
         raise ConfigError(
-            f"Config 'index.precision' must be one of {', '.join(PRECISIONS)}, "
-            f"not {index.precision!r}."
+            f"Config 'index.backend' must be one of {', '.join(BACKENDS)}, not {index.backend!r}."
+        )
+    if index.precision not in BACKEND_PRECISIONS[index.backend]:
+        raise ConfigError(
+            f"Config 'index.precision' must be one of "
+            f"{', '.join(BACKEND_PRECISIONS[index.backend])} with index.backend = "
+            f"{index.backend!r}, not {index.precision!r}."
         )
     if index.max_words < 10:
         raise ConfigError(f"Config 'index.max_words' must be at least 10, not {index.max_words}.")

@@ -26,6 +26,8 @@ def make_embedder(config: Config) -> Embedder:
         batch_size=index.batch_size,
         threads=index.threads,
         precision=index.precision,
+        backend=index.backend,
+        onnx_cache=index.onnx_cache,
     )
 
 

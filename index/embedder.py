@@ -12,7 +12,17 @@ import numpy as np
 
 from .errors import ModelLoadError
 
-__all__ = ["BUNDLED_MODEL", "PRECISIONS", "Embedder", "embedding_id", "resolve_model_path"]
+__all__ = [
+    "BACKENDS",
+    "BACKEND_PRECISIONS",
+    "BUNDLED_MODEL",
+    "PRECISIONS",
+    "Embedder",
+    "backend_problem",
+    "default_onnx_cache",
+    "embedding_id",
+    "resolve_model_path",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -22,13 +32,37 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
-PRECISIONS = ("float32", "bfloat16")
+BACKENDS = ("torch", "onnx")
+# The precisions each backend runs; the first is the exact one.
+BACKEND_PRECISIONS = {"torch": ("float32", "bfloat16"), "onnx": ("float32", "int8")}
+PRECISIONS = ("float32", "bfloat16", "int8")
 
 
-def embedding_id(model: str, precision: str = "float32") -> str:
-    """What an index records as the source of its vectors: the model, and the precision when it
-    is not the exact float32 (questions and passages must be embedded the same way)."""
-    return model if precision == "float32" else f"{model}@{precision}"
+def backend_problem(backend: str, precision: str) -> str | None:
+    """Why this backend and precision cannot be used together, or None when they can."""
+    if backend not in BACKENDS:
+        return f"backend {backend!r} is not one of {', '.join(BACKENDS)}"
+    if precision not in BACKEND_PRECISIONS[backend]:
+        return (
+            f"precision {precision!r} is not one of {', '.join(BACKEND_PRECISIONS[backend])} "
+            f"(those the {backend} backend runs)"
+        )
+    return None
+
+
+def embedding_id(model: str, precision: str = "float32", backend: str = "torch") -> str:
+    """What an index records as the source of its vectors: the model, and the backend and
+    precision when they are not torch float32 (questions and passages must be embedded the same
+    way: an index with another id is refused, and a reindex embeds everything again)."""
+    if backend == "torch":
+        return model if precision == "float32" else f"{model}@{precision}"
+    return f"{model}@{backend}-{precision}"
+
+
+def default_onnx_cache() -> Path:
+    """Where ONNX exports are kept when no folder is configured."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "storybot" / "onnx"
 
 
 def resolve_model_path(model: str) -> Path:
@@ -58,7 +92,11 @@ ProgressFn = Callable[[int], None]
 
 
 class Embedder:
-    """Wraps a SentenceTransformer. Vectors are float32 and L2-normalised (inner product = cosine).
+    """Questions and passages to float32, L2-normalised vectors (inner product = cosine).
+
+    Two backends: ``torch`` (sentence-transformers; float32 exact, or bfloat16) and ``onnx`` (the
+    model exported once to ONNX and run with onnxruntime + tokenizers, without importing torch;
+    float32, or int8 quantized). ``name`` records model, backend and precision.
 
     Questions and passages are encoded by separate methods so that models with query and passage
     prefixes (e5, bge) can be configured; both always go through the same loaded model.
@@ -73,15 +111,52 @@ class Embedder:
         batch_size: int = 32,
         threads: int = 0,
         precision: str = "float32",
+        backend: str = "torch",
+        onnx_cache: Path | None = None,
     ) -> None:
-        if precision not in PRECISIONS:
-            raise ModelLoadError(f"Precision {precision!r} is not one of {', '.join(PRECISIONS)}.")
-        self.name = embedding_id(model, precision)
+        if problem := backend_problem(backend, precision):
+            raise ModelLoadError(f"Precision {precision!r} with backend {backend!r}: {problem}.")
+        self.name = embedding_id(model, precision, backend)
+        self.backend = backend
         self.precision = precision
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
         self.batch_size = batch_size
+        self._lock = threading.Lock()  # inference from several threads only adds contention
         path = resolve_model_path(model)
+        if backend == "onnx":
+            self._load_onnx(path, onnx_cache or default_onnx_cache(), threads)
+        else:
+            self._load_torch(path, threads)
+        logger.info(
+            "Loaded embedding model %s (%d dimensions, %s %s) from %s",
+            model,
+            self.dimension,
+            backend,
+            precision,
+            path,
+        )
+
+    def _load_onnx(self, path: Path, cache: Path, threads: int) -> None:
+        from .onnx_backend import OnnxRunner, export_onnx
+
+        try:
+            onnx_file = export_onnx(path, cache, self.precision)
+            self._onnx = OnnxRunner(path, onnx_file, threads, per_item=self.precision == "int8")
+        except ModelLoadError:
+            raise
+        except Exception as exc:
+            raise ModelLoadError(
+                f"The model in {path} could not be exported to or loaded from ONNX "
+                f"(cache {cache}): {exc}"
+            ) from exc
+        self._model = None
+        self.dimension = self._onnx.dimension
+        self.max_tokens = self._onnx.max_tokens
+
+    def _load_torch(self, path: Path, threads: int) -> None:
+        precision = self.precision
+        self._onnx = None
         try:
             import torch
             from sentence_transformers import SentenceTransformer
@@ -99,14 +174,15 @@ class Embedder:
             self._model.to(torch.bfloat16)
         self.dimension = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length)
-        self._lock = threading.Lock()  # torch inference from several threads only adds contention
-        logger.info(
-            "Loaded embedding model %s (%d dimensions) from %s", model, self.dimension, path
-        )
 
     def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._onnx is not None:
+            with self._lock:
+                vectors = self._onnx.encode(texts, batch_size)
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            return vectors
         with self._lock:
             vectors = self._model.encode(
                 list(texts),
@@ -143,6 +219,8 @@ class Embedder:
 
     def count_tokens(self, texts: Sequence[str]) -> int:
         """Tokens the model sees for these texts (truncated at its maximum length)."""
+        if self._onnx is not None:
+            return self._onnx.count_tokens(texts)
         tokenizer = self._model.tokenizer
         ids = tokenizer(
             list(texts), add_special_tokens=True, truncation=True, max_length=self.max_tokens

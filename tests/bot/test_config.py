@@ -44,6 +44,14 @@ def test_empty_mapping_gives_defaults() -> None:
         ({"chat": "yes"}, "'chat' must be a table"),
         ({"telegram": {"token_file": "/nonexistent/token"}}, "cannot be read"),
         ({"index": {"precision": "fp8"}}, "'index.precision' must be one of float32, bfloat16"),
+        ({"index": {"backend": "tf"}}, "'index.backend' must be one of torch, onnx, not 'tf'"),
+        (
+            {"index": {"backend": "onnx", "precision": "bfloat16"}},
+            "'index.precision' must be one of float32, int8 with index.backend = 'onnx', "
+            "not 'bfloat16'",
+        ),
+        ({"index": {"precision": "int8"}}, "float32, bfloat16 with index.backend = 'torch'"),
+        ({"index": {"onnx_cache": 3}}, "'index.onnx_cache' must be a path"),
     ],
 )
 def test_bad_values_name_the_key_and_value(data: dict, message: str) -> None:  # type: ignore[type-arg]
@@ -82,3 +90,14 @@ def test_secret_never_shows() -> None:
     assert "123:ABC" not in repr(secret) and "123:ABC" not in str(secret)
     config = load_config({}, environ={"TELEGRAM_BOT_TOKEN": "123:ABC"})
     assert "123:ABC" not in repr(config)
+
+
+def test_backend_and_precision_name_the_index(tmp_path: Path) -> None:
+    torch32 = load_config({}, environ={})
+    onnx8 = load_config(
+        {"index": {"backend": "onnx", "precision": "int8", "onnx_cache": "cache"}},
+        environ={},
+    )
+    assert torch32.embedding_id == torch32.index.model
+    assert onnx8.embedding_id == f"{onnx8.index.model}@onnx-int8"
+    assert onnx8.index.onnx_cache == Path.cwd() / "cache"

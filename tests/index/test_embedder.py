@@ -1,15 +1,19 @@
-"""The embedding model: offline loading, normalised vectors, the bfloat16 path."""
+"""The embedding model: offline loading, normalised vectors, bfloat16, the ONNX backend."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from index.embedder import Embedder, embedding_id
+from index.build import BuildSettings, build_index
+from index.embedder import Embedder, backend_problem, embedding_id
 from index.errors import IndexUnavailableError, ModelLoadError
 from index.store import IndexStore
+from tests.conftest import CORPUS, ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -46,3 +50,82 @@ def test_unknown_precision_and_hub_names_are_refused() -> None:
         Embedder(precision="int4")
     with pytest.raises(ModelLoadError, match="no model hub"):
         Embedder("sentence-transformers/all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export cache for the whole session (each export takes seconds)."""
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture(scope="session")
+def onnx_fp32(onnx_cache: Path) -> Embedder:
+    return Embedder(backend="onnx", onnx_cache=onnx_cache)
+
+
+def test_onnx_export_matches_torch_float32_and_is_cached(
+    embedder: Embedder, onnx_fp32: Embedder, onnx_cache: Path
+) -> None:
+    assert onnx_fp32.name == embedding_id(embedder.name, "float32", "onnx") != embedder.name
+    assert onnx_fp32.dimension == embedder.dimension
+    exact, onnx = embedder.encode_passages(TEXTS), onnx_fp32.encode_passages(TEXTS)
+    assert np.allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-5)
+    assert float((exact * onnx).sum(axis=1).min()) >= 0.999
+    question = "When will the ministers visit Moscow?"
+    assert float(embedder.encode_query(question) @ onnx_fp32.encode_query(question)) >= 0.999
+    assert onnx_fp32.count_tokens(TEXTS) == embedder.count_tokens(TEXTS)
+    # Exported once, verified, renamed into place; no temporary file left behind.
+    (export,) = onnx_cache.iterdir()
+    assert sorted(p.name for p in export.iterdir()) == ["export.json", "model.onnx"]
+    modified = (export / "model.onnx").stat().st_mtime_ns
+    again = Embedder(backend="onnx", onnx_cache=onnx_cache)
+    assert (export / "model.onnx").stat().st_mtime_ns == modified
+    assert np.array_equal(again.encode_passages(TEXTS), onnx)
+
+
+def test_onnx_int8_is_close_and_independent_of_the_batch(
+    embedder: Embedder, onnx_cache: Path
+) -> None:
+    fast = Embedder(backend="onnx", precision="int8", onnx_cache=onnx_cache)
+    assert fast.name.endswith("@onnx-int8")
+    exact, approx = embedder.encode_passages(TEXTS), fast.encode_passages(TEXTS)
+    assert float((exact * approx).sum(axis=1).min()) > 0.97
+    # A text's vector does not depend on the texts embedded with it.
+    alone = np.stack([fast.encode_passages([t])[0] for t in TEXTS])
+    assert np.array_equal(alone, approx)
+
+
+def test_an_index_is_only_queried_by_the_backend_that_built_it(
+    tmp_path: Path, embedder: Embedder, onnx_fp32: Embedder
+) -> None:
+    folder = tmp_path / "index"
+    build_index(CORPUS, folder, embedder.name, lambda: embedder, BuildSettings())
+    with pytest.raises(IndexUnavailableError, match="storybot reindex"):
+        IndexStore.load(folder, onnx_fp32.name)
+    # Reindexing with the other backend embeds everything again, with that backend.
+    report = build_index(CORPUS, folder, onnx_fp32.name, lambda: onnx_fp32, BuildSettings())
+    assert report.embedded == report.passages > 0
+    assert IndexStore.load(folder, onnx_fp32.name).manifest.model == onnx_fp32.name
+
+
+def test_onnx_serving_does_not_import_torch(onnx_fp32: Embedder, onnx_cache: Path) -> None:
+    """With the export cached, a fresh process embeds a question without torch."""
+    script = (
+        "import sys; from pathlib import Path; from index.embedder import Embedder; "
+        f"e = Embedder(backend='onnx', onnx_cache=Path({str(onnx_cache)!r})); "
+        "v = e.encode_query('Who won?'); "
+        "print(v.shape[0], 'torch' in sys.modules, 'sentence_transformers' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert done.stdout.split() == [str(onnx_fp32.dimension), "False", "False"]
+
+
+@pytest.mark.parametrize(
+    ("backend", "precision"), [("onnx", "bfloat16"), ("torch", "int8"), ("tensorflow", "float32")]
+)
+def test_backend_and_precision_must_go_together(backend: str, precision: str) -> None:
+    assert backend_problem(backend, precision)
+    with pytest.raises(ModelLoadError, match=f"backend {backend!r}"):
+        Embedder(backend=backend, precision=precision)

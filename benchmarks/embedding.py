@@ -1,0 +1,192 @@
+"""Embedding speed and agreement of each backend and precision, against torch float32.
+
+    .venv/bin/python -m benchmarks.embedding [--passages 200] [--runs 3] [--threads 2]
+
+Embeds a sample of real squad_v11_dev passages (and their sentences) with every backend, the
+runs interleaved so that each run's ratio against torch float32 is measured under the same load
+(the machine is shared). Prints passages/s and tokens/s (min/median/max over runs), the ratio of
+medians, the latency of one short question (p50/p95), the cosine of each backend's vectors with
+torch float32 and how often the top-10 / top-1 neighbours of the questions agree with it, and,
+in a fresh process per backend, the time to import and load the model and the resident memory
+after embedding one question.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from index.embedder import Embedder
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "squad_v11_dev"
+VARIANTS = [("torch", "float32"), ("torch", "bfloat16"), ("onnx", "float32"), ("onnx", "int8")]
+
+_LOAD_SCRIPT = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+from pathlib import Path
+from index.embedder import Embedder
+e = Embedder(backend=sys.argv[1], precision=sys.argv[2], threads=int(sys.argv[3]),
+             onnx_cache=Path(sys.argv[4]))
+t1 = time.perf_counter()
+e.encode_query("Who won the game?")
+t2 = time.perf_counter()
+rss = int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) / 1024
+print(json.dumps({"load_s": t1 - t0, "first_query_s": t2 - t1, "rss_mb": rss,
+                  "torch": "torch" in sys.modules}))
+"""
+
+
+def sample(n: int, questions: int) -> tuple[list[str], list[str], list[str]]:
+    """Every k-th passage of the data set (an even sample), its sentences, and questions about
+    the sampled passages."""
+    rows = [json.loads(line) for line in (DATA / "passages.jsonl").open()]
+    step = max(1, len(rows) // n)
+    chosen = rows[::step][:n]
+    ids = {r["id"] for r in chosen}
+    import pysbd
+
+    seg = pysbd.Segmenter(language="en", clean=False)
+    sentences = [s.strip() for r in chosen[: n // 4] for s in seg.segment(r["text"]) if s.strip()]
+    qs = [json.loads(line) for line in (DATA / "questions.jsonl").open()]
+    asked = [q["question"] for q in qs if q["passage_ids"][0] in ids]
+    qstep = max(1, len(asked) // questions)
+    return [r["text"] for r in chosen], sentences, asked[::qstep][:questions]
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values):,.0f} / {statistics.median(values):,.0f} / {max(values):,.0f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--passages", type=int, default=200)
+    parser.add_argument("--questions", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--onnx-cache", type=Path, default=ROOT / "index" / "onnx")
+    parser.add_argument("--variants", default=",".join(f"{b}-{p}" for b, p in VARIANTS))
+    args = parser.parse_args()
+    variants = [tuple(v.split("-", 1)) for v in args.variants.split(",")]
+    if variants[0] != ("torch", "float32"):
+        variants.insert(0, ("torch", "float32"))
+
+    passages, sentences, questions = sample(args.passages, args.questions)
+    models = {
+        v: Embedder(backend=v[0], precision=v[1], threads=args.threads, onnx_cache=args.onnx_cache)
+        for v in variants
+    }
+    base = models["torch", "float32"]
+    tokens = base.count_tokens(passages)
+    sentence_tokens = base.count_tokens(sentences)
+    print(
+        f"{len(passages)} passages ({tokens:,} tokens, {tokens / len(passages):.0f} per passage), "
+        f"{len(sentences)} sentences ({sentence_tokens:,} tokens), {len(questions)} questions; "
+        f"{args.threads} threads, batch {base.batch_size}, {args.runs} runs"
+    )
+    for e in models.values():  # warm up
+        e.encode_passages(passages[:16])
+    speed: dict[tuple[str, ...], list[float]] = {v: [] for v in variants}
+    sentence_speed: dict[tuple[str, ...], list[float]] = {v: [] for v in variants}
+    ratios: dict[tuple[str, ...], list[float]] = {v: [] for v in variants}
+    vectors: dict[tuple[str, ...], np.ndarray] = {}
+    for _ in range(args.runs):
+        run: dict[tuple[str, ...], float] = {}
+        for v, e in models.items():
+            t0 = time.perf_counter()
+            vectors[v] = e.encode_passages(passages)
+            t1 = time.perf_counter()
+            e.encode_passages(sentences)
+            t2 = time.perf_counter()
+            run[v] = tokens / (t1 - t0)
+            speed[v].append(len(passages) / (t1 - t0))
+            sentence_speed[v].append(sentence_tokens / (t2 - t1))
+        for v in variants:
+            ratios[v].append(run[v] / run["torch", "float32"])
+
+    latency: dict[tuple[str, ...], list[float]] = {v: [] for v in variants}
+    query_vectors = {}
+    for v, e in models.items():
+        e.encode_query(questions[0])
+        for q in questions:
+            t0 = time.perf_counter()
+            e.encode_query(q)
+            latency[v].append((time.perf_counter() - t0) * 1000)
+        query_vectors[v] = e.encode_queries(questions)
+
+    ref_top = np.argsort(-(query_vectors["torch", "float32"] @ vectors["torch", "float32"].T), 1)
+    print()
+    print(
+        "| backend | precision | passages/s min/med/max | tokens/s min/med/max | x fp32 "
+        "(median of per-run ratios) | sentences tok/s (med) | query p50 / p95 ms "
+        "| cosine min / mean | top-10 agree | top-1 agree |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for v in variants:
+        tok = [s * tokens / len(passages) for s in speed[v]]
+        cos = (vectors[v] * vectors["torch", "float32"]).sum(axis=1)
+        top = np.argsort(-(query_vectors[v] @ vectors[v].T), 1)
+        agree10 = np.mean(
+            [len(set(a[:10]) & set(b[:10])) / 10 for a, b in zip(top, ref_top, strict=True)]
+        )
+        agree1 = float(np.mean(top[:, 0] == ref_top[:, 0]))
+        lat = np.percentile(latency[v], [50, 95])
+        print(
+            f"| {v[0]} | {v[1]} | {spread(speed[v])} | {spread(tok)} | "
+            f"{statistics.median(ratios[v]):.2f} | {statistics.median(sentence_speed[v]):,.0f} | "
+            f"{lat[0]:.1f} / {lat[1]:.1f} | {cos.min():.4f} / {cos.mean():.5f} | "
+            f"{agree10:.3f} | {agree1:.3f} |"
+        )
+
+    print()
+    print(
+        "| backend | precision | import + load s (min/med/max) | first query ms | RSS MB "
+        "| torch imported |"
+    )
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as scratch:
+        script = Path(scratch) / "load.py"
+        script.write_text(_LOAD_SCRIPT)
+        for v in variants:
+            rows = []
+            for _ in range(args.runs):
+                done = subprocess.run(
+                    [
+                        sys.executable,
+                        str(script),
+                        v[0],
+                        v[1],
+                        str(args.threads),
+                        str(args.onnx_cache),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    cwd=ROOT,
+                    check=True,
+                    env={
+                        "PYTHONPATH": str(ROOT),
+                        "PATH": "/usr/bin:/bin",
+                        "HOME": str(Path.home()),
+                    },
+                )
+                rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            load = [r["load_s"] for r in rows]
+            first = statistics.median(r["first_query_s"] for r in rows) * 1000
+            print(
+                f"| {v[0]} | {v[1]} | {min(load):.2f} / {statistics.median(load):.2f} / "
+                f"{max(load):.2f} | {first:.1f} "
+                f"| {statistics.median(r['rss_mb'] for r in rows):.0f} | {rows[0]['torch']} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
