@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import re
@@ -25,7 +26,7 @@ from telegram.ext import (
 
 from index.errors import StoryError
 
-from . import handlers
+from . import corpus_admin, handlers
 from .config import Config, ConfigError, Secret
 from .handlers import ADMIN_COMMANDS, PUBLIC_COMMANDS, Services
 from .runtime import make_embedder, open_engine
@@ -76,6 +77,7 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
     application.add_handler(CommandHandler("ask", handlers.ask_command))
     application.add_handler(CommandHandler("reindex", handlers.reindex_command))
     application.add_handler(CommandHandler("stats", handlers.stats_command))
+    corpus_admin.register(application)  # /add /remove /docs /latest and uploads
     application.add_handler(CallbackQueryHandler(handlers.button))
     text = filters.TEXT & ~filters.COMMAND
     application.add_handler(
@@ -155,7 +157,11 @@ async def _load(services: Services) -> None:
 
 
 async def serve(
-    config: Config, *, webhook: bool = False, stop: asyncio.Event | None = None
+    config: Config,
+    *,
+    webhook: bool = False,
+    stop: asyncio.Event | None = None,
+    watch: bool = False,
 ) -> None:
     """Run the bot until ``stop`` is set (SIGTERM and SIGINT set it in ``run_bot``).
 
@@ -173,6 +179,9 @@ async def serve(
         await runner.setup()
         await web.TCPSite(runner, config.web.host, config.web.port).start()
         logger.info("Web server on http://%s:%d", config.web.host, config.web.port)
+    watcher: asyncio.Task[None] | None = None
+    if watch:  # serve --watch: reindex when documents are dropped into corpus/
+        watcher = asyncio.create_task(start_watch(config, services, stop))
     try:
         await _load(services)
         async with application:
@@ -203,9 +212,22 @@ async def serve(
             await services.reindexer.wait()
             await application.stop()
     finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
         await runner.cleanup()
         await asyncio.to_thread(state.close)
         logger.info("Stopped")
+
+
+async def start_watch(config: Config, services: Services, stop: asyncio.Event) -> None:
+    from .watch import reindex_when_free, watch_corpus
+
+    async def changed(_paths: set[str]) -> None:
+        await reindex_when_free(services.reindexer, "corpus watch")
+
+    await watch_corpus(config.corpus.path, config.corpus.watch_debounce_seconds, changed, stop)
 
 
 def _polling_error(services: Services):  # type: ignore[no-untyped-def]
@@ -216,7 +238,7 @@ def _polling_error(services: Services):  # type: ignore[no-untyped-def]
     return callback
 
 
-def run_bot(config: Config, webhook: bool = False) -> int:
+def run_bot(config: Config, webhook: bool = False, watch: bool = False) -> int:
     """``storybot serve``: run until SIGTERM or Ctrl-C, then stop gracefully."""
     install_token_filter(config.token.get(), config.admin_token.get(), config.webhook_secret.get())
     if webhook:
@@ -232,7 +254,7 @@ def run_bot(config: Config, webhook: bool = False) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await serve(config, webhook=webhook, stop=stop)
+        await serve(config, webhook=webhook, stop=stop, watch=watch)
 
     asyncio.run(main())
     return 0

@@ -56,6 +56,7 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 PUBLIC_COMMANDS = [
     BotCommand("ask", "Ask a question (in groups)"),
     BotCommand("sources", "Documents I know"),
+    BotCommand("latest", "The newest stories"),
     BotCommand("help", "How to ask"),
     BotCommand("start", "What I know about"),
 ]
@@ -63,6 +64,9 @@ ADMIN_COMMANDS = [
     *PUBLIC_COMMANDS,
     BotCommand("reindex", "Rebuild the index from the corpus"),
     BotCommand("stats", "Usage and index figures"),
+    BotCommand("add", "Add a story by link (or send a file)"),
+    BotCommand("docs", "Documents with dates, passages and ids"),
+    BotCommand("remove", "Remove a document"),
 ]
 MORE_SOURCES = 5  # extra passages behind the "More sources" button
 
@@ -250,6 +254,8 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             "",
             "<b>Admin</b>: /reindex rebuilds the index from the corpus; /stats shows "
             "usage and index figures.",
+            "/add &lt;link&gt; adds a story (or send a .txt, .md, .html or .pdf file); /docs "
+            "lists the documents; /remove &lt;id&gt; takes one out.",
         ]
     await _reply(update.effective_message, "\n".join(lines))
 

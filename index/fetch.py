@@ -6,15 +6,19 @@ on (bad address, no answer in time, too big, not a web page, ...).
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from .errors import DocumentError
+from .ingest import Article, add_article, article_from_html
 
-__all__ = ["FetchSettings", "Fetched", "check_url", "fetch_page", "is_html"]
+__all__ = ["FetchSettings", "Fetched", "add_url", "check_url", "fetch_page", "is_html"]
 
 logger = logging.getLogger(__name__)
 
@@ -127,3 +131,15 @@ async def fetch_page(url: str, settings: FetchSettings | None = None) -> Fetched
 def _too_big(size: int | None, limit: int) -> str:
     said = f" ({size / 1e6:.1f} MB)" if size else ""
     return f"The page is too big{said}: the limit is {limit / 1e6:.1f} MB."
+
+
+async def add_url(
+    corpus: Path, url: str, settings: FetchSettings | None = None
+) -> tuple[str, Article]:
+    """Fetch a story's page, extract it and save it into the corpus: (document id, article)."""
+    fetched = await fetch_page(url, settings)
+    article = await asyncio.to_thread(article_from_html, fetched.text(), fetched.url)
+    if fetched.url != url and not article.url:
+        article = dataclasses.replace(article, url=fetched.url)
+    doc_id = await asyncio.to_thread(add_article, corpus, article)
+    return doc_id, article

@@ -37,11 +37,14 @@ __all__ = [
     "UPLOAD_SUFFIXES",
     "Article",
     "DocumentInfo",
+    "add_article",
+    "add_upload",
     "article_from_html",
     "article_from_pdf",
     "article_to_markdown",
     "date_key",
     "find_duplicate_file",
+    "find_url",
     "latest_documents",
     "list_documents",
     "normalize_date",
@@ -362,3 +365,47 @@ def latest_documents(infos: list[DocumentInfo], limit: int) -> list[DocumentInfo
     """The newest dated documents first (undated ones are left out)."""
     dated = [d for d in infos if date_key(d.date)]
     return sorted(dated, key=lambda d: (date_key(d.date), d.doc_id), reverse=True)[:limit]
+
+
+# -- adding -------------------------------------------------------------------------------------
+
+
+def find_url(corpus: Path, url: str) -> str | None:
+    """The id of a Markdown document whose front matter has this url, if there is one."""
+    for path, doc_id in iter_corpus_files(corpus):
+        if path.suffix.lower() not in (".md", ".markdown"):
+            continue
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(4096).decode("utf-8", errors="ignore")
+        except OSError:
+            continue
+        if not head.startswith("---\n"):
+            continue
+        front = head[4 : head.find("\n---", 4)] if "\n---" in head[4:] else ""
+        try:
+            meta = yaml.safe_load(front) or {}
+        except yaml.YAMLError:
+            continue
+        if isinstance(meta, dict) and str(meta.get("url", "")).strip() == url:
+            return doc_id
+    return None
+
+
+def add_article(corpus: Path, article: Article) -> str:
+    """Save an extracted story into the corpus as Markdown; refuses one already there."""
+    if article.url and (known := find_url(corpus, article.url)):
+        raise DocumentError(f"That story is already in the corpus as {known}.")
+    data = article_to_markdown(article).encode()
+    if known := find_duplicate_file(corpus, data):
+        raise DocumentError(f"That story is already in the corpus as {known}.")
+    return save_document(corpus, f"{article.title}.md", data)
+
+
+def add_upload(corpus: Path, file_name: str, data: bytes, max_bytes: int) -> tuple[str, str]:
+    """Check and save an uploaded file; returns (document id, title)."""
+    suffix, content, title = prepare_upload(file_name, data, max_bytes)
+    if known := find_duplicate_file(corpus, content):
+        raise DocumentError(f"{file_name} is already in the corpus as {known}.")
+    stem = Path(file_name).stem if suffix in (".txt", ".md", ".markdown") else title
+    return save_document(corpus, f"{stem}{suffix}", content), title
