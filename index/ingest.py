@@ -407,5 +407,6 @@ def add_upload(corpus: Path, file_name: str, data: bytes, max_bytes: int) -> tup
     suffix, content, title = prepare_upload(file_name, data, max_bytes)
     if known := find_duplicate_file(corpus, content):
         raise DocumentError(f"{file_name} is already in the corpus as {known}.")
-    stem = Path(file_name).stem if suffix in (".txt", ".md", ".markdown") else title
+    kept_as_is = Path(file_name).suffix.lower() in (".txt", ".md", ".markdown")
+    stem = Path(file_name).stem if kept_as_is else title
     return save_document(corpus, f"{stem}{suffix}", content), title
