@@ -27,6 +27,7 @@ from index.ingest import (
     add_upload,
     latest_documents,
     list_documents,
+    megabytes,
     remove_document,
     resolve_document,
 )
@@ -167,8 +168,8 @@ async def document_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if document.file_size and document.file_size > limit:
         await _reply(
             message,
-            f"Nothing was added: {html.escape(name)} is {document.file_size / 1e6:.1f} MB, over "
-            f"the {limit / 1e6:.0f} MB limit.",
+            f"Nothing was added: {html.escape(name)} is {megabytes(document.file_size)}, over "
+            f"the {megabytes(limit)} limit.",
         )
         return
     status = await _reply(message, f"Reading {html.escape(name)} …")

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .errors import DocumentError
-from .ingest import Article, add_article, article_from_html
+from .ingest import Article, add_article, article_from_html, megabytes
 
 __all__ = ["FetchSettings", "Fetched", "add_url", "check_url", "fetch_page", "is_html"]
 
@@ -129,8 +129,8 @@ async def fetch_page(url: str, settings: FetchSettings | None = None) -> Fetched
 
 
 def _too_big(size: int | None, limit: int) -> str:
-    said = f" ({size / 1e6:.1f} MB)" if size else ""
-    return f"The page is too big{said}: the limit is {limit / 1e6:.1f} MB."
+    said = f" ({megabytes(size)})" if size else ""
+    return f"The page is too big{said}: the limit is {megabytes(limit)}."
 
 
 async def add_url(

@@ -47,6 +47,7 @@ __all__ = [
     "find_url",
     "latest_documents",
     "list_documents",
+    "megabytes",
     "normalize_date",
     "prepare_upload",
     "remove_document",
@@ -92,6 +93,12 @@ class DocumentInfo:
 
 
 # -- pure decisions -----------------------------------------------------------------------------
+
+
+def megabytes(size: int) -> str:
+    """A size in MB (MiB, as the limits are set) for messages: "20 MB", "2.5 MB"."""
+    value = f"{size / (1024 * 1024):.1f}".removesuffix(".0")
+    return f"{value} MB"
 
 
 def date_key(value: str) -> str:
@@ -235,7 +242,7 @@ def prepare_upload(file_name: str, data: bytes, max_bytes: int) -> tuple[str, by
         )
     if len(data) > max_bytes:
         raise DocumentError(
-            f"{file_name} is {len(data) / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit."
+            f"{file_name} is {megabytes(len(data))}, over the {megabytes(max_bytes)} limit."
         )
     if suffix == ".pdf":
         article = article_from_pdf(data, file_name)
