@@ -74,9 +74,7 @@ async def test_bad_links_get_clear_messages_and_add_nothing(bot_env: BotEnv) -> 
     svc = _services(bot_env)
     svc.config = dataclasses.replace(
         svc.config,
-        corpus=dataclasses.replace(
-            svc.config.corpus, fetch_timeout_seconds=1.0, fetch_max_mb=1.0
-        ),
+        corpus=dataclasses.replace(svc.config.corpus, fetch_timeout_seconds=1.0, fetch_max_mb=1.0),
     )
     chat = server.create_private_chat(admin)
     before = sorted(p.name for p in bot_env.corpus.iterdir())
