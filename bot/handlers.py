@@ -247,7 +247,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         "Each answer quotes the passages it comes from. Buttons under it show the full passage, "
         "more sources, and let you rate the answer.",
         "",
-        "/sources lists the documents I know.",
+        "/sources lists the documents I know; /latest the newest stories.",
     ]
     if services(context).is_admin(update.effective_user.id if update.effective_user else None):
         lines += [
