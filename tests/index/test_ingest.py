@@ -3,10 +3,13 @@ local site on 127.0.0.1 (slow, huge, redirect loop, non-HTML, not an article).""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from index.documents import load_document, normalize_date
 from index.duplicates import find_duplicates, overlap, shingles
@@ -59,6 +62,29 @@ def test_safe_filename_is_plain_unique_and_never_a_path() -> None:
     assert safe_filename("???", ".md") == "document.md"
     assert safe_filename("Story", ".md", {"story.md", "STORY-2.md"}) == "story-3.md"
     assert len(safe_filename("word " * 100, ".md")) <= 63
+
+
+@given(st.text(max_size=80), st.sets(st.text(max_size=20), max_size=5))
+def test_safe_filename_always_plain_and_free(name: str, taken: set[str]) -> None:
+    result = safe_filename(name, ".md", taken)
+    assert re.fullmatch(r"[a-z0-9][a-z0-9-]*\.md", result), result
+    assert result.lower() not in {t.lower() for t in taken}
+
+
+@given(
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        max_size=60,
+    ),
+    st.dates().map(str),
+)
+def test_any_title_round_trips_through_front_matter(title: str, date: str) -> None:
+    from index.documents import parse_markdown
+
+    text = article_to_markdown(Article(title=title or "t", text="Body text.", date=date))
+    meta, sections = parse_markdown(text)
+    assert meta["title"] == (title or "t") and normalize_date(meta["date"]) == date
+    assert sections[0].paragraphs == ("Body text.",)
 
 
 def test_front_matter_round_trips_through_the_corpus_reader(tmp_path: Path) -> None:
