@@ -113,11 +113,14 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
     import asyncio
 
     from index.fetch import add_url
-    from index.ingest import add_upload
+    from index.ingest import add_upload, megabytes
 
     target = args.target
     path = Path(target).expanduser()
     if "://" not in target and path.is_file():
+        limit = config.upload_max_bytes
+        if path.stat().st_size > limit:  # refused before reading it all into memory
+            raise StoryError(f"{path.name} is over the {megabytes(limit)} limit.")
         data = path.read_bytes()
         doc_id, _ = add_upload(config.corpus.path, path.name, data, config.upload_max_bytes)
     elif "://" not in target and not target.lower().startswith(("www.", "http")):
