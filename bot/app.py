@@ -31,6 +31,7 @@ from .config import Config, ConfigError, Secret
 from .handlers import ADMIN_COMMANDS, PUBLIC_COMMANDS, Services
 from .runtime import make_embedder, open_engine
 from .state import StateStore
+from .watch import watch_and_reindex
 from .web import create_web_app, stop_accepting
 
 __all__ = ["TokenFilter", "build_application", "run_bot", "serve"]
@@ -181,7 +182,7 @@ async def serve(
         logger.info("Web server on http://%s:%d", config.web.host, config.web.port)
     watcher: asyncio.Task[None] | None = None
     if watch:  # serve --watch: reindex when documents are dropped into corpus/
-        watcher = asyncio.create_task(start_watch(config, services, stop))
+        watcher = asyncio.create_task(watch_and_reindex(config, services.reindexer, stop))
     try:
         await _load(services)
         async with application:
@@ -219,15 +220,6 @@ async def serve(
         await runner.cleanup()
         await asyncio.to_thread(state.close)
         logger.info("Stopped")
-
-
-async def start_watch(config: Config, services: Services, stop: asyncio.Event) -> None:
-    from .watch import reindex_when_free, watch_corpus
-
-    async def changed(_paths: set[str]) -> None:
-        await reindex_when_free(services.reindexer, "corpus watch")
-
-    await watch_corpus(config.corpus.path, config.corpus.watch_debounce_seconds, changed, stop)
 
 
 def _polling_error(services: Services):  # type: ignore[no-untyped-def]

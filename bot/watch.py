@@ -15,9 +15,10 @@ from pathlib import Path
 from index.documents import SUPPORTED_SUFFIXES
 from index.errors import ReindexInProgressError
 
+from .config import Config
 from .jobs import Reindexer, ReindexJob
 
-__all__ = ["is_corpus_file", "reindex_when_free", "watch_corpus"]
+__all__ = ["is_corpus_file", "reindex_when_free", "watch_and_reindex", "watch_corpus"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,3 +72,12 @@ async def watch_corpus(
             await on_change(paths)
         except Exception:
             logger.exception("Reindex after a corpus change failed to start")
+
+
+async def watch_and_reindex(config: Config, reindexer: Reindexer, stop: asyncio.Event) -> None:
+    """``serve --watch``: the shared reindex after each quiet period of corpus changes."""
+
+    async def changed(_paths: set[str]) -> None:
+        await reindex_when_free(reindexer, "corpus watch")
+
+    await watch_corpus(config.corpus.path, config.corpus.watch_debounce_seconds, changed, stop)
