@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import re
@@ -24,7 +25,7 @@ from telegram.ext import (
 
 from index.errors import StoryError
 
-from . import handlers
+from . import corpus_admin, handlers
 from .config import Config, ConfigError, Secret
 from .delivery import RetryingRateLimiter
 from .handlers import ADMIN_COMMANDS, PUBLIC_COMMANDS, Services
@@ -32,6 +33,7 @@ from .inbox import DurableApplication, DurableQueue, Inbox
 from .jobs import IndexWatcher, ReindexJob
 from .runtime import make_embedder, open_engine
 from .state import StateStore
+from .watch import watch_and_reindex
 from .web import create_web_app, stop_accepting
 
 __all__ = ["TokenFilter", "build_application", "run_bot", "serve"]
@@ -78,6 +80,7 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
     application.add_handler(CommandHandler("ask", handlers.ask_command))
     application.add_handler(CommandHandler("reindex", handlers.reindex_command))
     application.add_handler(CommandHandler("stats", handlers.stats_command))
+    corpus_admin.register(application)  # /add /remove /docs /latest and uploads
     application.add_handler(CallbackQueryHandler(handlers.button))
     text = filters.TEXT & ~filters.COMMAND
     application.add_handler(
@@ -184,7 +187,11 @@ async def _load(services: Services) -> None:
 
 
 async def serve(
-    config: Config, *, webhook: bool = False, stop: asyncio.Event | None = None
+    config: Config,
+    *,
+    webhook: bool = False,
+    stop: asyncio.Event | None = None,
+    watch: bool = False,
 ) -> None:
     """Run the bot until ``stop`` is set (SIGTERM and SIGINT set it in ``run_bot``).
 
@@ -202,13 +209,16 @@ async def serve(
         await runner.setup()
         await web.TCPSite(runner, config.web.host, config.web.port).start()
         logger.info("Web server on http://%s:%d", config.web.host, config.web.port)
+    watcher: asyncio.Task[None] | None = None
+    if watch:  # serve --watch: reindex when documents are dropped into corpus/
+        watcher = asyncio.create_task(watch_and_reindex(config, services.reindexer, stop))
     try:
         await _load(services)
         async with application:
             await application.post_init(application)  # type: ignore[misc]
             await application.start()
             await replay_inbox(application)
-            watcher = _watch_index(application, services)
+            index_watcher = _watch_index(application, services)
             if webhook:
                 await application.bot.set_webhook(
                     config.web.webhook_url,
@@ -222,7 +232,7 @@ async def serve(
                 )
                 logger.info("Polling for updates")
             await stop.wait()
-            watcher.cancel()
+            index_watcher.cancel()
             logger.info("Stopping: no new updates; finishing the replies in flight")
             stop_accepting(web_app)
             if webhook:
@@ -235,6 +245,10 @@ async def serve(
             await services.reindexer.wait()
             await application.stop()
     finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
         await runner.cleanup()
         await asyncio.to_thread(state.close)
         queue = application.update_queue
@@ -292,7 +306,7 @@ def _polling_error(services: Services):  # type: ignore[no-untyped-def]
     return callback
 
 
-def run_bot(config: Config, webhook: bool = False) -> int:
+def run_bot(config: Config, webhook: bool = False, watch: bool = False) -> int:
     """``storybot serve``: run until SIGTERM or Ctrl-C, then stop gracefully."""
     install_token_filter(config.token.get(), config.admin_token.get(), config.webhook_secret.get())
     if webhook:
@@ -308,7 +322,7 @@ def run_bot(config: Config, webhook: bool = False) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await serve(config, webhook=webhook, stop=stop)
+        await serve(config, webhook=webhook, stop=stop, watch=watch)
 
     asyncio.run(main())
     return 0

@@ -13,6 +13,7 @@ from typing import Any
 
 from index.build import BuildSettings
 from index.embedder import BACKEND_PRECISIONS, BACKENDS, BUNDLED_MODEL, embedding_id
+from index.fetch import FetchSettings
 from index.ranking import RankingSettings
 
 __all__ = ["Config", "ConfigError", "Secret", "load_config"]
@@ -47,6 +48,11 @@ class Secret:
 class CorpusSection:
     path: Path = Path("corpus")
     max_document_mb: float = 20.0
+    fetch_timeout_seconds: float = 20.0  # /add and `storybot add URL`: whole request, body too
+    fetch_max_mb: float = 5.0  # a page larger than this is refused
+    fetch_max_redirects: int = 5
+    upload_max_mb: float = 20.0  # uploaded files (the Bot API serves bots at most 20 MB)
+    watch_debounce_seconds: float = 2.0  # `serve --watch`: quiet time before reindexing
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +82,8 @@ class RetrievalSection:
     bigram_weight: float = _RANKING.bigram_weight
     sentence_weight: float = _RANKING.sentence_weight
     duplicate_cosine: float = _RANKING.duplicate_cosine
+    duplicate_overlap: float = _RANKING.duplicate_overlap
+    date_margin: float = _RANKING.date_margin
     gate: float = _RANKING.gate
     hedge: float = _RANKING.hedge
     type_weight: float = _RANKING.type_weight
@@ -139,7 +147,19 @@ class Config:
             overlap=self.index.overlap,
             hnsw_above=self.index.hnsw_above,
             max_document_bytes=int(self.corpus.max_document_mb * 1024 * 1024),
+            duplicate_overlap=self.retrieval.duplicate_overlap,
         )
+
+    def fetch_settings(self) -> FetchSettings:
+        return FetchSettings(
+            timeout=self.corpus.fetch_timeout_seconds,
+            max_bytes=int(self.corpus.fetch_max_mb * 1024 * 1024),
+            max_redirects=self.corpus.fetch_max_redirects,
+        )
+
+    @property
+    def upload_max_bytes(self) -> int:
+        return int(self.corpus.upload_max_mb * 1024 * 1024)
 
     def ranking_settings(self) -> RankingSettings:
         return RankingSettings(**dataclasses.asdict(self.retrieval))
@@ -324,6 +344,17 @@ def _validate(config: Config) -> None:
     if telegram.send_attempts < 1:
         raise ConfigError(
             f"Config 'telegram.send_attempts' must be at least 1, not {telegram.send_attempts}."
+        )
+    corpus = config.corpus
+    for key in ("fetch_timeout_seconds", "fetch_max_mb", "upload_max_mb"):
+        if getattr(corpus, key) <= 0:
+            raise ConfigError(
+                f"Config 'corpus.{key}' must be more than 0, not {getattr(corpus, key)}."
+            )
+    if not 0 < config.retrieval.duplicate_overlap <= 1:
+        raise ConfigError(
+            f"Config 'retrieval.duplicate_overlap' must be above 0 and at most 1, not "
+            f"{config.retrieval.duplicate_overlap}."
         )
     url = config.telegram.base_url
     if url and not url.startswith(("http://", "https://")):

@@ -7,11 +7,13 @@ from collections.abc import Sequence
 
 from telegram.constants import MessageLimit
 
+from index.documents import normalize_date
 from index.passages import Answer, Hit, Passage
 
 __all__ = [
     "answer_to_dict",
     "citation_label",
+    "date_note",
     "format_html",
     "format_passage_html",
     "format_sources_html",
@@ -63,6 +65,17 @@ def citation_label(passage: Passage) -> str:
     return " — ".join(parts)
 
 
+def date_note(hits: Sequence[Hit]) -> str:
+    """A line saying that the cited stories were published on different dates ("" if not)."""
+    dates = sorted({d for h in hits if (d := normalize_date(h.passage.date))})
+    if len(dates) < 2:
+        return ""
+    return (
+        f"Note: these sources are from different dates ({dates[0]} to {dates[-1]}); "
+        "check which is the latest."
+    )
+
+
 def _citation_numbers(answer: Answer) -> dict[str, int]:
     """Citation number of each passage: the order the snippets are listed in."""
     return {hit.passage.passage_id: i for i, hit in enumerate(answer.hits, start=1)}
@@ -80,6 +93,8 @@ def format_text(answer: Answer) -> str:
     numbers = _citation_numbers(answer)
     lines = [] if answer.sure else [UNSURE]
     lines += [f"{s.text} [{numbers.get(s.passage.passage_id, '?')}]" for s in answer.sentences]
+    if note := date_note(answer.hits):
+        lines.append(note)
     lines.append("")
     lines.append("Sources:")
     for i, hit in enumerate(answer.hits, start=1):
@@ -127,6 +142,8 @@ def format_html(
             for s in answer.sentences
         )
         blocks = [head if answer.sure else f"<i>{html.escape(UNSURE)}</i>\n{head}"]
+        if note := date_note(hits):
+            blocks.append(f"<i>{html.escape(note)}</i>")
         for i, hit in enumerate(hits, start=1):
             blocks.append(
                 f"{_html_citation(hit.passage, i)}\n"

@@ -58,6 +58,7 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 PUBLIC_COMMANDS = [
     BotCommand("ask", "Ask a question (in groups)"),
     BotCommand("sources", "Documents I know"),
+    BotCommand("latest", "The newest stories"),
     BotCommand("help", "How to ask"),
     BotCommand("start", "What I know about"),
 ]
@@ -65,6 +66,9 @@ ADMIN_COMMANDS = [
     *PUBLIC_COMMANDS,
     BotCommand("reindex", "Rebuild the index from the corpus"),
     BotCommand("stats", "Usage and index figures"),
+    BotCommand("add", "Add a story by link (or send a file)"),
+    BotCommand("docs", "Documents with dates, passages and ids"),
+    BotCommand("remove", "Remove a document"),
 ]
 MORE_SOURCES = 5  # extra passages behind the "More sources" button
 
@@ -253,13 +257,15 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         "Each answer quotes the passages it comes from. Buttons under it show the full passage, "
         "more sources, and let you rate the answer.",
         "",
-        "/sources lists the documents I know.",
+        "/sources lists the documents I know; /latest the newest stories.",
     ]
     if services(context).is_admin(update.effective_user.id if update.effective_user else None):
         lines += [
             "",
             "<b>Admin</b>: /reindex rebuilds the index from the corpus; /stats shows "
             "usage and index figures.",
+            "/add &lt;link&gt; adds a story (or send a .txt, .md, .html or .pdf file); /docs "
+            "lists the documents; /remove &lt;id&gt; takes one out.",
         ]
     await _reply(update.effective_message, "\n".join(lines))
 

@@ -13,7 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import chunk_document
-from .documents import MAX_DOCUMENT_BYTES, file_fingerprint, iter_corpus_files, scan_corpus
+from .documents import (
+    MAX_DOCUMENT_BYTES,
+    file_fingerprint,
+    iter_corpus_files,
+    normalize_date,
+    scan_corpus,
+)
+from .duplicates import DUPLICATE_OVERLAP, find_duplicates
 from .embedder import Embedder
 from .errors import DocumentError, IndexUnavailableError
 from .keyword import KeywordIndex, bigram_tokens, tokenize
@@ -37,6 +44,7 @@ class BuildSettings:
     overlap: int = 1
     hnsw_above: int = 200_000
     max_document_bytes: int = MAX_DOCUMENT_BYTES
+    duplicate_overlap: float = DUPLICATE_OVERLAP  # near-duplicate documents are reported
 
     def fingerprint(self, model: str) -> str:
         key = json.dumps(
@@ -54,6 +62,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (document, reason)
     kept_previous: list[str] = field(default_factory=list)  # unreadable now, old version kept
+    duplicates: list[tuple[str, str, float]] = field(default_factory=list)  # (doc, copy of, sim)
     documents: int = 0
     passages: int = 0
     embedded: int = 0  # passages embedded in this run (the rest were reused)
@@ -76,6 +85,11 @@ class BuildReport:
             text += f"\nSkipped {doc}: {reason}"
             if doc in self.kept_previous:
                 text += " (its previous version stays indexed)"
+        for doc, original, similarity in self.duplicates:
+            text += (
+                f"\nNear-duplicate: {doc} repeats {original} ({similarity:.0%} of its text); "
+                "answers cite only one of them."
+            )
         return text
 
     def as_dict(self) -> dict[str, object]:
@@ -85,6 +99,9 @@ class BuildReport:
             "removed": self.removed,
             "skipped": [{"document": d, "reason": r} for d, r in self.skipped],
             "kept_previous": self.kept_previous,
+            "duplicates": [
+                {"document": d, "duplicate_of": o, "similarity": s} for d, o, s in self.duplicates
+            ],
             "documents": self.documents,
             "passages": self.passages,
             "embedded": self.embedded,
@@ -230,6 +247,17 @@ def index_documents(
 
     new_docs = {d.doc_id: _document_meta(d) for d in documents}
     new_docs.update({d: old_docs[d] for d in report.kept_previous})
+    for duplicate in find_duplicates(
+        [(d.doc_id, normalize_date(d.date), d.text) for d in documents], settings.duplicate_overlap
+    ):
+        new_docs[duplicate.doc_id]["duplicate_of"] = duplicate.original
+        report.duplicates.append((duplicate.doc_id, duplicate.original, duplicate.similarity))
+        logger.warning(
+            "Near-duplicate: %s repeats %s (%.0f%%)",
+            duplicate.doc_id,
+            duplicate.original,
+            100 * duplicate.similarity,
+        )
     report.added = sorted(set(new_docs) - set(old_docs))
     report.removed = sorted(set(old_docs) - set(new_docs))
     report.changed = sorted(

@@ -34,6 +34,7 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|`)(?=\S)(.+?)(?<=\S)\1")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_DATE = re.compile(r"^\s*(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?(?:$|[T\s])")
 _SENTENCE_END = (".", "!", "?", "…", ":", ";", ",", '"', "”", "’", "'", ")")
 
 
@@ -43,6 +44,20 @@ class CorpusScan:
 
     documents: tuple[Document, ...]
     skipped: tuple[tuple[str, str], ...]  # (relative path, reason)
+
+
+def normalize_date(value: object) -> str:
+    """A date as YYYY-MM-DD (or YYYY-MM, YYYY when that is all there is); "" if unreadable."""
+    match = _DATE.match(str(value or ""))
+    if not match:
+        return ""
+    year, month, day = match.groups()
+    if month and not 1 <= int(month) <= 12:
+        return ""
+    if day and not 1 <= int(day) <= 31:
+        return ""
+    parts = [year] + [f"{int(p):02d}" for p in (month, day) if p]
+    return "-".join(parts)
 
 
 def file_fingerprint(data: bytes) -> str:
@@ -223,7 +238,7 @@ def load_document(path: Path, doc_id: str, max_bytes: int = MAX_DOCUMENT_BYTES) 
         title=meta.get("title") or _title_from_path(path),
         sections=sections,
         source=meta.get("source", ""),
-        date=meta.get("date", ""),
+        date=normalize_date(meta.get("date", "")) or meta.get("date", ""),
         url=meta.get("url", ""),
         fingerprint=file_fingerprint(data),
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .documents import normalize_date
 from .embedder import Embedder
 from .followup import Turn, contextualize, refers_back, with_context
 from .keyword import bigram_tokens, question_weights, tokenize
@@ -21,6 +22,7 @@ from .ranking import (
     coverage,
     fuse,
     matches_answer_type,
+    prefer_newer,
     question_share,
     relevance,
     score_sentences,
@@ -132,7 +134,17 @@ class Engine:
             self._favour_answer_type(store, rows, fused, question or query, tokens)
         order = [int(i) for i in np.argsort(-fused, kind="stable")]
         texts = [store.passages[r].text for r in rows]
-        kept = collapse_duplicates(order, vectors, texts, settings.duplicate_cosine)[:k]
+        kept = collapse_duplicates(
+            order,
+            vectors,
+            texts,
+            settings.duplicate_cosine,
+            settings.duplicate_overlap,
+            limit=k,
+        )
+        if settings.date_margin > 0:
+            dates = {i: normalize_date(store.passages[rows[i]].date) for i in kept}
+            kept = prefer_newer(kept, fused, dates, settings.date_margin)
         hits = [
             Hit(
                 store.passages[rows[i]],

@@ -4,10 +4,12 @@ and which sentences answer the question."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from .duplicates import DUPLICATE_OVERLAP, overlap, shingles
 
 __all__ = [
     "GATE_COEFFICIENTS",
@@ -19,6 +21,7 @@ __all__ = [
     "coverage",
     "fuse",
     "matches_answer_type",
+    "prefer_newer",
     "question_share",
     "relevance",
     "score_sentences",
@@ -44,6 +47,8 @@ class RankingSettings:
     type_depth: int = 20  # how many of the best fused passages are checked for it
     top_k: int = 3  # passages returned as snippets
     duplicate_cosine: float = 0.97  # passages closer than this to a better one are dropped
+    duplicate_overlap: float = DUPLICATE_OVERLAP  # ... or repeating this share of its words
+    date_margin: float = 0.5  # fused scores this close: the newer story's passage first
     gate: float = 0.5  # below this probability that the best passage answers, say "not sure"
     hedge: float = 0.08  # below this, "not found"; between hedge and gate, a hedged answer
     answer_sentences: int = 2  # at most this many sentences lead the reply
@@ -101,21 +106,58 @@ def fuse(features: Features, settings: RankingSettings) -> np.ndarray:
 
 
 def collapse_duplicates(
-    order: Sequence[int], vectors: np.ndarray, texts: Sequence[str], threshold: float
+    order: Sequence[int],
+    vectors: np.ndarray,
+    texts: Sequence[str],
+    threshold: float,
+    overlap_threshold: float = DUPLICATE_OVERLAP,
+    limit: int | None = None,
 ) -> list[int]:
     """Keep candidates (positions into ``vectors``/``texts``, best first) that are not near-copies
-    of a better one: same text, or cosine above ``threshold``."""
+    of a better one: same text, cosine above ``threshold``, or most of the shorter one's word
+    5-grams in the other (the same wire story from another outlet). Stops at ``limit`` kept."""
     kept: list[int] = []
+    kept_shingles: list[frozenset[int]] = []
     seen_texts: set[str] = set()
     for i in order:
+        if limit is not None and len(kept) >= limit:
+            break
         text = " ".join(texts[i].lower().split())
         if text in seen_texts:
             continue
         if kept and float(np.max(vectors[kept] @ vectors[i])) >= threshold:
             continue
+        grams = shingles(text)
+        if any(overlap(grams, other) >= overlap_threshold for other in kept_shingles):
+            continue
         kept.append(i)
+        kept_shingles.append(grams)
         seen_texts.add(text)
     return kept
+
+
+def prefer_newer(
+    order: Sequence[int], scores: np.ndarray, dates: Mapping[int, str], margin: float
+) -> list[int]:
+    """``order`` (best first) with a newer story's passage moved above an older one's when their
+    scores differ by at most ``margin``; passages without a date are never moved past."""
+    result = list(order)
+    if margin <= 0:
+        return result
+    for pos in range(1, len(result)):
+        j = pos
+        item = result[j]
+        while (
+            j > 0
+            and dates.get(item, "")
+            and dates.get(result[j - 1], "")
+            and dates.get(item, "") > dates.get(result[j - 1], "")
+            and float(scores[result[j - 1]]) - float(scores[item]) <= margin
+        ):
+            result[j] = result[j - 1]
+            j -= 1
+        result[j] = item
+    return result
 
 
 # Logistic regression fitted on squad_v11_dev (answerable: gold article indexed; unanswerable:

@@ -23,6 +23,11 @@ def test_empty_mapping_gives_defaults() -> None:
     config = load_config({}, environ={})
     assert config.retrieval.top_k == 3
     assert config.chat.context_minutes == 30.0
+    fetch = config.fetch_settings()
+    assert (fetch.timeout, fetch.max_bytes, fetch.max_redirects) == (20.0, 5 * 1024 * 1024, 5)
+    assert config.upload_max_bytes == 20 * 1024 * 1024
+    assert config.ranking_settings().date_margin == config.retrieval.date_margin == 0.5
+    assert config.build_settings().duplicate_overlap == 0.8
 
 
 @pytest.mark.parametrize(
@@ -52,6 +57,12 @@ def test_empty_mapping_gives_defaults() -> None:
         ),
         ({"index": {"precision": "int8"}}, "float32, bfloat16 with index.backend = 'torch'"),
         ({"index": {"onnx_cache": 3}}, "'index.onnx_cache' must be a path"),
+        ({"corpus": {"fetch_timeout_seconds": 0}}, "'corpus.fetch_timeout_seconds' must be more"),
+        ({"corpus": {"fetch_max_mb": -1}}, "'corpus.fetch_max_mb' must not be negative"),
+        ({"corpus": {"upload_max_mb": 0}}, "'corpus.upload_max_mb' must be more than 0"),
+        ({"corpus": {"fetch_max_redirects": 1.5}}, "'corpus.fetch_max_redirects' must be a whole"),
+        ({"retrieval": {"duplicate_overlap": 1.5}}, "'retrieval.duplicate_overlap' must be above"),
+        ({"retrieval": {"date_margin": "soon"}}, "'retrieval.date_margin' must be a number"),
     ],
 )
 def test_bad_values_name_the_key_and_value(data: dict, message: str) -> None:  # type: ignore[type-arg]

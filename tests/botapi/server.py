@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_LENGTH = 4096
 MAX_CALLBACK_DATA_BYTES = 64
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile refuses bigger files to bots
 MAX_CAPTION_LENGTH = 1024
 
 # Update types a bot gets when allowed_updates is empty (the default).
@@ -991,7 +992,8 @@ class BotApiServer:
             )
         path = request.match_info["path"]
         for info in self._files.values():
-            if info["file_path"] == path:
+            # Like the real server, a file is served only after getFile gave out its path.
+            if info["file_path"] == path and info.get("served"):
                 return web.Response(body=info["content"], content_type="application/octet-stream")
         return web.json_response(
             {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
@@ -1392,12 +1394,14 @@ class BotApiServer:
         user: SimUser,
         file_name: str = "notes.txt",
         content: bytes = b"hello",
-        mime_type: str = "text/plain",
+        mime_type: str | None = "text/plain",
         caption: str | None = None,
         reply_to: Mapping[str, Any] | int | None = None,
         thread_id: int | SimTopic | None = None,
     ) -> dict[str, Any]:
-        """A document."""
+        """A document (``message.document``); the bot fetches it with getFile and then the
+        file route, as with the real Bot API (which refuses files over 20 MB to bots).
+        ``mime_type=None`` leaves the field out, as clients sometimes do."""
         ext = file_name.rsplit(".", 1)[-1] if "." in file_name else "bin"
         info = self._register_file(content, "documents", ext, "BQACAgIAAxkBAAI")
         document = {
@@ -1407,6 +1411,8 @@ class BotApiServer:
             "file_unique_id": info["file_unique_id"],
             "file_size": len(content),
         }
+        if mime_type is None:
+            del document["mime_type"]
         body: dict[str, Any] = {"document": document}
         self._add_caption(body, caption)
         return self._user_message(chat, user, body, reply_to, thread_id)
@@ -2302,6 +2308,10 @@ class BotApiServer:
         info = self._files.get(file_id)
         if info is None:
             raise _bad("invalid file_id")
+        if len(info["content"]) > MAX_DOWNLOAD_BYTES:
+            # The cloud Bot API lets bots download files of at most 20 MB.
+            raise _bad("file is too big")
+        info["served"] = True
         return {
             "file_id": info["file_id"],
             "file_unique_id": info["file_unique_id"],

@@ -532,6 +532,26 @@ async def test_user_messages_have_telegram_shapes(
         assert bytes(await other.download_as_bytearray()) == b"abc"
 
 
+async def test_documents_are_downloaded_through_get_file_up_to_20_mb(
+    server: BotApiServer, bot: telegram.Bot
+) -> None:
+    user = server.create_user("Ann")
+    chat = server.create_private_chat(user)
+    small = server.send_document(chat, user, "story.pdf", b"%PDF-1.4 x", mime_type=None)
+    assert "mime_type" not in small["document"]
+    assert small["document"]["file_size"] == 10
+    big = server.send_document(chat, user, "big.txt", b"a" * (20 * 1024 * 1024 + 1))
+    # A file's path is not served before getFile hands it out.
+    async with aiohttp.ClientSession() as session:
+        url = f"{server.base_file_url}{TOKEN}/documents/file_0.pdf"
+        async with session.get(url) as response:
+            assert response.status == 404
+    file = await bot.get_file(small["document"]["file_id"])
+    assert bytes(await file.download_as_bytearray()) == b"%PDF-1.4 x"
+    with pytest.raises(telegram.error.BadRequest, match="too big"):
+        await bot.get_file(big["document"]["file_id"])
+
+
 # ------------------------------------------------------------------------------ getUpdates
 
 

@@ -1,0 +1,303 @@
+"""Telegram commands that manage the corpus: /add, uploads, /docs, /remove (admins), /latest.
+
+Adding or removing a document saves or deletes its file in corpus/ and then runs the same
+single-flight incremental reindex as /reindex; the admin gets one message that shows progress
+and ends with what was added or removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from telegram import Message, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+
+from index.documents import iter_corpus_files
+from index.errors import StoryError
+from index.fetch import add_url
+from index.ingest import (
+    UPLOAD_SUFFIXES,
+    DocumentInfo,
+    add_upload,
+    latest_documents,
+    list_documents,
+    megabytes,
+    remove_document,
+    resolve_document,
+)
+from index.store import IndexStore
+
+from .handlers import NO_PREVIEW, Services, _addressed_to_bot, _admin_only, _reply, services
+from .jobs import ReindexJob
+from .watch import reindex_when_free
+
+__all__ = [
+    "add_command",
+    "describe_document",
+    "docs_command",
+    "document_message",
+    "latest_command",
+    "register",
+    "remove_command",
+]
+
+logger = logging.getLogger(__name__)
+
+LATEST = 10  # stories listed by /latest
+_MESSAGE = 4000
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Add the corpus handlers; call before the catch-all for non-text messages."""
+    application.add_handler(CommandHandler("add", add_command))
+    application.add_handler(CommandHandler("remove", remove_command))
+    application.add_handler(CommandHandler("docs", docs_command))
+    application.add_handler(CommandHandler("latest", latest_command))
+    application.add_handler(
+        MessageHandler(filters.Document.ALL & filters.UpdateType.MESSAGE, document_message)
+    )
+
+
+# -- pure helpers ---------------------------------------------------------------------------
+
+
+def describe_document(info: DocumentInfo) -> str:
+    """One line about a document (HTML): title, source · date, passages, id."""
+    detail = " · ".join(p for p in (info.source, info.date) if p)
+    line = f"<b>{html.escape(info.title)}</b>"
+    if detail:
+        line += f" — {html.escape(detail)}"
+    line += (
+        f"\n   {info.passages} passage{'s' if info.passages != 1 else ''}, "
+        f"id <code>{html.escape(info.doc_id)}</code>"
+    )
+    if info.duplicate_of:
+        line += f"\n   ⚠️ near-duplicate of <code>{html.escape(info.duplicate_of)}</code>"
+    return line
+
+
+def fit_lines(head: str, lines: list[str], limit: int = _MESSAGE) -> str:
+    """``head`` and as many ``lines`` as fit in one message, saying how many were left out."""
+    text = head
+    for shown, line in enumerate(lines):
+        if len(text) + len(line) + 60 > limit:
+            return text + f"\n… and {len(lines) - shown} more."
+        text += "\n" + line
+    return text
+
+
+def _infos(store: IndexStore) -> list[DocumentInfo]:
+    return list_documents(store.documents, [p.doc_id for p in store.passages])
+
+
+def _info(store: IndexStore | None, doc_id: str) -> DocumentInfo | None:
+    if store is None:
+        return None
+    return next((i for i in _infos(store) if i.doc_id == doc_id), None)
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/add <url> (admins): fetch the story, save it into the corpus, reindex, report."""
+    message = await _admin_only(update, context, "add")
+    if message is None:
+        return
+    svc = services(context)
+    args = context.args or []
+    if len(args) != 1:
+        await _reply(
+            message,
+            "Send one link: <code>/add https://example.org/news/story.html</code>\n"
+            "To add a file, send it to me as a document (.txt, .md, .html or .pdf).",
+        )
+        return
+    status = await _reply(message, f"Fetching {html.escape(args[0])} …")
+    try:
+        doc_id, article = await add_url(
+            svc.config.corpus.path, args[0], svc.config.fetch_settings()
+        )
+    except StoryError as exc:
+        await _edit(status, f"Nothing was added: {html.escape(str(exc))}")
+        return
+    extra = f"\nBy {html.escape(article.author)}." if article.author else ""
+    await _reindex_and_report(
+        context, svc, update, status, lambda store: _added_text(store, doc_id, extra)
+    )
+
+
+async def document_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A file sent to the bot: admins' .txt/.md/.html/.pdf files are added; others refused."""
+    message = update.effective_message
+    if message is None or message.document is None:
+        return
+    if message.chat.type != ChatType.PRIVATE and not _addressed_to_bot(message, context):
+        return
+    svc = services(context)
+    user = update.effective_user
+    if not svc.is_admin(user.id if user else None):
+        logger.warning(
+            "Refused a file from non-admin user %s in chat %s",
+            user.id if user else None,
+            message.chat_id,
+        )
+        await _reply(
+            message,
+            "Thanks, but only the bot's admins can add documents. I answer questions typed as "
+            "text — for example: <i>What is the AES?</i>",
+        )
+        return
+    document = message.document
+    name = Path(document.file_name or "").name or "upload"
+    suffix = Path(name).suffix.lower()
+    limit = svc.config.upload_max_bytes
+    if suffix not in UPLOAD_SUFFIXES:
+        await _reply(
+            message,
+            f"Nothing was added: I cannot add {html.escape(suffix or 'extensionless')} files. "
+            "Send a .txt, .md, .html or .pdf file.",
+        )
+        return
+    if document.file_size and document.file_size > limit:
+        await _reply(
+            message,
+            f"Nothing was added: {html.escape(name)} is {megabytes(document.file_size)}, over "
+            f"the {megabytes(limit)} limit.",
+        )
+        return
+    status = await _reply(message, f"Reading {html.escape(name)} …")
+    try:
+        file = await document.get_file()
+        data = bytes(await file.download_as_bytearray())
+        doc_id, _ = await asyncio.to_thread(add_upload, svc.config.corpus.path, name, data, limit)
+    except StoryError as exc:
+        await _edit(status, f"Nothing was added: {html.escape(str(exc))}")
+        return
+    except TelegramError as exc:
+        await _edit(status, f"Nothing was added: the file could not be downloaded ({exc}).")
+        return
+    await _reindex_and_report(
+        context, svc, update, status, lambda store: _added_text(store, doc_id, "")
+    )
+
+
+async def remove_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/remove <document> (admins): delete the file from the corpus and reindex."""
+    message = await _admin_only(update, context, "remove")
+    if message is None:
+        return
+    svc = services(context)
+    reference = " ".join(context.args or [])
+    corpus = svc.config.corpus.path
+    try:
+        ids = await asyncio.to_thread(lambda: [d for _, d in iter_corpus_files(corpus)])
+        doc_id = resolve_document(reference, ids)
+        info = _info(svc.engine.store if svc.engine else None, doc_id)
+        await asyncio.to_thread(remove_document, corpus, doc_id)
+    except StoryError as exc:
+        await _reply(message, html.escape(str(exc)))
+        return
+    title = info.title if info else doc_id
+    status = await _reply(message, f"Removed {html.escape(doc_id)}; reindexing …")
+    await _reindex_and_report(
+        context,
+        svc,
+        update,
+        status,
+        lambda _store: (
+            f"Removed <b>{html.escape(title)}</b> (<code>{html.escape(doc_id)}</code>)"
+            "; its passages are no longer cited."
+        ),
+    )
+
+
+async def docs_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/docs (admins): every document with its date, passage count and id."""
+    message = await _admin_only(update, context, "docs")
+    if message is None:
+        return
+    infos = _infos(services(context).ready_engine().store)
+    head = f"<b>{len(infos)} documents</b> (/remove &lt;id&gt; takes one out)"
+    await _reply(message, fit_lines(head, [f"• {describe_document(i)}" for i in infos]))
+
+
+async def latest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/latest: the newest stories, by publication date."""
+    message = update.effective_message
+    if message is None:
+        return
+    infos = latest_documents(_infos(services(context).ready_engine().store), LATEST)
+    if not infos:
+        await _reply(message, "None of the stories I know has a publication date.")
+        return
+    lines = []
+    for info in infos:
+        source = f" · {html.escape(info.source)}" if info.source else ""
+        lines.append(f"• {html.escape(info.date)} — {html.escape(info.title)}{source}")
+    await _reply(message, fit_lines("<b>Latest stories</b>", lines))
+
+
+# -- reindex and report ---------------------------------------------------------------------
+
+
+def _added_text(store: IndexStore | None, doc_id: str, extra: str) -> str:
+    info = _info(store, doc_id)
+    if info is None:
+        return (
+            f"Saved <code>{html.escape(doc_id)}</code>, but it is not in the index: see the "
+            "reindex report (/reindex tries again)."
+        )
+    return f"Added {describe_document(info)}{extra}"
+
+
+async def _reindex_and_report(
+    context: ContextTypes.DEFAULT_TYPE,
+    svc: Services,
+    update: Update,
+    status: Message | None,
+    done_text: Callable[[IndexStore | None], str],
+) -> None:
+    """Start the shared reindex (after one that is running), then report in ``status``."""
+    user = update.effective_user
+    job = await reindex_when_free(svc.reindexer, f"user {user.id}" if user else "unknown")
+    context.application.create_task(_report(svc, job, status, done_text), update=update)
+
+
+async def _report(
+    svc: Services,
+    job: ReindexJob,
+    status: Message | None,
+    done_text: Callable[[IndexStore | None], str],
+    interval: float = 1.0,
+) -> None:
+    shown = ""
+    while job.state == "running":
+        text = html.escape(job.progress_text())
+        if text != shown:
+            await _edit(status, text)
+            shown = text
+        await asyncio.sleep(interval)
+    if job.state != "done" or job.report is None:
+        await _edit(status, html.escape(job.progress_text()))
+        return
+    store = svc.engine.store if svc.engine else None
+    lines = [done_text(store), "", html.escape(job.report.summary())]
+    await _edit(status, "\n".join(lines))
+
+
+async def _edit(message: Message | None, text: str) -> None:
+    if message is None:
+        return
+    try:
+        await message.edit_text(text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
+    except BadRequest as exc:
+        logger.debug("Status edit skipped: %s", exc)
+    except TelegramError as exc:
+        logger.warning("Status edit failed: %s", exc)

@@ -1,0 +1,72 @@
+"""`serve --watch`: files dropped into corpus/ are indexed within seconds, debounced."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.watch import is_corpus_file, watch_and_reindex, watch_corpus
+from tests.bot.conftest import BotEnv
+from tests.corpus_site import FLOOD
+
+
+def test_only_supported_visible_files_count(tmp_path: Path) -> None:
+    assert is_corpus_file(tmp_path, str(tmp_path / "a.md"))
+    assert is_corpus_file(tmp_path, str(tmp_path / "world" / "b.HTML"))
+    assert not is_corpus_file(tmp_path, str(tmp_path / ".incoming-1.md"))
+    assert not is_corpus_file(tmp_path, str(tmp_path / ".git" / "x.md"))
+    assert not is_corpus_file(tmp_path, str(tmp_path / "a.md.swp"))
+    assert not is_corpus_file(tmp_path, "/elsewhere/a.md")
+
+
+async def test_a_burst_of_files_is_one_change(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    calls: list[set[str]] = []
+    stop, called = asyncio.Event(), asyncio.Event()
+
+    async def on_change(paths: set[str]) -> None:
+        calls.append(paths)
+        called.set()
+
+    task = asyncio.create_task(watch_corpus(corpus, 0.4, on_change, stop))
+    await asyncio.sleep(0.5)  # the watcher is set up
+    for i in range(3):
+        (corpus / f"story-{i}.md").write_text(f"Story {i}. " * 20)
+        (corpus / f".incoming-{i}.md").write_text("partial")
+        await asyncio.sleep(0.1)
+    (corpus / "notes.docx").write_bytes(b"PK")
+    await asyncio.wait_for(called.wait(), 10)
+    await asyncio.sleep(0.8)  # a second call would come within this
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert len(calls) == 1
+    assert {Path(p).name for p in calls[0]} == {"story-0.md", "story-1.md", "story-2.md"}
+
+
+@pytest.mark.slow
+async def test_serve_watch_indexes_a_dropped_document(bot_env: BotEnv) -> None:
+    services = bot_env.application.bot_data["services"]  # type: ignore[attr-defined]
+    stop = asyncio.Event()
+    task = asyncio.create_task(watch_and_reindex(bot_env.config, services.reindexer, stop))
+    try:
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        (bot_env.corpus / "flood.txt").write_text(FLOOD)
+        await bot_env.server.wait_for(
+            lambda: "flood.txt" in services.engine.store.documents,
+            timeout=30,
+            what="the dropped file to be indexed",
+        )
+        seconds = time.monotonic() - started
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+    assert seconds < 20
+    (job,) = services.reindexer.jobs.values()
+    assert job.requested_by == "corpus watch" and job.report.added == ["flood.txt"]
