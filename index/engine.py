@@ -41,7 +41,13 @@ class Retrieval:
     rows: list[int]
     relevance: float
     query_vector: np.ndarray = field(repr=False)
+    # Per sentence of the kept passages (``spans`` maps a row to its sentences here): BM25 and
+    # cosine with the question, computed once during retrieval and reused for the answer.
     sentence_bm25: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
+    sentence_cosine: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, np.float32), repr=False
+    )
+    spans: dict[int, range] = field(default_factory=dict, repr=False)
 
 
 class Engine:
@@ -78,10 +84,11 @@ class Engine:
     def keyword_rows(
         self, tokens: list[str], depth: int, store: IndexStore | None = None
     ) -> tuple[list[int], np.ndarray]:
-        """Passage rows with the best BM25 scores (best first), and every passage's score."""
+        """Passage rows with the best BM25 scores (best first, only those above 0), and their
+        scores. Only the posting lists of the question's words are read."""
         store = store or self._store
-        scores = store.keyword.scores(tokens)
-        return [int(i) for i in top_rows(scores, depth) if scores[i] > 0], scores
+        rows, scores = store.keyword.top(tokens, depth)
+        return [int(i) for i in rows], scores
 
     def retrieve(
         self,
@@ -89,50 +96,58 @@ class Engine:
         k: int | None = None,
         question: str | None = None,
         exclude: Callable[[Passage], bool] | None = None,
+        vector: np.ndarray | None = None,
     ) -> Retrieval:
         """Hybrid search: dense and BM25 candidates, fused, de-duplicated, best first.
 
         ``question`` is the question as asked when ``query`` adds context from earlier turns;
         its wording says what kind of answer to look for. ``exclude`` hides passages (the
         evaluation uses it to ask questions whose answer has been taken out of the corpus).
+        ``vector`` is ``query`` already embedded by this engine's embedder (it is embedded
+        here otherwise).
         """
         store = self._store
         settings = self.settings
         k = max(settings.top_k if k is None else k, 1)
-        vector = self.embedder.encode_query(query)
+        if vector is None:
+            vector = self.embedder.encode_query(query)
         if not len(store):
             return Retrieval([], [], 0.0, vector)
         tokens = tokenize(query)
         dense_rows = self.dense_rows(vector, settings.depth, store)
-        keyword_rows, keyword_all = self.keyword_rows(tokens, settings.depth, store)
+        keyword_rows, _ = self.keyword_rows(tokens, settings.depth, store)
         rows = list(dict.fromkeys(dense_rows + keyword_rows))
         if exclude is not None:
             rows = [r for r in rows if not exclude(store.passages[r])]
             if not rows:
                 return Retrieval([], [], 0.0, vector)
 
+        # Every feature is computed for the candidates only, so the cost does not grow with
+        # the size of the index.
         vectors = store.passage_vectors(rows)
-        sentence_cos = self._sentence_cosines(store, rows, vector)
-        sentence_bm25 = store.sentence_keyword.scores(tokens)
-        bigrams = store.bigram_keyword.scores(bigram_tokens(query))
+        spans = [store.sentence_rows(r) for r in rows]
+        local = self._local_spans(spans)
+        sentence_cos = store.sentence_vectors.gather(spans) @ vector
+        sentence_ids = np.concatenate([np.arange(s.start, s.stop) for s in spans])
+        sentence_bm25 = store.sentence_keyword.scores_of(tokens, sentence_ids)
         features = Features(
-            keyword=keyword_all[rows],
+            keyword=store.keyword.scores_of(tokens, rows),
             dense=vectors @ vector,
-            sentence_keyword=np.array(
-                [_span_max(sentence_bm25, store.sentence_rows(r)) for r in rows], np.float32
-            ),
-            bigram=bigrams[rows],
-            sentence=np.array(
-                [_span_max(sentence_cos, span) for span in self._local_spans(store, rows)],
-                np.float32,
-            ),
+            sentence_keyword=np.array([_span_max(sentence_bm25, s) for s in local], np.float32),
+            bigram=store.bigram_keyword.scores_of(bigram_tokens(query), rows),
+            sentence=np.array([_span_max(sentence_cos, s) for s in local], np.float32),
         )
         fused = fuse(features, settings)
         if settings.type_weight or settings.definition_weight:
             self._favour_answer_type(store, rows, fused, question or query, tokens)
         order = [int(i) for i in np.argsort(-fused, kind="stable")]
-        texts = [store.passages[r].text for r in rows]
-        kept = collapse_duplicates(order, vectors, texts, settings.duplicate_cosine)[:k]
+        kept = collapse_duplicates(
+            order,
+            vectors,
+            lambda i: store.passages[rows[i]].text,
+            settings.duplicate_cosine,
+            limit=k,
+        )
         hits = [
             Hit(
                 store.passages[rows[i]],
@@ -149,7 +164,15 @@ class Engine:
             set(tokenize(f"{passage.title} {passage.section} {passage.text}")),
         )
         score = relevance(float(features.dense[best]), float(features.sentence[best]), covered)
-        return Retrieval(hits, [rows[i] for i in kept], score, vector, sentence_bm25)
+        return Retrieval(
+            hits,
+            [rows[i] for i in kept],
+            score,
+            vector,
+            sentence_bm25,
+            sentence_cos.astype(np.float32),
+            {rows[i]: local[i] for i in kept},
+        )
 
     def _favour_answer_type(
         self,
@@ -177,29 +200,30 @@ class Engine:
                 fused[i] += weight
 
     @staticmethod
-    def _local_spans(store: IndexStore, rows: list[int]) -> list[range]:
-        """Each candidate's sentences as a range into the concatenation of their vectors."""
-        spans, start = [], 0
-        for r in rows:
-            n = len(store.sentence_rows(r))
-            spans.append(range(start, start + n))
-            start += n
-        return spans
-
-    @staticmethod
-    def _sentence_cosines(store: IndexStore, rows: list[int], vector: np.ndarray) -> np.ndarray:
-        """Cosine of the question with every sentence of the candidates, in candidate order."""
-        if not rows:
-            return np.zeros(0, np.float32)
-        blocks = [store.sentence_vectors[store.offsets[r] : store.offsets[r + 1]] for r in rows]
-        return np.asarray(np.concatenate(blocks), dtype=np.float32) @ vector
+    def _local_spans(spans: Sequence[range]) -> list[range]:
+        """Each candidate's sentences as a range into the concatenation of their sentences."""
+        local, start = [], 0
+        for span in spans:
+            local.append(range(start, start + len(span)))
+            start += len(span)
+        return local
 
     # -- answering -----------------------------------------------------------------------
 
-    def ask(self, question: str, history: Sequence[Turn] = (), k: int | None = None) -> Answer:
-        """Answer a question; ``history`` holds the conversation's earlier turns, oldest first."""
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        k: int | None = None,
+        *,
+        vector: np.ndarray | None = None,
+    ) -> Answer:
+        """Answer a question; ``history`` holds the conversation's earlier turns, oldest first.
+        ``vector`` is the question already embedded (used when it is searched as asked)."""
         query = contextualize(question, history)
-        found = self.retrieve(query, k, question)
+        if query != question.strip():
+            vector = None
+        found = self.retrieve(query, k, question, vector=vector)
         if history and query == question.strip() and refers_back(question):
             # A pronoun, but the question names things too: take it with the previous turn
             # only if the corpus answers that reading clearly better.
@@ -252,10 +276,9 @@ class Engine:
         cosines: list[np.ndarray] = []
         keyword: list[np.ndarray] = []
         for rank, row in enumerate(found.rows[: max(settings.answer_passages, 1)]):
-            span = store.sentence_rows(row)
-            block = np.asarray(store.sentence_vectors[span.start : span.stop], dtype=np.float32)
-            cosines.append(block @ found.query_vector)
-            keyword.append(np.asarray(found.sentence_bm25[span.start : span.stop], np.float32))
+            span = found.spans[row]
+            cosines.append(found.sentence_cosine[span.start : span.stop])
+            keyword.append(found.sentence_bm25[span.start : span.stop])
             texts.extend(store.passages[row].sentences)
             owners.extend([rank] * len(span))
         scores = score_sentences(

@@ -4,7 +4,7 @@ and which sentences answer the question."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,14 +101,22 @@ def fuse(features: Features, settings: RankingSettings) -> np.ndarray:
 
 
 def collapse_duplicates(
-    order: Sequence[int], vectors: np.ndarray, texts: Sequence[str], threshold: float
+    order: Sequence[int],
+    vectors: np.ndarray,
+    texts: Sequence[str] | Callable[[int], str],
+    threshold: float,
+    limit: int | None = None,
 ) -> list[int]:
     """Keep candidates (positions into ``vectors``/``texts``, best first) that are not near-copies
-    of a better one: same text, or cosine above ``threshold``."""
+    of a better one: same text, or cosine above ``threshold``. Stops once ``limit`` are kept;
+    ``texts`` may be a function of the position, so only the texts looked at are read."""
+    text_of = texts if callable(texts) else texts.__getitem__
     kept: list[int] = []
     seen_texts: set[str] = set()
     for i in order:
-        text = " ".join(texts[i].lower().split())
+        if limit is not None and len(kept) >= limit:
+            break
+        text = " ".join(text_of(i).lower().split())
         if text in seen_texts:
             continue
         if kept and float(np.max(vectors[kept] @ vectors[i])) >= threshold:

@@ -6,13 +6,22 @@ Layout of the index folder::
     gen-<time>-<rand>/      one complete build
         manifest.json       model, dimension, counts, corpus fingerprint, build time, file sizes
         passages.jsonl      one passage per line; its line number is its FAISS id
+        passage_offsets.npy byte offset of each line (read lazily from a memory map)
         documents.json      per document: title, source, date, url, file fingerprint
-        dense.faiss         passage vectors (normalised, so inner product = cosine)
+        dense.faiss         passage vectors (normalised, so inner product = cosine): exact
+                            IndexFlatIP (memory-mapped) up to ``hnsw_above`` passages, above it
+                            HNSW over 8-bit scalar-quantised vectors (IndexHNSWSQ)
         sentences.npy       one vector per sentence, float16; passage i owns rows offsets[i]..[i+1]
+                            (above ``hnsw_above`` passages instead: sentences.pq, a product
+                            quantiser, and sentence_codes.npy, its codes, decoded only for the
+                            candidate passages)
         offsets.npy
         bm25/               BM25 over passages (title, section, text)
         bm25_sentences/     BM25 over sentences (each with its title), in sentence-vector order
         bm25_bigrams/       BM25 over adjacent-word pairs of each passage
+
+Everything large is memory-mapped or read on demand, so start-up and resident memory stay small
+with a million passages.
 
 A build writes a new generation beside the old one and then points CURRENT at it, so a crash
 mid-build leaves the previous index serving.
@@ -26,6 +35,7 @@ import functools
 import hashlib
 import json
 import logging
+import mmap
 import os
 import secrets
 import shutil
@@ -44,8 +54,11 @@ from .passages import Passage
 
 __all__ = [
     "FORMAT_VERSION",
+    "AnnSettings",
     "IndexStore",
     "Manifest",
+    "PassageList",
+    "SentenceVectors",
     "build_lock",
     "make_faiss_index",
     "write_generation",
@@ -53,7 +66,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _REBUILD = "Run `storybot reindex` to rebuild it."
 _CHECKSUM_LIMIT = 256 * 1024 * 1024  # files above this are checked by size only, to start fast
 
@@ -71,6 +84,7 @@ class Manifest:
     faiss_type: str
     files: dict[str, dict[str, Any]]
     format_version: int = FORMAT_VERSION
+    sentence_codec: str = "float16"  # or "pq" (product-quantised codes, above hnsw_above)
 
     @property
     def version(self) -> str:
@@ -78,20 +92,127 @@ class Manifest:
         return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(self.built_at))}"
 
 
-def make_faiss_index(
-    vectors: np.ndarray, hnsw_above: int, hnsw_m: int = 32, ef_search: int = 128
-) -> faiss.Index:
-    """Exact inner-product search while the corpus is small, HNSW above ``hnsw_above`` vectors."""
+@dataclass(frozen=True, slots=True)
+class AnnSettings:
+    """When and how the index turns approximate (see docs/benchmarks-scale.md for the figures
+    behind the defaults)."""
+
+    hnsw_above: int = 200_000  # exact search up to this many passages (0: always exact)
+    hnsw_m: int = 32  # graph neighbours per vector
+    ef_construction: int = 80
+    ef_search: int = 256  # candidates explored per search (>= the depth asked for)
+    sentence_pq_bytes: int = 48  # bytes per sentence vector above hnsw_above (divides 384)
+
+    def approximate(self, count: int) -> bool:
+        return bool(self.hnsw_above) and count > self.hnsw_above
+
+
+def make_faiss_index(vectors: np.ndarray, ann: AnnSettings | int) -> faiss.Index:
+    """Exact inner-product search while the corpus is small; above ``ann.hnsw_above`` vectors,
+    HNSW over 8-bit scalar-quantised vectors (a quarter of the size of float32)."""
+    if isinstance(ann, int):
+        ann = AnnSettings(hnsw_above=ann)
     dimension = vectors.shape[1]
-    if hnsw_above and len(vectors) > hnsw_above:
-        index = faiss.IndexHNSWFlat(dimension, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = ef_search
+    if ann.approximate(len(vectors)):
+        index = faiss.IndexHNSWSQ(
+            dimension, faiss.ScalarQuantizer.QT_8bit, ann.hnsw_m, faiss.METRIC_INNER_PRODUCT
+        )
+        index.hnsw.efConstruction = ann.ef_construction
+        index.hnsw.efSearch = ann.ef_search
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        index.train(vectors)
     else:
         index = faiss.IndexFlatIP(dimension)
     if len(vectors):
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index
+
+
+def _train_pq(vectors: np.ndarray, code_bytes: int, seed: int = 1234) -> faiss.ProductQuantizer:
+    """A product quantiser of ``code_bytes`` sub-vectors, trained on at most 100k vectors."""
+    dimension = vectors.shape[1]
+    parts = code_bytes if code_bytes and dimension % code_bytes == 0 else dimension // 8
+    nbits = 8 if len(vectors) >= 256 * 4 else max(1, int(np.log2(max(len(vectors), 2))) - 2)
+    sample = vectors
+    if len(vectors) > 100_000:
+        sample = vectors[np.random.default_rng(seed).choice(len(vectors), 100_000, replace=False)]
+    pq = faiss.ProductQuantizer(dimension, parts, nbits)
+    pq.verbose = False
+    pq.train(np.ascontiguousarray(sample, dtype=np.float32))
+    return pq
+
+
+class SentenceVectors:
+    """Sentence vectors by row: float16 rows, or product-quantiser codes decoded on demand.
+    ``vectors[a:b]`` gives float32 rows a..b (not re-normalised)."""
+
+    def __init__(self, rows: np.ndarray, pq: faiss.ProductQuantizer | None = None) -> None:
+        self._rows = rows
+        self._pq = pq
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._rows.nbytes)
+
+    def __getitem__(self, span: slice) -> np.ndarray:
+        block = np.asarray(self._rows[span])
+        if self._pq is None:
+            return block.astype(np.float32)
+        if not len(block):
+            return np.zeros((0, self._pq.d), np.float32)
+        return self._pq.decode(np.ascontiguousarray(block))
+
+    def gather(self, spans: Sequence[range]) -> np.ndarray:
+        """The rows of several spans, concatenated, as float32."""
+        if not spans:
+            return np.zeros((0, self._pq.d if self._pq else self._rows.shape[1]), np.float32)
+        index = np.concatenate([np.arange(r.start, r.stop) for r in spans])
+        block = np.asarray(self._rows[index])
+        if self._pq is None:
+            return block.astype(np.float32)
+        if not len(block):
+            return np.zeros((0, self._pq.d), np.float32)
+        return self._pq.decode(np.ascontiguousarray(block))
+
+
+class PassageList(Sequence[Passage]):
+    """The passages of a generation, read on demand from passages.jsonl through a memory map
+    (one JSON line per passage, found by its byte offset): nothing is parsed at start-up."""
+
+    def __init__(self, path: Path, offsets: np.ndarray) -> None:
+        self._offsets = offsets
+        self._map: mmap.mmap | None = None
+        if len(offsets) > 1 and int(offsets[-1]) > 0:
+            with path.open("rb") as handle:
+                self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    @functools.lru_cache(maxsize=8192)  # noqa: B019 - one store per generation, few alive
+    def _get(self, row: int) -> Passage:
+        assert self._map is not None
+        start, end = int(self._offsets[row]), int(self._offsets[row + 1])
+        return _passage_from_json(self._map[start:end].decode("utf-8"))
+
+    def __getitem__(self, row: int) -> Passage:  # type: ignore[override]
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]  # type: ignore[return-value]
+        row = int(row)
+        if row < 0:
+            row += len(self)
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        return self._get(row)
+
+    def __iter__(self) -> Iterator[Passage]:
+        for row in range(len(self)):
+            if row < len(self) and self._map is not None:
+                start, end = int(self._offsets[row]), int(self._offsets[row + 1])
+                yield _passage_from_json(self._map[start:end].decode("utf-8"))
 
 
 def _sha256(path: Path) -> str:
@@ -154,22 +275,45 @@ def write_generation(
     corpus_fingerprint: str,
     settings_fingerprint: str,
     hnsw_above: int,
+    ann: AnnSettings | None = None,
 ) -> Manifest:
-    """Write a complete new generation, then switch CURRENT to it and delete older ones."""
+    """Write a complete new generation, then switch CURRENT to it and delete older ones.
+
+    ``ann`` sets when and how the index turns approximate; without it, ``hnsw_above`` with the
+    default settings. The vectors may come from anywhere (the scale benchmark writes arrays).
+    """
+    ann = ann or AnnSettings(hnsw_above=hnsw_above)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     tmp = folder / f".{name}.partial"
     tmp.mkdir()
     try:
-        with (tmp / "passages.jsonl").open("w", encoding="utf-8") as handle:
-            for passage in passages:
-                handle.write(_passage_to_json(passage) + "\n")
+        line_offsets = np.zeros(len(passages) + 1, dtype=np.int64)
+        with (tmp / "passages.jsonl").open("wb") as handle:
+            for i, passage in enumerate(passages):
+                line = (_passage_to_json(passage) + "\n").encode("utf-8")
+                handle.write(line)
+                line_offsets[i + 1] = line_offsets[i] + len(line)
+        np.save(tmp / "passage_offsets.npy", line_offsets)
         (tmp / "documents.json").write_text(
             json.dumps(documents, ensure_ascii=False, indent=1), encoding="utf-8"
         )
-        index = make_faiss_index(passage_vectors, hnsw_above)
+        index = make_faiss_index(passage_vectors, ann)
         faiss.write_index(index, str(tmp / "dense.faiss"))
-        np.save(tmp / "sentences.npy", sentence_vectors.astype(np.float16))
+        sentence_codec = "float16"
+        if ann.approximate(len(passages)) and len(sentence_vectors):
+            sentence_codec = "pq"
+            pq = _train_pq(sentence_vectors, ann.sentence_pq_bytes)
+            faiss.write_ProductQuantizer(pq, str(tmp / "sentences.pq"))
+            codes = np.empty((len(sentence_vectors), pq.code_size), dtype=np.uint8)
+            for start in range(0, len(sentence_vectors), 65536):
+                block = np.ascontiguousarray(
+                    sentence_vectors[start : start + 65536], dtype=np.float32
+                )
+                codes[start : start + len(block)] = pq.compute_codes(block)
+            np.save(tmp / "sentence_codes.npy", codes)
+        else:
+            np.save(tmp / "sentences.npy", sentence_vectors.astype(np.float16))
         np.save(tmp / "offsets.npy", offsets.astype(np.int64))
         for folder_name, part in (
             ("bm25", keyword),
@@ -198,6 +342,7 @@ def write_generation(
             built_at=time.time(),
             faiss_type=type(index).__name__,
             files=files,
+            sentence_codec=sentence_codec,
         )
         (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=1))
         for path in tmp.rglob("*"):
@@ -233,9 +378,9 @@ class IndexStore:
         self,
         folder: Path,
         manifest: Manifest,
-        passages: list[Passage],
+        passages: Sequence[Passage],
         dense: faiss.Index,
-        sentence_vectors: np.ndarray,
+        sentence_vectors: SentenceVectors,
         offsets: np.ndarray,
         keyword: KeywordIndex,
         sentence_keyword: KeywordIndex,
@@ -298,15 +443,20 @@ class IndexStore:
         try:
             if verify:
                 cls._verify_files(gen, manifest)
-            passages = [
-                _passage_from_json(line)
-                for line in (gen / "passages.jsonl").read_text(encoding="utf-8").splitlines()
-            ]
+            passages = PassageList(
+                gen / "passages.jsonl", np.load(gen / "passage_offsets.npy", mmap_mode="r")
+            )
             documents = json.loads((gen / "documents.json").read_text(encoding="utf-8"))
             flags = faiss.IO_FLAG_MMAP_IFC if manifest.faiss_type == "IndexFlatIP" else 0
             dense = faiss.read_index(str(gen / "dense.faiss"), flags)
-            sentence_vectors = np.load(gen / "sentences.npy", mmap_mode="r")
-            offsets = np.load(gen / "offsets.npy")
+            if manifest.sentence_codec == "pq":
+                sentence_vectors = SentenceVectors(
+                    np.load(gen / "sentence_codes.npy", mmap_mode="r"),
+                    faiss.read_ProductQuantizer(str(gen / "sentences.pq")),
+                )
+            else:
+                sentence_vectors = SentenceVectors(np.load(gen / "sentences.npy", mmap_mode="r"))
+            offsets = np.load(gen / "offsets.npy", mmap_mode="r")
             keyword = KeywordIndex.load(gen / "bm25", len(passages))
             sentence_keyword = KeywordIndex.load(gen / "bm25_sentences", len(sentence_vectors))
             bigram_keyword = KeywordIndex.load(gen / "bm25_bigrams", len(passages))
@@ -367,3 +517,7 @@ class IndexStore:
 
     def sentence_rows(self, row: int) -> range:
         return range(int(self.offsets[row]), int(self.offsets[row + 1]))
+
+    def passage_sentence_vectors(self, rows: Sequence[int]) -> np.ndarray:
+        """The sentence vectors of these passages, concatenated in order, as float32."""
+        return self.sentence_vectors.gather([self.sentence_rows(r) for r in rows])
