@@ -54,8 +54,13 @@ class Engine:
     """Holds the model and the current index; ``swap`` replaces the index while questions run."""
 
     def __init__(
-        self, store: IndexStore, embedder: Embedder, settings: RankingSettings | None = None
+        self,
+        store: IndexStore,
+        embedder: Embedder | None,
+        settings: RankingSettings | None = None,
     ) -> None:
+        """``embedder`` may be None only where every question comes with its vector (the scale
+        benchmark opens an index without loading the model)."""
         self._store = store
         self.embedder = embedder
         self.settings = settings or RankingSettings()
@@ -110,6 +115,8 @@ class Engine:
         settings = self.settings
         k = max(settings.top_k if k is None else k, 1)
         if vector is None:
+            if self.embedder is None:
+                raise ValueError("This engine has no embedder: pass the question's vector.")
             vector = self.embedder.encode_query(query)
         if not len(store):
             return Retrieval([], [], 0.0, vector)
@@ -125,17 +132,17 @@ class Engine:
         # Every feature is computed for the candidates only, so the cost does not grow with
         # the size of the index.
         vectors = store.passage_vectors(rows)
-        spans = [store.sentence_rows(r) for r in rows]
-        local = self._local_spans(spans)
-        sentence_cos = store.sentence_vectors.gather(spans) @ vector
-        sentence_ids = np.concatenate([np.arange(s.start, s.stop) for s in spans])
+        sentence_ids, counts = store.candidate_sentences(rows)
+        starts = np.zeros(len(rows) + 1, np.int64)
+        np.cumsum(counts, out=starts[1:])
+        sentence_cos = store.sentence_vectors.cosines(sentence_ids, vector)
         sentence_bm25 = store.sentence_keyword.scores_of(tokens, sentence_ids)
         features = Features(
             keyword=store.keyword.scores_of(tokens, rows),
             dense=vectors @ vector,
-            sentence_keyword=np.array([_span_max(sentence_bm25, s) for s in local], np.float32),
+            sentence_keyword=span_max(sentence_bm25, starts),
             bigram=store.bigram_keyword.scores_of(bigram_tokens(query), rows),
-            sentence=np.array([_span_max(sentence_cos, s) for s in local], np.float32),
+            sentence=span_max(sentence_cos, starts),
         )
         fused = fuse(features, settings)
         if settings.type_weight or settings.definition_weight:
@@ -171,7 +178,7 @@ class Engine:
             vector,
             sentence_bm25,
             sentence_cos.astype(np.float32),
-            {rows[i]: local[i] for i in kept},
+            {rows[i]: range(int(starts[i]), int(starts[i + 1])) for i in kept},
         )
 
     def _favour_answer_type(
@@ -198,15 +205,6 @@ class Engine:
                 for sentence in store.passages[rows[i]].sentences
             ):
                 fused[i] += weight
-
-    @staticmethod
-    def _local_spans(spans: Sequence[range]) -> list[range]:
-        """Each candidate's sentences as a range into the concatenation of their sentences."""
-        local, start = [], 0
-        for span in spans:
-            local.append(range(start, start + len(span)))
-            start += len(span)
-        return local
 
     # -- answering -----------------------------------------------------------------------
 
@@ -316,5 +314,11 @@ class Engine:
         ]
 
 
-def _span_max(values: np.ndarray, span: range) -> float:
-    return float(values[span.start : span.stop].max()) if len(span) else 0.0
+def span_max(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The maximum of ``values`` in each segment ``starts[i]..starts[i+1]`` (0 when empty)."""
+    counts = np.diff(starts)
+    out = np.zeros(len(counts), np.float32)
+    filled = counts > 0
+    if values.size and filled.any():
+        out[filled] = np.maximum.reduceat(values, starts[:-1][filled])
+    return out

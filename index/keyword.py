@@ -102,6 +102,13 @@ class KeywordIndex:
     def __init__(self, model: bm25s.BM25, size: int) -> None:
         self._bm25 = model
         self.size = size
+        # Plain array views of bm25s's (memory-mapped) sparse matrix: indexing a np.memmap
+        # from Python costs microseconds per call.
+        matrix = getattr(model, "scores", None) or {}
+        self._matrix = tuple(
+            np.asarray(matrix[key]) if key in matrix else np.zeros(0)
+            for key in ("indptr", "indices", "data")
+        )
 
     @classmethod
     def build(cls, tokens: Sequence[list[str]], k1: float = 0.7, b: float = 0.6) -> KeywordIndex:
@@ -135,8 +142,7 @@ class KeywordIndex:
         if not self.size:
             return []
         vocab = self._bm25.vocab_dict
-        matrix = self._bm25.scores
-        indptr, indices, data = matrix["indptr"], matrix["indices"], matrix["data"]
+        indptr, indices, data = self._matrix
         found = []
         for token in query_tokens:
             column = vocab.get(token)

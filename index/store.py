@@ -11,10 +11,11 @@ Layout of the index folder::
         dense.faiss         passage vectors (normalised, so inner product = cosine): exact
                             IndexFlatIP (memory-mapped) up to ``hnsw_above`` passages, above it
                             HNSW over 8-bit scalar-quantised vectors (IndexHNSWSQ)
-        sentences.npy       one vector per sentence, float16; passage i owns rows offsets[i]..[i+1]
-                            (above ``hnsw_above`` passages instead: sentences.pq, a product
-                            quantiser, and sentence_codes.npy, its codes, decoded only for the
-                            candidate passages)
+        sentences.npy       one vector per sentence, int8 (sentence_scale.npy: the scale of each
+                            dimension); passage i owns rows offsets[i]..[i+1]
+                            (above ``sentence_pq_above`` passages instead: sentences.pq, a
+                            product quantiser, and sentence_codes.npy, its codes, read only for
+                            the candidate passages)
         offsets.npy
         bm25/               BM25 over passages (title, section, text)
         bm25_sentences/     BM25 over sentences (each with its title), in sentence-vector order
@@ -84,7 +85,7 @@ class Manifest:
     faiss_type: str
     files: dict[str, dict[str, Any]]
     format_version: int = FORMAT_VERSION
-    sentence_codec: str = "float16"  # or "pq" (product-quantised codes, above hnsw_above)
+    sentence_codec: str = "int8"  # or "pq" (product-quantised codes, above sentence_pq_above)
 
     @property
     def version(self) -> str:
@@ -92,19 +93,30 @@ class Manifest:
         return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(self.built_at))}"
 
 
+_PQ_MIN_SENTENCES = 256 * 39  # k-means wants 39 points per centroid
+
+
 @dataclass(frozen=True, slots=True)
 class AnnSettings:
-    """When and how the index turns approximate (see docs/benchmarks-scale.md for the figures
-    behind the defaults)."""
+    """When and how the index turns approximate and compact (docs/benchmarks-scale.md has the
+    figures behind the defaults)."""
 
-    hnsw_above: int = 200_000  # exact search up to this many passages (0: always exact)
+    hnsw_above: int = 50_000  # exact dense search up to this many passages (0: always exact)
     hnsw_m: int = 32  # graph neighbours per vector
     ef_construction: int = 80
     ef_search: int = 256  # candidates explored per search (>= the depth asked for)
-    sentence_pq_bytes: int = 48  # bytes per sentence vector above hnsw_above (divides 384)
+    sentence_pq_above: int = 300_000  # int8 sentence vectors up to this many passages, PQ above
+    sentence_pq_bytes: int = 48  # bytes per PQ-coded sentence vector (divides the dimension)
 
     def approximate(self, count: int) -> bool:
         return bool(self.hnsw_above) and count > self.hnsw_above
+
+    def compact_sentences(self, passages: int, sentences: int) -> bool:
+        return (
+            bool(self.sentence_pq_above)
+            and passages > self.sentence_pq_above
+            and sentences >= _PQ_MIN_SENTENCES
+        )
 
 
 def make_faiss_index(vectors: np.ndarray, ann: AnnSettings | int) -> faiss.Index:
@@ -129,53 +141,90 @@ def make_faiss_index(vectors: np.ndarray, ann: AnnSettings | int) -> faiss.Index
 
 
 def _train_pq(vectors: np.ndarray, code_bytes: int, seed: int = 1234) -> faiss.ProductQuantizer:
-    """A product quantiser of ``code_bytes`` sub-vectors, trained on at most 100k vectors."""
+    """A product quantiser of ``code_bytes`` sub-vectors, trained on at most 65,536 vectors."""
     dimension = vectors.shape[1]
     parts = code_bytes if code_bytes and dimension % code_bytes == 0 else dimension // 8
-    nbits = 8 if len(vectors) >= 256 * 4 else max(1, int(np.log2(max(len(vectors), 2))) - 2)
+    nbits = 8 if len(vectors) >= _PQ_MIN_SENTENCES else 4
     sample = vectors
-    if len(vectors) > 100_000:
-        sample = vectors[np.random.default_rng(seed).choice(len(vectors), 100_000, replace=False)]
+    if len(vectors) > 65_536:
+        chosen = np.sort(np.random.default_rng(seed).choice(len(vectors), 65_536, replace=False))
+        sample = vectors[chosen]
     pq = faiss.ProductQuantizer(dimension, parts, nbits)
     pq.verbose = False
+    pq.cp.niter = 10  # k-means rounds per sub-quantiser (25 by default: slower, no better here)
     pq.train(np.ascontiguousarray(sample, dtype=np.float32))
     return pq
 
 
 class SentenceVectors:
-    """Sentence vectors by row: float16 rows, or product-quantiser codes decoded on demand.
-    ``vectors[a:b]`` gives float32 rows a..b (not re-normalised)."""
+    """Sentence vectors by row, stored compactly: int8 with a scale per dimension (small
+    indexes), or product-quantiser codes (above ``hnsw_above``). ``vectors[a:b]`` decodes rows
+    a..b to float32; ``cosines`` scores rows against a query without decoding them."""
 
-    def __init__(self, rows: np.ndarray, pq: faiss.ProductQuantizer | None = None) -> None:
+    def __init__(
+        self,
+        rows: np.ndarray,
+        scale: np.ndarray | None = None,
+        pq: faiss.ProductQuantizer | None = None,
+    ) -> None:
         self._rows = rows
+        self._scale = scale
         self._pq = pq
+        self._centroids = None  # (sub-vectors, centroids, sub-dimension)
+        if pq is not None:
+            self._centroids = faiss.vector_to_array(pq.centroids).reshape(pq.M, pq.ksub, pq.dsub)
+
+    @classmethod
+    def quantise(cls, vectors: np.ndarray) -> SentenceVectors:
+        """int8 rows and a float32 scale per dimension (the largest magnitude / 127)."""
+        scale = np.zeros(vectors.shape[1], np.float32)
+        for start in range(0, len(vectors), 65536):
+            block = np.abs(np.asarray(vectors[start : start + 65536], np.float32)).max(axis=0)
+            np.maximum(scale, block, out=scale)
+        scale = np.maximum(scale, 1e-12) / 127.0
+        rows = np.empty(vectors.shape, np.int8)
+        for start in range(0, len(vectors), 65536):
+            block = np.asarray(vectors[start : start + 65536], np.float32) / scale
+            rows[start : start + len(block)] = np.clip(np.rint(block), -127, 127)
+        return cls(rows, scale)
 
     def __len__(self) -> int:
         return len(self._rows)
 
     @property
-    def nbytes(self) -> int:
-        return int(self._rows.nbytes)
+    def dimension(self) -> int:
+        return int(self._pq.d) if self._pq is not None else int(self._rows.shape[1])
+
+    def _decode(self, block: np.ndarray) -> np.ndarray:
+        if not len(block):
+            return np.zeros((0, self.dimension), np.float32)
+        if self._pq is not None:
+            return self._pq.decode(np.ascontiguousarray(block))
+        assert self._scale is not None
+        return block.astype(np.float32) * self._scale
 
     def __getitem__(self, span: slice) -> np.ndarray:
-        block = np.asarray(self._rows[span])
-        if self._pq is None:
-            return block.astype(np.float32)
-        if not len(block):
-            return np.zeros((0, self._pq.d), np.float32)
-        return self._pq.decode(np.ascontiguousarray(block))
+        return self._decode(np.asarray(self._rows[span]))
 
-    def gather(self, spans: Sequence[range]) -> np.ndarray:
-        """The rows of several spans, concatenated, as float32."""
-        if not spans:
-            return np.zeros((0, self._pq.d if self._pq else self._rows.shape[1]), np.float32)
-        index = np.concatenate([np.arange(r.start, r.stop) for r in spans])
-        block = np.asarray(self._rows[index])
-        if self._pq is None:
-            return block.astype(np.float32)
+    def take(self, index: np.ndarray) -> np.ndarray:
+        """These rows, decoded to float32."""
+        return self._decode(self._rows[np.asarray(index, dtype=np.int64)])
+
+    def cosines(self, index: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """Inner product of these rows with ``vector``, computed on the codes: int8 rows
+        against the query scaled per dimension, or PQ codes through an inner-product table."""
+        block = self._rows[np.asarray(index, dtype=np.int64)]
         if not len(block):
-            return np.zeros((0, self._pq.d), np.float32)
-        return self._pq.decode(np.ascontiguousarray(block))
+            return np.zeros(0, np.float32)
+        if self._pq is not None and self._centroids is not None:
+            parts = vector.reshape(self._pq.M, 1, self._pq.dsub).astype(np.float32)
+            table = (self._centroids * parts).sum(axis=2)  # (sub-vectors, centroids)
+            if self._pq.nbits != 8:
+                return self.take(index) @ vector
+            flat = block.astype(np.intp) + np.arange(self._pq.M) * self._pq.ksub
+            return table.ravel()[flat].sum(axis=1, dtype=np.float32)
+        assert self._scale is not None
+        return block.astype(np.float32) @ (vector * self._scale)
 
 
 class PassageList(Sequence[Passage]):
@@ -300,8 +349,8 @@ def write_generation(
         )
         index = make_faiss_index(passage_vectors, ann)
         faiss.write_index(index, str(tmp / "dense.faiss"))
-        sentence_codec = "float16"
-        if ann.approximate(len(passages)) and len(sentence_vectors):
+        sentence_codec = "int8"
+        if ann.compact_sentences(len(passages), len(sentence_vectors)):
             sentence_codec = "pq"
             pq = _train_pq(sentence_vectors, ann.sentence_pq_bytes)
             faiss.write_ProductQuantizer(pq, str(tmp / "sentences.pq"))
@@ -313,7 +362,9 @@ def write_generation(
                 codes[start : start + len(block)] = pq.compute_codes(block)
             np.save(tmp / "sentence_codes.npy", codes)
         else:
-            np.save(tmp / "sentences.npy", sentence_vectors.astype(np.float16))
+            quantised = SentenceVectors.quantise(sentence_vectors)
+            np.save(tmp / "sentences.npy", quantised._rows)
+            np.save(tmp / "sentence_scale.npy", quantised._scale)
         np.save(tmp / "offsets.npy", offsets.astype(np.int64))
         for folder_name, part in (
             ("bm25", keyword),
@@ -444,19 +495,23 @@ class IndexStore:
             if verify:
                 cls._verify_files(gen, manifest)
             passages = PassageList(
-                gen / "passages.jsonl", np.load(gen / "passage_offsets.npy", mmap_mode="r")
+                gen / "passages.jsonl",
+                np.asarray(np.load(gen / "passage_offsets.npy", mmap_mode="r")),
             )
             documents = json.loads((gen / "documents.json").read_text(encoding="utf-8"))
             flags = faiss.IO_FLAG_MMAP_IFC if manifest.faiss_type == "IndexFlatIP" else 0
             dense = faiss.read_index(str(gen / "dense.faiss"), flags)
             if manifest.sentence_codec == "pq":
                 sentence_vectors = SentenceVectors(
-                    np.load(gen / "sentence_codes.npy", mmap_mode="r"),
-                    faiss.read_ProductQuantizer(str(gen / "sentences.pq")),
+                    np.asarray(np.load(gen / "sentence_codes.npy", mmap_mode="r")),
+                    pq=faiss.read_ProductQuantizer(str(gen / "sentences.pq")),
                 )
             else:
-                sentence_vectors = SentenceVectors(np.load(gen / "sentences.npy", mmap_mode="r"))
-            offsets = np.load(gen / "offsets.npy", mmap_mode="r")
+                sentence_vectors = SentenceVectors(
+                    np.asarray(np.load(gen / "sentences.npy", mmap_mode="r")),
+                    np.load(gen / "sentence_scale.npy"),
+                )
+            offsets = np.load(gen / "offsets.npy")
             keyword = KeywordIndex.load(gen / "bm25", len(passages))
             sentence_keyword = KeywordIndex.load(gen / "bm25_sentences", len(sentence_vectors))
             bigram_keyword = KeywordIndex.load(gen / "bm25_bigrams", len(passages))
@@ -518,6 +573,12 @@ class IndexStore:
     def sentence_rows(self, row: int) -> range:
         return range(int(self.offsets[row]), int(self.offsets[row + 1]))
 
-    def passage_sentence_vectors(self, rows: Sequence[int]) -> np.ndarray:
-        """The sentence vectors of these passages, concatenated in order, as float32."""
-        return self.sentence_vectors.gather([self.sentence_rows(r) for r in rows])
+    def candidate_sentences(self, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The sentence rows of these passages, concatenated in order, and how many each has."""
+        index = np.asarray(rows, dtype=np.int64)
+        starts = self.offsets[index]
+        counts = self.offsets[index + 1] - starts
+        total = int(counts.sum())
+        # start of each passage's block, repeated over its sentences, plus the place within it
+        within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        return np.repeat(starts, counts) + within, counts
