@@ -41,7 +41,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 3
 _REBUILD = "Run `storybot reindex` to rebuild it."
-_CHECKSUM_LIMIT = 256 * 1024 * 1024  # files above this are checked by size only, to start fast
+_CHECKSUM_LIMIT = 32 * 1024 * 1024  # files above this are checked by size only, to start fast
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,10 +258,51 @@ class PassageList(Sequence[Passage]):
         return self._get(row)
 
     def __iter__(self) -> Iterator[Passage]:
+        if self._map is None:
+            return
         for row in range(len(self)):
-            if row < len(self) and self._map is not None:
-                start, end = int(self._offsets[row]), int(self._offsets[row + 1])
-                yield _passage_from_json(self._map[start:end].decode("utf-8"))
+            start, end = int(self._offsets[row]), int(self._offsets[row + 1])
+            yield _passage_from_json(self._map[start:end].decode("utf-8"))
+
+    def row_by_id(self) -> dict[str, int]:
+        """Each passage id's row, read from the start of each line (a passage's JSON starts
+        with its id), without parsing the passages."""
+        if self._map is None:
+            return {}
+        decoder = json.JSONDecoder()
+        rows = {}
+        for row in range(len(self)):
+            start, end = int(self._offsets[row]), int(self._offsets[row + 1])
+            head = self._map[start : min(end, start + 256)].decode("utf-8", "ignore")
+            try:
+                if not head.startswith(_ID_KEY):
+                    raise ValueError(head[:40])
+                passage_id, _ = decoder.raw_decode(head, len(_ID_KEY))
+            except ValueError:  # a very long id: parse the whole passage
+                passage_id = self[row].passage_id
+            rows[passage_id] = row
+        return rows
+
+
+_ID_KEY = '{"passage_id": '
+
+
+class _PassagesById(Mapping[str, Passage]):
+    def __init__(self, passages: PassageList, rows: dict[str, int]) -> None:
+        self._passages = passages
+        self._rows = rows
+
+    def __getitem__(self, passage_id: str) -> Passage:
+        return self._passages[self._rows[passage_id]]
+
+    def __contains__(self, passage_id: object) -> bool:
+        return passage_id in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 def _sha256(path: Path) -> str:
@@ -453,7 +494,10 @@ class IndexStore:
         return len(self.passages)
 
     @functools.cached_property
-    def passage_by_id(self) -> dict[str, Passage]:
+    def passage_by_id(self) -> Mapping[str, Passage]:
+        """Passages by id; only the ids are scanned (once), a passage is read when asked for."""
+        if isinstance(self.passages, PassageList):
+            return _PassagesById(self.passages, self.passages.row_by_id())
         return {p.passage_id: p for p in self.passages}
 
     @property
