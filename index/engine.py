@@ -83,8 +83,7 @@ class Engine:
         store = store or self._store
         if not len(store):
             return []
-        _, ids = store.dense.search(vector[None, :], min(depth, len(store)))
-        return [int(i) for i in ids[0] if i >= 0]
+        return store.search(vector, depth)
 
     def keyword_rows(
         self, tokens: list[str], depth: int, store: IndexStore | None = None

@@ -10,7 +10,8 @@ Layout of the index folder::
         documents.json      per document: title, source, date, url, file fingerprint
         dense.faiss         passage vectors (normalised, so inner product = cosine): exact
                             IndexFlatIP (memory-mapped) up to ``hnsw_above`` passages, above it
-                            HNSW over 8-bit scalar-quantised vectors (IndexHNSWSQ)
+                            HNSW over 8-bit scalar-quantised vectors (IndexHNSWSQ), whose
+                            candidates are re-scored with dense_rescore.npy (float16 vectors)
         sentences.npy       one vector per sentence, int8 (sentence_scale.npy: the scale of each
                             dimension); passage i owns rows offsets[i]..[i+1]
                             (above ``sentence_pq_above`` passages instead: sentences.pq, a
@@ -390,6 +391,16 @@ def write_generation(
         )
         index = make_faiss_index(passage_vectors, ann)
         faiss.write_index(index, str(tmp / "dense.faiss"))
+        if ann.approximate(len(passages)):
+            # float16 copies of the vectors re-score the graph's candidates: 8-bit vectors
+            # alone cap recall@10 near 0.97-0.99 (docs/benchmarks-scale.md).
+            exact = np.lib.format.open_memmap(
+                tmp / "dense_rescore.npy", "w+", np.float16, passage_vectors.shape
+            )
+            for start in range(0, len(passage_vectors), 65536):
+                exact[start : start + 65536] = passage_vectors[start : start + 65536]
+            exact.flush()
+            del exact
         sentence_codec = "int8"
         if ann.compact_sentences(len(passages), len(sentence_vectors)):
             sentence_codec = "pq"
@@ -489,6 +500,7 @@ class IndexStore:
         self.sentence_keyword = sentence_keyword
         self.bigram_keyword = bigram_keyword
         self.documents = documents
+        self.rescore: np.ndarray | None = None  # float16 vectors behind an approximate index
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -545,6 +557,9 @@ class IndexStore:
             documents = json.loads((gen / "documents.json").read_text(encoding="utf-8"))
             flags = faiss.IO_FLAG_MMAP_IFC if manifest.faiss_type == "IndexFlatIP" else 0
             dense = faiss.read_index(str(gen / "dense.faiss"), flags)
+            rescore = None
+            if (gen / "dense_rescore.npy").is_file():
+                rescore = np.asarray(np.load(gen / "dense_rescore.npy", mmap_mode="r"))
             if manifest.sentence_codec == "pq":
                 sentence_vectors = SentenceVectors(
                     np.asarray(np.load(gen / "sentence_codes.npy", mmap_mode="r")),
@@ -569,6 +584,7 @@ class IndexStore:
             (len(passages) == manifest.passage_count, "passages.jsonl"),
             (dense.ntotal == manifest.passage_count, "dense.faiss"),
             (dense.d == manifest.dimension, "dense.faiss (dimension)"),
+            (rescore is None or rescore.shape == (dense.ntotal, dense.d), "dense_rescore.npy"),
             (len(sentence_vectors) == manifest.sentence_count, "sentences.npy"),
             (len(offsets) == manifest.passage_count + 1, "offsets.npy"),
         ]
@@ -579,7 +595,7 @@ class IndexStore:
                     f"{_REBUILD}"
                 )
         logger.info("Loaded index %s: %d passages", gen.name, len(passages))
-        return cls(
+        store = cls(
             gen,
             manifest,
             passages,
@@ -591,6 +607,8 @@ class IndexStore:
             bigram_keyword,
             documents,
         )
+        store.rescore = rescore
+        return store
 
     @staticmethod
     def _verify_files(gen: Path, manifest: Manifest) -> None:
@@ -609,10 +627,27 @@ class IndexStore:
                 )
 
     def passage_vectors(self, rows: Sequence[int]) -> np.ndarray:
-        """Stored vectors of these passages (reconstructed from FAISS)."""
+        """Stored vectors of these passages (from FAISS, or their float16 copies)."""
         if not len(rows):
             return np.zeros((0, self.manifest.dimension), dtype=np.float32)
+        if self.rescore is not None:
+            return self.rescore[np.asarray(rows, dtype=np.int64)].astype(np.float32)
         return self.dense.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+
+    def search(self, vector: np.ndarray, k: int) -> list[int]:
+        """The ``k`` passage rows nearest to ``vector``, best first. An approximate index
+        proposes twice as many candidates (at least 40), re-scored with the float16 vectors."""
+        k = min(k, len(self))
+        if k <= 0:
+            return []
+        query = np.ascontiguousarray(vector[None, :], dtype=np.float32)
+        if self.rescore is None:
+            _, ids = self.dense.search(query, k)
+            return [int(i) for i in ids[0] if i >= 0]
+        _, ids = self.dense.search(query, min(len(self), max(2 * k, 40)))
+        found = ids[0][ids[0] >= 0]
+        scores = self.rescore[found].astype(np.float32) @ query[0]
+        return [int(i) for i in found[np.argsort(-scores, kind="stable")[:k]]]
 
     def sentence_rows(self, row: int) -> range:
         return range(int(self.offsets[row]), int(self.offsets[row + 1]))
