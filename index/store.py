@@ -235,6 +235,8 @@ class PassageList(Sequence[Passage]):
     def __init__(self, path: Path, offsets: np.ndarray) -> None:
         self._offsets = offsets
         self._map: mmap.mmap | None = None
+        # A cache per instance, so a replaced generation is not kept alive by a shared one.
+        self._get = functools.lru_cache(maxsize=8192)(self._read)
         if len(offsets) > 1 and int(offsets[-1]) > 0:
             with path.open("rb") as handle:
                 self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
@@ -242,8 +244,7 @@ class PassageList(Sequence[Passage]):
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
-    @functools.lru_cache(maxsize=8192)  # noqa: B019 - one store per generation, few alive
-    def _get(self, row: int) -> Passage:
+    def _read(self, row: int) -> Passage:
         assert self._map is not None
         start, end = int(self._offsets[row]), int(self._offsets[row + 1])
         return _passage_from_json(self._map[start:end].decode("utf-8"))
