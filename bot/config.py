@@ -69,7 +69,9 @@ class IndexSection:
     max_words: int = _BUILD.max_words
     min_words: int = _BUILD.min_words
     overlap: int = _BUILD.overlap
-    hnsw_above: int = _BUILD.hnsw_above
+    hnsw_above: int = _BUILD.hnsw_above  # exact FAISS search up to this many passages
+    hnsw_ef_search: int = _BUILD.hnsw_ef_search  # HNSW's efSearch above it
+    sentence_pq_above: int = _BUILD.sentence_pq_above  # PQ-coded sentence vectors above this
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +148,8 @@ class Config:
             min_words=self.index.min_words,
             overlap=self.index.overlap,
             hnsw_above=self.index.hnsw_above,
+            hnsw_ef_search=self.index.hnsw_ef_search,
+            sentence_pq_above=self.index.sentence_pq_above,
             max_document_bytes=int(self.corpus.max_document_mb * 1024 * 1024),
             duplicate_overlap=self.retrieval.duplicate_overlap,
         )
@@ -320,6 +324,10 @@ def _validate(config: Config) -> None:
         raise ConfigError(
             f"Config 'index.min_words' ({index.min_words}) must not exceed 'index.max_words' "
             f"({index.max_words})."
+        )
+    if index.hnsw_ef_search < 16:
+        raise ConfigError(
+            f"Config 'index.hnsw_ef_search' must be at least 16, not {index.hnsw_ef_search}."
         )
     if not 0 <= config.retrieval.hedge <= config.retrieval.gate <= 1:
         raise ConfigError(

@@ -25,7 +25,7 @@ from .embedder import Embedder
 from .errors import DocumentError, IndexUnavailableError
 from .keyword import KeywordIndex, bigram_tokens, tokenize
 from .passages import Document, Passage
-from .store import IndexStore, build_lock, write_generation
+from .store import AnnSettings, IndexStore, build_lock, write_generation
 
 __all__ = ["BuildReport", "BuildSettings", "build_index", "embedding_text"]
 
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 # (stage, done, total): stages are "reading", "embedding", "writing".
 ProgressFn = Callable[[str, int, int], None]
+_ANN = AnnSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +43,18 @@ class BuildSettings:
     max_words: int = 220
     min_words: int = 40
     overlap: int = 1
-    hnsw_above: int = 200_000
+    hnsw_above: int = _ANN.hnsw_above
+    hnsw_ef_search: int = _ANN.ef_search
+    sentence_pq_above: int = _ANN.sentence_pq_above
     max_document_bytes: int = MAX_DOCUMENT_BYTES
     duplicate_overlap: float = DUPLICATE_OVERLAP  # near-duplicate documents are reported
+
+    def ann(self) -> AnnSettings:
+        return AnnSettings(
+            hnsw_above=self.hnsw_above,
+            ef_search=self.hnsw_ef_search,
+            sentence_pq_above=self.sentence_pq_above,
+        )
 
     def fingerprint(self, model: str) -> str:
         key = json.dumps(
@@ -291,6 +301,7 @@ def index_documents(
         ),
         settings_fingerprint=settings.fingerprint(model),
         hnsw_above=settings.hnsw_above,
+        ann=settings.ann(),
     )
     if progress:
         progress("writing", 1, 1)

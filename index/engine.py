@@ -43,15 +43,26 @@ class Retrieval:
     rows: list[int]
     relevance: float
     query_vector: np.ndarray = field(repr=False)
+    # Per sentence of the kept passages (``spans`` maps a row to its sentences here): BM25 and
+    # cosine with the question, computed once during retrieval and reused for the answer.
     sentence_bm25: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
+    sentence_cosine: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, np.float32), repr=False
+    )
+    spans: dict[int, range] = field(default_factory=dict, repr=False)
 
 
 class Engine:
     """Holds the model and the current index; ``swap`` replaces the index while questions run."""
 
     def __init__(
-        self, store: IndexStore, embedder: Embedder, settings: RankingSettings | None = None
+        self,
+        store: IndexStore,
+        embedder: Embedder | None,
+        settings: RankingSettings | None = None,
     ) -> None:
+        """``embedder`` may be None only where every question comes with its vector (the scale
+        benchmark opens an index without loading the model)."""
         self._store = store
         self.embedder = embedder
         self.settings = settings or RankingSettings()
@@ -74,16 +85,16 @@ class Engine:
         store = store or self._store
         if not len(store):
             return []
-        _, ids = store.dense.search(vector[None, :], min(depth, len(store)))
-        return [int(i) for i in ids[0] if i >= 0]
+        return store.search(vector, depth)
 
     def keyword_rows(
         self, tokens: list[str], depth: int, store: IndexStore | None = None
     ) -> tuple[list[int], np.ndarray]:
-        """Passage rows with the best BM25 scores (best first), and every passage's score."""
+        """Passage rows with the best BM25 scores (best first, only those above 0), and their
+        scores. Only the posting lists of the question's words are read."""
         store = store or self._store
-        scores = store.keyword.scores(tokens)
-        return [int(i) for i in top_rows(scores, depth) if scores[i] > 0], scores
+        rows, scores = store.keyword.top(tokens, depth)
+        return [int(i) for i in rows], scores
 
     def retrieve(
         self,
@@ -91,53 +102,57 @@ class Engine:
         k: int | None = None,
         question: str | None = None,
         exclude: Callable[[Passage], bool] | None = None,
+        vector: np.ndarray | None = None,
     ) -> Retrieval:
         """Hybrid search: dense and BM25 candidates, fused, de-duplicated, best first.
 
         ``question`` is the question as asked when ``query`` adds context from earlier turns;
         its wording says what kind of answer to look for. ``exclude`` hides passages (the
         evaluation uses it to ask questions whose answer has been taken out of the corpus).
+        ``vector`` is ``query`` already embedded by this engine's embedder (it is embedded
+        here otherwise).
         """
         store = self._store
         settings = self.settings
         k = max(settings.top_k if k is None else k, 1)
-        vector = self.embedder.encode_query(query)
+        if vector is None:
+            if self.embedder is None:
+                raise ValueError("This engine has no embedder: pass the question's vector.")
+            vector = self.embedder.encode_query(query)
         if not len(store):
             return Retrieval([], [], 0.0, vector)
         tokens = tokenize(query)
         dense_rows = self.dense_rows(vector, settings.depth, store)
-        keyword_rows, keyword_all = self.keyword_rows(tokens, settings.depth, store)
+        keyword_rows, _ = self.keyword_rows(tokens, settings.depth, store)
         rows = list(dict.fromkeys(dense_rows + keyword_rows))
         if exclude is not None:
             rows = [r for r in rows if not exclude(store.passages[r])]
             if not rows:
                 return Retrieval([], [], 0.0, vector)
 
+        # Every feature is computed for the candidates only, so the cost does not grow with
+        # the size of the index.
         vectors = store.passage_vectors(rows)
-        sentence_cos = self._sentence_cosines(store, rows, vector)
-        sentence_bm25 = store.sentence_keyword.scores(tokens)
-        bigrams = store.bigram_keyword.scores(bigram_tokens(query))
+        sentence_ids, counts = store.candidate_sentences(rows)
+        starts = np.zeros(len(rows) + 1, np.int64)
+        np.cumsum(counts, out=starts[1:])
+        sentence_cos = store.sentence_vectors.cosines(sentence_ids, vector)
+        sentence_bm25 = store.sentence_keyword.scores_of(tokens, sentence_ids)
         features = Features(
-            keyword=keyword_all[rows],
+            keyword=store.keyword.scores_of(tokens, rows),
             dense=vectors @ vector,
-            sentence_keyword=np.array(
-                [_span_max(sentence_bm25, store.sentence_rows(r)) for r in rows], np.float32
-            ),
-            bigram=bigrams[rows],
-            sentence=np.array(
-                [_span_max(sentence_cos, span) for span in self._local_spans(store, rows)],
-                np.float32,
-            ),
+            sentence_keyword=span_max(sentence_bm25, starts),
+            bigram=store.bigram_keyword.scores_of(bigram_tokens(query), rows),
+            sentence=span_max(sentence_cos, starts),
         )
         fused = fuse(features, settings)
         if settings.type_weight or settings.definition_weight:
             self._favour_answer_type(store, rows, fused, question or query, tokens)
         order = [int(i) for i in np.argsort(-fused, kind="stable")]
-        texts = [store.passages[r].text for r in rows]
         kept = collapse_duplicates(
             order,
             vectors,
-            texts,
+            lambda i: store.passages[rows[i]].text,
             settings.duplicate_cosine,
             settings.duplicate_overlap,
             limit=k,
@@ -161,7 +176,15 @@ class Engine:
             set(tokenize(f"{passage.title} {passage.section} {passage.text}")),
         )
         score = relevance(float(features.dense[best]), float(features.sentence[best]), covered)
-        return Retrieval(hits, [rows[i] for i in kept], score, vector, sentence_bm25)
+        return Retrieval(
+            hits,
+            [rows[i] for i in kept],
+            score,
+            vector,
+            sentence_bm25,
+            sentence_cos.astype(np.float32),
+            {rows[i]: range(int(starts[i]), int(starts[i + 1])) for i in kept},
+        )
 
     def _favour_answer_type(
         self,
@@ -188,30 +211,22 @@ class Engine:
             ):
                 fused[i] += weight
 
-    @staticmethod
-    def _local_spans(store: IndexStore, rows: list[int]) -> list[range]:
-        """Each candidate's sentences as a range into the concatenation of their vectors."""
-        spans, start = [], 0
-        for r in rows:
-            n = len(store.sentence_rows(r))
-            spans.append(range(start, start + n))
-            start += n
-        return spans
-
-    @staticmethod
-    def _sentence_cosines(store: IndexStore, rows: list[int], vector: np.ndarray) -> np.ndarray:
-        """Cosine of the question with every sentence of the candidates, in candidate order."""
-        if not rows:
-            return np.zeros(0, np.float32)
-        blocks = [store.sentence_vectors[store.offsets[r] : store.offsets[r + 1]] for r in rows]
-        return np.asarray(np.concatenate(blocks), dtype=np.float32) @ vector
-
     # -- answering -----------------------------------------------------------------------
 
-    def ask(self, question: str, history: Sequence[Turn] = (), k: int | None = None) -> Answer:
-        """Answer a question; ``history`` holds the conversation's earlier turns, oldest first."""
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        k: int | None = None,
+        *,
+        vector: np.ndarray | None = None,
+    ) -> Answer:
+        """Answer a question; ``history`` holds the conversation's earlier turns, oldest first.
+        ``vector`` is the question already embedded (used when it is searched as asked)."""
         query = contextualize(question, history)
-        found = self.retrieve(query, k, question)
+        if query != question.strip():
+            vector = None
+        found = self.retrieve(query, k, question, vector=vector)
         if history and query == question.strip() and refers_back(question):
             # A pronoun, but the question names things too: take it with the previous turn
             # only if the corpus answers that reading clearly better.
@@ -264,10 +279,9 @@ class Engine:
         cosines: list[np.ndarray] = []
         keyword: list[np.ndarray] = []
         for rank, row in enumerate(found.rows[: max(settings.answer_passages, 1)]):
-            span = store.sentence_rows(row)
-            block = np.asarray(store.sentence_vectors[span.start : span.stop], dtype=np.float32)
-            cosines.append(block @ found.query_vector)
-            keyword.append(np.asarray(found.sentence_bm25[span.start : span.stop], np.float32))
+            span = found.spans[row]
+            cosines.append(found.sentence_cosine[span.start : span.stop])
+            keyword.append(found.sentence_bm25[span.start : span.stop])
             texts.extend(store.passages[row].sentences)
             owners.extend([rank] * len(span))
         scores = score_sentences(
@@ -305,5 +319,11 @@ class Engine:
         ]
 
 
-def _span_max(values: np.ndarray, span: range) -> float:
-    return float(values[span.start : span.stop].max()) if len(span) else 0.0
+def span_max(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The maximum of ``values`` in each segment ``starts[i]..starts[i+1]`` (0 when empty)."""
+    counts = np.diff(starts)
+    out = np.zeros(len(counts), np.float32)
+    filled = counts > 0
+    if values.size and filled.any():
+        out[filled] = np.maximum.reduceat(values, starts[:-1][filled])
+    return out

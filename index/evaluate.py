@@ -207,7 +207,7 @@ def evaluate(
 
 def _measure(engine: Engine, q: EvalQuestion, results: dict[str, MethodResult]) -> None:
     store = engine.store
-    doc_of = [p.doc_id for p in store.passages]
+    passages = store.passages
 
     t0 = time.perf_counter()
     vector = engine.embedder.encode_query(q.question)
@@ -219,9 +219,9 @@ def _measure(engine: Engine, q: EvalQuestion, results: dict[str, MethodResult]) 
     answer = engine.compose(q.question, q.question, found)
     t3 = time.perf_counter()
 
-    results["dense"].ranks.append(gold_rank((doc_of[r] for r in dense), q.passage_ids))
+    results["dense"].ranks.append(gold_rank((passages[r].doc_id for r in dense), q.passage_ids))
     results["dense"].latencies.append((t1 - t0) * 1000)
-    results["bm25"].ranks.append(gold_rank((doc_of[r] for r in keyword), q.passage_ids))
+    results["bm25"].ranks.append(gold_rank((passages[r].doc_id for r in keyword), q.passage_ids))
     results["bm25"].latencies.append((t2 - t1) * 1000)
     hybrid = results["hybrid"]
     cited = answer.hits if answer.found else found.hits  # what the reply cites first

@@ -19,6 +19,7 @@ __all__ = [
     "content_terms",
     "question_weights",
     "tokenize",
+    "top_positions",
     "word_information",
 ]
 
@@ -86,12 +87,28 @@ def bigram_tokens(text: str) -> list[str]:
     return [f"{a}_{b}" for a, b in itertools.pairwise(words)]
 
 
+def top_positions(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` highest scores, best first (ties by lower position)."""
+    if k <= 0 or scores.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    k = min(k, scores.size)
+    part = np.argpartition(-scores, k - 1)[:k]
+    return part[np.lexsort((part, -scores[part]))]
+
+
 class KeywordIndex:
     """BM25 over passages; scores come back for every passage, in passage order."""
 
     def __init__(self, model: bm25s.BM25, size: int) -> None:
         self._bm25 = model
         self.size = size
+        # Plain array views of bm25s's (memory-mapped) sparse matrix: indexing a np.memmap
+        # from Python costs microseconds per call.
+        matrix = getattr(model, "scores", None) or {}
+        self._matrix = tuple(
+            np.asarray(matrix[key]) if key in matrix else np.zeros(0)
+            for key in ("indptr", "indices", "data")
+        )
 
     @classmethod
     def build(cls, tokens: Sequence[list[str]], k1: float = 0.7, b: float = 0.6) -> KeywordIndex:
@@ -119,3 +136,53 @@ class KeywordIndex:
         if not self.size or not query_tokens:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(list(query_tokens)), dtype=np.float32)
+
+    def _postings(self, query_tokens: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(document rows, BM25 weights) of each known query token, repeats included."""
+        if not self.size:
+            return []
+        vocab = self._bm25.vocab_dict
+        indptr, indices, data = self._matrix
+        found = []
+        for token in query_tokens:
+            column = vocab.get(token)
+            if column is not None:
+                start, end = int(indptr[column]), int(indptr[column + 1])
+                found.append((indices[start:end], data[start:end]))
+        return found
+
+    def top(self, query_tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best rows with a positive score (best first, ties by lower row) and their
+        scores. Only the query tokens' posting lists are read, so the cost follows how common
+        the words are rather than the size of the index."""
+        postings = self._postings(query_tokens)
+        if not postings or k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        rows = np.concatenate([r for r, _ in postings])
+        weights = np.concatenate([w for _, w in postings])
+        if len(rows) * 8 < self.size:  # few matches: sort them rather than touch every row
+            unique, inverse = np.unique(rows, return_inverse=True)
+            totals = np.bincount(inverse, weights=weights).astype(np.float32)
+        else:
+            totals = np.bincount(rows, weights=weights, minlength=self.size).astype(np.float32)
+            unique = np.flatnonzero(totals)
+            totals = totals[unique]
+        best = top_positions(totals, k)
+        return unique[best].astype(np.int64), totals[best]
+
+    def scores_of(
+        self, query_tokens: Sequence[str], rows: Sequence[int] | np.ndarray
+    ) -> np.ndarray:
+        """BM25 scores of only these rows, the same as ``scores(query_tokens)[rows]``, found by
+        binary search in each query token's posting list."""
+        wanted = np.asarray(rows, dtype=np.int64)
+        totals = np.zeros(len(wanted), dtype=np.float32)
+        for posting, weights in self._postings(query_tokens):
+            if not len(posting):
+                continue
+            at = np.searchsorted(posting, wanted)
+            inside = at < len(posting)
+            hit = np.zeros(len(wanted), dtype=bool)
+            hit[inside] = posting[at[inside]] == wanted[inside]
+            totals[hit] += weights[at[hit]]
+        return totals

@@ -4,7 +4,7 @@ and which sentences answer the question."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,21 +108,23 @@ def fuse(features: Features, settings: RankingSettings) -> np.ndarray:
 def collapse_duplicates(
     order: Sequence[int],
     vectors: np.ndarray,
-    texts: Sequence[str],
+    texts: Sequence[str] | Callable[[int], str],
     threshold: float,
     overlap_threshold: float = DUPLICATE_OVERLAP,
     limit: int | None = None,
 ) -> list[int]:
     """Keep candidates (positions into ``vectors``/``texts``, best first) that are not near-copies
     of a better one: same text, cosine above ``threshold``, or most of the shorter one's word
-    5-grams in the other (the same wire story from another outlet). Stops at ``limit`` kept."""
+    5-grams in the other (the same wire story from another outlet). Stops at ``limit`` kept;
+    ``texts`` may be a function of the position, so only the texts looked at are read."""
+    text_of = texts if callable(texts) else texts.__getitem__
     kept: list[int] = []
     kept_shingles: list[frozenset[int]] = []
     seen_texts: set[str] = set()
     for i in order:
         if limit is not None and len(kept) >= limit:
             break
-        text = " ".join(texts[i].lower().split())
+        text = " ".join(text_of(i).lower().split())
         if text in seen_texts:
             continue
         if kept and float(np.max(vectors[kept] @ vectors[i])) >= threshold:

@@ -22,6 +22,8 @@ def test_shipped_config_loads_with_paths_relative_to_it() -> None:
 def test_empty_mapping_gives_defaults() -> None:
     config = load_config({}, environ={})
     assert config.retrieval.top_k == 3
+    ann = config.build_settings().ann()
+    assert (ann.hnsw_above, ann.ef_search, ann.sentence_pq_above) == (50_000, 256, 300_000)
     assert config.chat.context_minutes == 30.0
     fetch = config.fetch_settings()
     assert (fetch.timeout, fetch.max_bytes, fetch.max_redirects) == (20.0, 5 * 1024 * 1024, 5)
@@ -63,6 +65,8 @@ def test_empty_mapping_gives_defaults() -> None:
         ({"corpus": {"fetch_max_redirects": 1.5}}, "'corpus.fetch_max_redirects' must be a whole"),
         ({"retrieval": {"duplicate_overlap": 1.5}}, "'retrieval.duplicate_overlap' must be above"),
         ({"retrieval": {"date_margin": "soon"}}, "'retrieval.date_margin' must be a number"),
+        ({"index": {"hnsw_ef_search": 8}}, "'index.hnsw_ef_search' must be at least 16, not 8"),
+        ({"index": {"sentence_pq_above": -1}}, "'index.sentence_pq_above' must not be negative"),
     ],
 )
 def test_bad_values_name_the_key_and_value(data: dict, message: str) -> None:  # type: ignore[type-arg]
