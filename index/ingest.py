@@ -124,7 +124,7 @@ def safe_filename(name: str, suffix: str, taken: set[str] | frozenset[str] = fro
 def article_to_markdown(article: Article) -> str:
     """The corpus's Markdown form: YAML front matter (title, source, date, url, author), body."""
     meta = {
-        key: value
+        key: clean
         for key, value in (
             ("title", article.title),
             ("source", article.source),
@@ -132,7 +132,8 @@ def article_to_markdown(article: Article) -> str:
             ("url", article.url),
             ("author", article.author),
         )
-        if value
+        # One line each: YAML would fold a line break (even U+0085 or U+2028) into a space.
+        if (clean := " ".join((value or "").split()))
     }
     head = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=1000).strip()
     return f"---\n{head}\n---\n\n{article.text.strip()}\n"
