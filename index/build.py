@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -155,6 +155,15 @@ def _quick_fingerprints(corpus: Path, max_bytes: int) -> dict[str, str] | None:
     return result
 
 
+def _unchanged_files(quick: dict[str, str] | None, previous: IndexStore | None) -> set[str]:
+    """Files whose bytes are those ``previous`` indexed: their passages and vectors are reused
+    as they are, without parsing or chunking the file again."""
+    if quick is None or previous is None:
+        return set()
+    old = previous.documents
+    return {d for d, fp in quick.items() if d in old and old[d].get("fingerprint") == fp}
+
+
 def _load_previous(folder: Path, model: str) -> IndexStore | None:
     if not IndexStore.exists(folder):
         return None
@@ -201,7 +210,8 @@ def build_index(
 
         if progress:
             progress("reading", 0, 1)
-        scan = scan_corpus(corpus, settings.max_document_bytes)
+        reuse = _unchanged_files(quick, previous) if reusable else set()
+        scan = scan_corpus(corpus, settings.max_document_bytes, reuse)
         report = index_documents(
             scan.documents,
             folder,
@@ -210,6 +220,7 @@ def build_index(
             settings,
             progress,
             skipped=scan.skipped,
+            reused=scan.reused,
             previous=previous if reusable else None,
         )
     report.seconds = time.perf_counter() - started
@@ -226,12 +237,14 @@ def index_documents(
     progress: ProgressFn | None = None,
     *,
     skipped: Sequence[tuple[str, str]] = (),
+    reused: Sequence[str] = (),
     previous: IndexStore | None = None,
 ) -> BuildReport:
     """Chunk, embed (reusing ``previous``'s vectors for unchanged passages) and write an index.
 
     The caller holds the build lock. ``skipped`` documents that ``previous`` has keep their old
-    passages, so a file that became unreadable is not lost from the index.
+    passages, so a file that became unreadable is not lost from the index. ``reused`` documents
+    (files unchanged since ``previous``, not read again) keep their passages and metadata.
     """
     settings = settings or BuildSettings()
     started = time.perf_counter()
@@ -244,18 +257,27 @@ def index_documents(
             report.kept_previous.append(doc_id)
             carried.extend(p for p in previous.passages if p.doc_id == doc_id)
 
-    passages: list[Passage] = []
+    reused_ids = {d for d in reused if d in old_docs}
+    by_doc: dict[str, list[Passage]] = {d: [] for d in reused_ids}
+    if reused_ids and previous is not None:
+        for passage in previous.passages:
+            if passage.doc_id in reused_ids:
+                by_doc[passage.doc_id].append(passage)
     for i, document in enumerate(documents):
-        passages.extend(
-            chunk_document(document, settings.max_words, settings.overlap, settings.min_words)
+        by_doc[document.doc_id] = chunk_document(
+            document, settings.max_words, settings.overlap, settings.min_words
         )
         if progress:
             progress("reading", i + 1, len(documents))
+    # in corpus order (as iter_corpus_files lists the files), then the kept previous ones
+    order = sorted(by_doc, key=PurePosixPath) if reused_ids else list(by_doc)
+    passages = [p for doc_id in order for p in by_doc[doc_id]]
     passages.extend(carried)
     if not passages:
         raise DocumentError("No readable documents: nothing to index.")
 
     new_docs = {d.doc_id: _document_meta(d) for d in documents}
+    new_docs.update({d: old_docs[d] for d in reused_ids})
     new_docs.update({d: old_docs[d] for d in report.kept_previous})
     for duplicate in find_duplicates(
         [(d.doc_id, normalize_date(d.date), d.text) for d in documents], settings.duplicate_overlap

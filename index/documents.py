@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,7 @@ class CorpusScan:
 
     documents: tuple[Document, ...]
     skipped: tuple[tuple[str, str], ...]  # (relative path, reason)
+    reused: tuple[str, ...] = ()  # files not read: the caller knows them unchanged (``reuse``)
 
 
 def normalize_date(value: object) -> str:
@@ -254,17 +255,26 @@ def iter_corpus_files(corpus: Path) -> Iterator[tuple[Path, str]]:
             yield path, rel.as_posix()
 
 
-def scan_corpus(corpus: Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> CorpusScan:
-    """Load every supported file of ``corpus``; a file that fails is skipped with a warning."""
+def scan_corpus(
+    corpus: Path, max_bytes: int = MAX_DOCUMENT_BYTES, reuse: Container[str] = frozenset()
+) -> CorpusScan:
+    """Load every supported file of ``corpus``; a file that fails is skipped with a warning.
+
+    Files whose id is in ``reuse`` (unchanged since the previous index) are not read, only
+    listed in ``reused``."""
     if not corpus.is_dir():
         raise DocumentError(f"the corpus folder {corpus} does not exist")
     root = corpus.resolve()
     documents: list[Document] = []
     skipped: list[tuple[str, str]] = []
+    reused: list[str] = []
     for path, doc_id in iter_corpus_files(corpus):
         try:
             if not path.resolve().is_relative_to(root):
                 raise DocumentError("it is a link to a file outside the corpus folder")
+            if doc_id in reuse:
+                reused.append(doc_id)
+                continue
             documents.append(load_document(path, doc_id, max_bytes))
         except DocumentError as exc:
             logger.warning("Skipping %s: %s", doc_id, exc)
@@ -272,4 +282,4 @@ def scan_corpus(corpus: Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> CorpusScan
         except Exception as exc:  # a reader crashing on one file must not stop the others
             logger.warning("Skipping %s: reading it failed", doc_id, exc_info=True)
             skipped.append((doc_id, f"reading it failed ({type(exc).__name__}: {exc})"))
-    return CorpusScan(tuple(documents), tuple(skipped))
+    return CorpusScan(tuple(documents), tuple(skipped), tuple(reused))

@@ -96,3 +96,28 @@ def test_removed_and_unreadable_documents(
     store = IndexStore.load(folder, embedder.name)
     assert any("damaged later" in p.text for p in store.passages)  # nothing lost
     assert not any("harbour" in p.text for p in store.passages)
+
+
+def test_reindex_of_one_changed_file_matches_a_full_build_without_reading_the_others(
+    tmp_path: Path, corpus_dir: Path, embedder: Embedder
+) -> None:
+    (corpus_dir / "a.txt").write_text("A story about a harbour opening in the spring.\n")
+    (corpus_dir / "b.txt").write_text("A story about a bridge that was closed for repairs.\n")
+    folder = tmp_path / "index"
+    build_index(corpus_dir, folder, embedder.name, lambda: embedder, BuildSettings())
+    (corpus_dir / "a.txt").write_text("A story about a harbour opening in the autumn.\n")
+    # b.txt is unchanged: its passages are taken from the index, the file is not parsed again
+    report = build_index(corpus_dir, folder, embedder.name, lambda: embedder, BuildSettings())
+    assert report.changed == ["a.txt"]
+    assert report.embedded == 1
+    assert not report.skipped
+
+    full = tmp_path / "full"
+    build_index(corpus_dir, full, embedder.name, lambda: embedder, BuildSettings())
+    incremental, fresh = IndexStore.load(folder), IndexStore.load(full)
+    assert [p.passage_id for p in incremental.passages] == [p.passage_id for p in fresh.passages]
+    assert incremental.passages == fresh.passages
+    assert incremental.documents == fresh.documents
+    assert (
+        incremental.passage_vectors(range(len(fresh))) @ fresh.passage_vectors(range(len(fresh))).T
+    ).diagonal().min() > 0.999

@@ -127,3 +127,14 @@ def test_a_50_mb_file_and_a_crashing_reader_are_skipped_with_their_reason(tmp_pa
     assert [d.doc_id for d in scan.documents] == ["story.md"]
     assert "MB limit" in reasons["huge.txt"]
     assert "ValueError" in reasons["bad date.md"]
+
+
+def test_scan_does_not_read_the_files_it_is_told_are_unchanged(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "new.md").write_text("# New\n\nA new story.\n")
+    (corpus / "same.txt").write_bytes(b"\x00 would be refused as binary if it were read")
+    scan = scan_corpus(corpus, reuse={"same.txt"})
+    assert [d.doc_id for d in scan.documents] == ["new.md"]
+    assert scan.reused == ("same.txt",)
+    assert not scan.skipped
