@@ -116,6 +116,8 @@ async def one_run(args: argparse.Namespace, work: Path, run: int) -> dict[str, f
         config = work / "config.toml"
         config.write_text(
             f'[corpus]\npath = "{corpus}"\n[index]\npath = "{index_dir}"\n'
+            f'backend = "{args.backend}"\nprecision = "{args.precision}"\n'
+            f'onnx_cache = "{ROOT / "index" / "onnx"}"\n'
             f'[chat]\nstate_path = "{work / f"state-{run}.sqlite3"}"\nflood_questions = 0\n'
             "[telegram]\nadmins = [1]\nmessages_per_second = 0\ngroup_messages_per_minute = 0\n"
             f"timeout_seconds = {args.timeout}\n[web]\nport = {port}\n"
@@ -210,6 +212,8 @@ async def main() -> None:
     parser.add_argument("--wait", type=float, default=900.0, help="give up after (s)")
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
     parser.add_argument("--index", type=Path, default=None, help="an index folder to serve")
+    parser.add_argument("--backend", default="onnx", help="index.backend (shipped: onnx)")
+    parser.add_argument("--precision", default="int8", help="index.precision (shipped: int8)")
     args = parser.parse_args()
     print(
         f"{args.users} users ask {args.questions} questions at {args.rate:g}/s; faults "
