@@ -68,6 +68,13 @@ class ReindexJob:
         }
 
 
+def _threads(config: Config) -> int | None:
+    """A reindex in the bot embeds on one thread with ONNX (its sessions have their own thread
+    pools), leaving the other cores to answering. torch's thread count is process-wide, so it is
+    left alone there."""
+    return 1 if config.index.backend == "onnx" else None
+
+
 class Reindexer:
     """Runs ``storybot reindex`` in a worker thread, then hands the new index to ``install``.
 
@@ -87,7 +94,9 @@ class Reindexer:
         self.install = install  # puts a freshly built index into service
         # Tells the admins (set by the bot): a failed job is reported to all of them.
         self.notify: Callable[[str, ReindexJob], Awaitable[None]] | None = None
-        self._load_embedder = load_embedder or (lambda: make_embedder(config))
+        self._load_embedder = load_embedder or (
+            lambda: make_embedder(config, threads=_threads(config))
+        )
         self.metrics = metrics
         self.jobs: dict[str, ReindexJob] = {}
         self._task: asyncio.Task[None] | None = None

@@ -17,14 +17,15 @@ __all__ = ["make_embedder", "open_engine", "reindex"]
 logger = logging.getLogger(__name__)
 
 
-def make_embedder(config: Config) -> Embedder:
+def make_embedder(config: Config, *, threads: int | None = None) -> Embedder:
+    """The configured embedder; ``threads`` overrides ``index.threads``."""
     index = config.index
     return Embedder(
         index.model,
         query_prefix=index.query_prefix,
         passage_prefix=index.passage_prefix,
         batch_size=index.batch_size,
-        threads=index.threads,
+        threads=index.threads if threads is None else threads,
         precision=index.precision,
         backend=index.backend,
         onnx_cache=index.onnx_cache,
