@@ -22,7 +22,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -34,23 +33,18 @@ import aiohttp
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 from tests.botapi import BotApiServer
-from tests.botapi.load import LoadReport, ask_many, inject_random_faults, make_groups
+from tests.botapi.load import (
+    STORY_QUESTIONS,
+    LoadReport,
+    ask_many,
+    free_port,
+    inject_random_faults,
+    make_groups,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:BENCHMARK-token-for-the-load-benchmark"
 ADMIN_TOKEN = "benchmark-admin-token"
-QUESTIONS = [
-    "Who will the ministers meet in Moscow?",
-    "What is the AES?",
-    "When will the ministers visit Moscow?",
-    "How big is the joint force?",
-    "Which countries are in the Alliance of Sahel States?",
-    "Why did the three countries leave ECOWAS?",
-    "What will they discuss with Lavrov?",
-    "Who chairs the AES?",
-    "What is the capital of France?",
-    "Who won the football match?",
-]
 
 
 def rss_mb(pid: int) -> float:
@@ -58,12 +52,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def wait_healthy(port: int, proc: asyncio.subprocess.Process, log: Path) -> None:
@@ -138,7 +126,7 @@ async def one_run(args: argparse.Namespace, work: Path, run: int) -> dict[str, f
             started = time.monotonic()
             await wait_healthy(port, proc, log)
             ready = time.monotonic() - started
-            warm = await ask_many(server, groups[:2], QUESTIONS, 20, rate=20, timeout=120)
+            warm = await ask_many(server, groups[:2], STORY_QUESTIONS, 20, rate=20, timeout=120)
             assert warm.lost == 0, warm.lines()
             rss_start = rss_mb(proc.pid)
             reindex: asyncio.Task[tuple[float, float]] | None = None
@@ -151,7 +139,7 @@ async def one_run(args: argparse.Namespace, work: Path, run: int) -> dict[str, f
             if args.faults:
                 inject_random_faults(server, args.faults, seed=run, timeout_delay=args.timeout + 1)
             report: LoadReport = await ask_many(
-                server, groups, QUESTIONS, args.questions, rate=args.rate, timeout=args.wait
+                server, groups, STORY_QUESTIONS, args.questions, rate=args.rate, timeout=args.wait
             )
             server.clear_faults()
             rss_end = rss_mb(proc.pid)

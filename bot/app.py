@@ -267,9 +267,8 @@ def _watch_index(application: Application, services: Services) -> asyncio.Task[N
         await handlers.notify_admins(application.bot, admins, text)
 
     async def tell_failed(text: str, job: ReindexJob) -> None:
-        requester = job.requested_by.removeprefix("user ")
-        skip = int(requester) if requester.isdigit() else None  # they see their progress message
-        await handlers.notify_admins(application.bot, admins, text, skip=skip)
+        # The admin who asked sees it in their progress message already.
+        await handlers.notify_admins(application.bot, admins, text, skip=job.user_id)
 
     services.reindexer.notify = tell_failed
     watcher = IndexWatcher(

@@ -266,7 +266,11 @@ async def _reindex_and_report(
 ) -> None:
     """Start the shared reindex (after one that is running), then report in ``status``."""
     user = update.effective_user
-    job = await reindex_when_free(svc.reindexer, f"user {user.id}" if user else "unknown")
+    job = await reindex_when_free(
+        svc.reindexer,
+        f"user {user.id}" if user else "unknown",
+        user_id=user.id if user else None,
+    )
     context.application.create_task(_report(svc, job, status, done_text), update=update)
 
 

@@ -12,6 +12,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from telegram import (
+    Bot,
     BotCommand,
     BotCommandScopeChat,
     InlineKeyboardButton,
@@ -93,6 +94,7 @@ class Services:
     _locks: OrderedDict[int, asyncio.Lock] = field(default_factory=OrderedDict)
     _asked: dict[int, deque[float]] = field(default_factory=dict)
     _warned: dict[int, float] = field(default_factory=dict)
+    _pruned: float = float("-inf")  # when the flood counters were last pruned
 
     def __post_init__(self) -> None:
         self.reindexer = Reindexer(self.config, self.install, metrics=self.metrics)
@@ -132,7 +134,8 @@ class Services:
         if user_id is None or self.config.chat.flood_questions <= 0:
             return "ok"
         window = self.config.chat.flood_seconds
-        if len(self._asked) > 10_000:  # forget users who have not asked within the window
+        if len(self._asked) > 10_000 and now >= self._pruned + window:
+            self._pruned = now  # forget users who have not asked within the window
             for uid in [u for u, t in self._asked.items() if not t or t[-1] <= now - window]:
                 del self._asked[uid]
                 self._warned.pop(uid, None)
@@ -557,7 +560,9 @@ async def reindex_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     svc = services(context)
     user = update.effective_user
     try:
-        job = svc.reindexer.start(f"user {user.id}" if user else "unknown")
+        job = svc.reindexer.start(
+            f"user {user.id}" if user else "unknown", user_id=user.id if user else None
+        )
     except ReindexInProgressError as exc:
         await _reply(message, html.escape(str(exc)))
         return
@@ -624,14 +629,14 @@ def _age(seconds: float) -> str:
 
 
 async def notify_admins(
-    bot: object, admins: list[int], text: str, *, skip: int | None = None
+    bot: Bot, admins: list[int], text: str, *, skip: int | None = None
 ) -> None:
     """Send a plain-text notice to every admin's private chat (best effort, never raises)."""
     for admin in admins:
         if admin == skip:
             continue
         try:
-            await bot.send_message(admin, text[:4000])  # type: ignore[attr-defined]
+            await bot.send_message(admin, text[:4000])
         except TelegramError as exc:  # the admin never started the bot, or blocked it
             logger.warning("Could not notify admin %s: %s", admin, exc)
 

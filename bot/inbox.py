@@ -79,12 +79,6 @@ class Inbox:
         ).fetchall()
         return [json.loads(data) for (data,) in rows]
 
-    def counts(self) -> dict[str, int]:
-        total, pending = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(done IS NULL), 0) FROM inbox"
-        ).fetchone()
-        return {"received": total, "pending": pending}
-
 
 class DurableQueue(asyncio.Queue):  # type: ignore[type-arg]
     """The Application's update queue; an update is stored in the inbox before it is queued.

@@ -30,6 +30,7 @@ class ReindexJob:
 
     id: str
     requested_by: str
+    user_id: int | None = None  # the Telegram admin who asked (None: the admin API, a watcher)
     state: str = "running"  # running | done | failed
     stage: str = "starting"
     done: int = 0
@@ -105,7 +106,7 @@ class Reindexer:
     def running(self) -> ReindexJob | None:
         return next((j for j in self.jobs.values() if j.state == "running"), None)
 
-    def start(self, requested_by: str) -> ReindexJob:
+    def start(self, requested_by: str, *, user_id: int | None = None) -> ReindexJob:
         """Start a job (call from the event loop); refuses while another one runs."""
         current = self.running
         if current is not None:
@@ -113,7 +114,7 @@ class Reindexer:
                 f"A reindex is already running (job {current.id}, started by "
                 f"{current.requested_by}): {current.progress_text()}"
             )
-        job = ReindexJob(id=secrets.token_hex(4), requested_by=requested_by)
+        job = ReindexJob(id=secrets.token_hex(4), requested_by=requested_by, user_id=user_id)
         self.jobs[job.id] = job
         logger.info("Reindex job %s started by %s", job.id, requested_by)
         self._task = asyncio.get_running_loop().create_task(self._run(job))

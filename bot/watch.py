@@ -35,12 +35,14 @@ def is_corpus_file(corpus: Path, path: str) -> bool:
     return Path(path).suffix.lower() in SUPPORTED_SUFFIXES
 
 
-async def reindex_when_free(reindexer: Reindexer, requested_by: str) -> ReindexJob:
+async def reindex_when_free(
+    reindexer: Reindexer, requested_by: str, *, user_id: int | None = None
+) -> ReindexJob:
     """Start a reindex; if one is running, wait for it and start another (it may have read
     the folder before the latest change)."""
     while True:
         try:
-            return reindexer.start(requested_by)
+            return reindexer.start(requested_by, user_id=user_id)
         except ReindexInProgressError:
             await reindexer.wait()
 

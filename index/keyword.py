@@ -12,6 +12,8 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
+from .ranking import top_rows
+
 __all__ = [
     "STOP_WORDS",
     "KeywordIndex",
@@ -19,7 +21,6 @@ __all__ = [
     "content_terms",
     "question_weights",
     "tokenize",
-    "top_positions",
     "word_information",
 ]
 
@@ -85,15 +86,6 @@ def bigram_tokens(text: str) -> list[str]:
     """Adjacent stemmed words (stop words kept, so phrases do not bridge over them) as "a_b"."""
     words = _stemmer().stemWords(_words(text))
     return [f"{a}_{b}" for a, b in itertools.pairwise(words)]
-
-
-def top_positions(scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the ``k`` highest scores, best first (ties by lower position)."""
-    if k <= 0 or scores.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    k = min(k, scores.size)
-    part = np.argpartition(-scores, k - 1)[:k]
-    return part[np.lexsort((part, -scores[part]))]
 
 
 class KeywordIndex:
@@ -167,7 +159,7 @@ class KeywordIndex:
             totals = np.bincount(rows, weights=weights, minlength=self.size).astype(np.float32)
             unique = np.flatnonzero(totals)
             totals = totals[unique]
-        best = top_positions(totals, k)
+        best = top_rows(totals, k)
         return unique[best].astype(np.int64), totals[best]
 
     def scores_of(

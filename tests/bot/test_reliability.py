@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -20,29 +22,24 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.app import serve
 from bot.config import Config, load_config
+from index.build import BuildSettings, build_index
 from index.embedder import Embedder
 from index.engine import Engine
 from index.store import IndexStore
 from tests.bot.conftest import TOKEN, start_bot, stop_bot
 from tests.botapi import BotApiServer, FaultKind
-from tests.botapi.load import ask_many, inject_random_faults, make_groups
+from tests.botapi.load import (
+    STORY_QUESTIONS,
+    ask_many,
+    free_port,
+    inject_random_faults,
+    make_groups,
+)
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
-
-STORY_QUESTIONS = [
-    "Who will the ministers meet in Moscow?",
-    "What is the AES?",
-    "When will the ministers visit Moscow?",
-    "How big is the joint force?",
-    "Which countries are in the Alliance of Sahel States?",
-    "Why did the three countries leave ECOWAS?",
-    "What will they discuss with Lavrov?",
-    "Who chairs the AES?",
-    "What is the capital of France?",
-    "Is there any news about football?",
-]
 
 
 def soak_config(tmp: Path, server: BotApiServer, index_dir: Path, corpus: Path) -> Config:
@@ -116,14 +113,6 @@ async def test_fault_soak_loses_nothing_and_keeps_order(
 # -- the real process, killed -------------------------------------------------------------
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class BotProcess:
     """``storybot serve`` in a child process, polling the test server."""
 
@@ -188,10 +177,6 @@ class BotProcess:
 
 
 ADMIN_TOKEN = "admin-token-that-must-never-be-logged"
-
-
-def bot_answers(server: BotApiServer, chat: object) -> list[str]:
-    return [m.get("text", "") for m in server.sent_messages(chat)]  # type: ignore[arg-type]
 
 
 async def test_killed_mid_answer_answers_the_questions_it_had_taken_after_restart(
@@ -270,8 +255,6 @@ async def serving(
     tmp_path: Path, story_index: Path, corpus: Path, admins: int = 1
 ) -> AsyncIterator[tuple[BotApiServer, Config, list, asyncio.Event]]:  # type: ignore[type-arg]
     """``serve`` in this process (model and index loaded as in production), with admins."""
-    from bot.app import serve
-
     index_dir = tmp_path / "index"
     shutil.copytree(story_index, index_dir)
     async with BotApiServer(token=TOKEN, bot_username="storybot") as server:
@@ -337,8 +320,6 @@ async def test_a_document_that_crashes_the_reader_is_named_to_the_admin(
 async def test_a_damaged_new_index_is_refused_the_old_one_serves_and_admins_are_told(
     tmp_path: Path, story_index: Path, corpus_dir: Path, embedder: Embedder
 ) -> None:
-    from index.build import BuildSettings, build_index
-
     async with serving(tmp_path, story_index, corpus_dir) as (server, config, (admin,), _):
         chat = server.chat(admin.id)
         index_dir = config.index.path
@@ -399,8 +380,6 @@ HOSTILE = [
 
 
 async def test_hostile_messages_each_get_a_clear_answer_or_silence(bot_env) -> None:  # type: ignore[no-untyped-def]
-    import re
-
     server = bot_env.server
     outcome: list[tuple[str, str]] = []
     for n, (what, kind, text, expected) in enumerate(HOSTILE):
@@ -559,8 +538,6 @@ async def test_reindex_killed_midway_leaves_the_last_good_index_serving(
 
 
 async def test_admin_commands_are_refused_to_non_admins_in_groups_too(bot_env, caplog) -> None:  # type: ignore[no-untyped-def]
-    import logging
-
     server, alice, admin = bot_env.server, bot_env.alice, bot_env.admin
     group = server.create_group("Newsroom", [alice, admin])
     with caplog.at_level(logging.WARNING):

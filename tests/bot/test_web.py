@@ -8,7 +8,6 @@ import dataclasses
 import os
 import shutil
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -21,18 +20,13 @@ from bot.app import serve
 from bot.config import Config, load_config
 from tests.bot.conftest import TOKEN
 from tests.botapi import BotApiServer, FaultKind
+from tests.botapi.load import free_port
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
 ADMIN_TOKEN = "admin-token-for-tests"
 SECRET = "webhook-secret-for-tests"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclasses.dataclass

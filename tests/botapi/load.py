@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import socket
 import statistics
 import time
 from collections import Counter, defaultdict
@@ -19,8 +20,28 @@ from typing import Any
 
 from .server import BotApiServer, Fault, FaultKind, SimChat, SimUser
 
-__all__ = ["LoadReport", "ask_many", "inject_random_faults", "make_groups"]
+__all__ = [
+    "STORY_QUESTIONS",
+    "LoadReport",
+    "ask_many",
+    "free_port",
+    "inject_random_faults",
+    "make_groups",
+]
 
+# Questions about the shipped story, and two it does not answer.
+STORY_QUESTIONS = [
+    "Who will the ministers meet in Moscow?",
+    "What is the AES?",
+    "When will the ministers visit Moscow?",
+    "How big is the joint force?",
+    "Which countries are in the Alliance of Sahel States?",
+    "Why did the three countries leave ECOWAS?",
+    "What will they discuss with Lavrov?",
+    "Who chairs the AES?",
+    "What is the capital of France?",
+    "Is there any news about football?",
+]
 ERROR_MARKERS = ("Sorry, something went wrong", "not ready", "faster than I can answer")
 
 
@@ -64,6 +85,13 @@ class LoadReport:
             ),
             f"faults injected: {faults}",
         ]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def make_groups(
