@@ -122,7 +122,9 @@ class Embedder:
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
         self.batch_size = batch_size
-        self._lock = threading.Lock()  # inference from several threads only adds contention
+        # torch: inference from several threads only adds contention. ONNX runs one
+        # single-threaded session per worker and needs no lock.
+        self._lock = threading.Lock()
         path = resolve_model_path(model)
         if backend == "onnx":
             self._load_onnx(path, onnx_cache or default_onnx_cache(), threads)
@@ -179,8 +181,7 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self._onnx is not None:
-            with self._lock:
-                vectors = self._onnx.encode(texts, batch_size)
+            vectors = self._onnx.encode(texts, batch_size)
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
             return vectors
         with self._lock:

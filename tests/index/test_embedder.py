@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,22 @@ def test_onnx_int8_is_close_and_independent_of_the_batch(
     # A text's vector does not depend on the texts embedded with it.
     alone = np.stack([fast.encode_passages([t])[0] for t in TEXTS])
     assert np.array_equal(alone, approx)
+
+
+def test_onnx_workers_embed_concurrently_with_the_same_vectors(
+    onnx_fp32: Embedder, onnx_cache: Path
+) -> None:
+    """One single-threaded session per worker: questions asked from many threads at once (as
+    the bot does) get the same vectors as one worker computing them in turn."""
+    one = Embedder(backend="onnx", onnx_cache=onnx_cache, threads=1)
+    three = Embedder(backend="onnx", onnx_cache=onnx_cache, threads=3)
+    assert (one._onnx.workers, three._onnx.workers) == (1, 3)
+    questions = [f"What happened in {t.split()[0]} number {i}?" for i, t in enumerate(TEXTS * 4)]
+    expected = np.stack([one.encode_query(q) for q in questions])
+    with ThreadPoolExecutor(6) as pool:
+        got = np.stack(list(pool.map(three.encode_query, questions)))
+    assert np.allclose(got, expected, atol=1e-6)
+    assert np.allclose(three.encode_passages(TEXTS), one.encode_passages(TEXTS), atol=1e-6)
 
 
 def test_an_index_is_only_queried_by_the_backend_that_built_it(
