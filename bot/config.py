@@ -103,6 +103,7 @@ class ChatSection:
     max_question_chars: int = 1000
     flood_questions: int = 6  # a user asking more than this many questions ...
     flood_seconds: float = 20.0  # ... within this many seconds is asked to slow down
+    typing_after_seconds: float = 0.5  # show "typing..." only for answers slower than this
 
 
 @dataclass(frozen=True, slots=True)

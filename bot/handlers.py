@@ -29,7 +29,7 @@ from index.embedder import Embedder
 from index.engine import Engine
 from index.errors import ReindexInProgressError, StoryError
 from index.followup import Turn
-from index.passages import Passage
+from index.passages import Answer, Passage
 from index.store import IndexStore
 
 from .config import Config
@@ -406,26 +406,18 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
         if history is None:
             logger.info("Update %d was answered before a restart; not again", update.update_id)
             return
-        # The typing indicator goes out on its own: a slow or failed one never holds up answers.
-        context.application.create_task(_typing(context, chat_id, thread_id), update=update)
-        k = svc.config.retrieval.top_k
-        with svc.metrics.retrieval_seconds.time():
-            answer = await asyncio.to_thread(engine.ask, question, history, k + MORE_SOURCES)
-        shown = answer.hits[:k]
-        key = await asyncio.to_thread(
-            svc.state.add_answer,
-            chat_id=chat_id,
-            thread_id=thread_id,
-            user_id=user_id,
-            question=question,
-            query=answer.query,
-            found=answer.found,
-            history=history,
-            passage_ids=[h.passage.passage_id for h in answer.hits],
-            update_id=update.update_id,
+        # The typing indicator goes out on its own, and only when the answer is slow: a slow
+        # or failed one never holds up answers, and a quick answer needs none.
+        typing = context.application.create_task(
+            _typing(context, chat_id, thread_id, svc.config.chat.typing_after_seconds),
+            update=update,
         )
-        text_html = format_html(answer, max_hits=k, known_titles=_known_titles(engine))
-        markup = answer_keyboard(key, len(shown), len(answer.hits) > k) if answer.found else None
+        try:
+            answer, key, text_html, markup = await _prepare_answer(
+                svc, engine, question, history, chat_id, thread_id, user_id, update.update_id
+            )
+        finally:
+            typing.cancel()
         sent = await _reply(message, text_html, markup)
         if sent is not None:
             await asyncio.to_thread(svc.state.set_message_id, key, sent.message_id)
@@ -433,6 +425,38 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
     if not answer.found:
         svc.metrics.not_found.inc()
     svc.metrics.reply_seconds.observe(time.perf_counter() - started)
+
+
+async def _prepare_answer(
+    svc: Services,
+    engine: Engine,
+    question: str,
+    history: tuple[Turn, ...],
+    chat_id: int,
+    thread_id: int | None,
+    user_id: int | None,
+    update_id: int,
+) -> tuple[Answer, str, str, InlineKeyboardMarkup | None]:
+    """Answer a question, record it, and format the reply: (answer, its key, HTML, buttons)."""
+    k = svc.config.retrieval.top_k
+    with svc.metrics.retrieval_seconds.time():
+        answer = await asyncio.to_thread(engine.ask, question, history, k + MORE_SOURCES)
+    key = await asyncio.to_thread(
+        svc.state.add_answer,
+        chat_id=chat_id,
+        thread_id=thread_id,
+        user_id=user_id,
+        question=question,
+        query=answer.query,
+        found=answer.found,
+        history=history,
+        passage_ids=[h.passage.passage_id for h in answer.hits],
+        update_id=update_id,
+    )
+    text_html = format_html(answer, max_hits=k, known_titles=_known_titles(engine))
+    shown = min(k, len(answer.hits))
+    markup = answer_keyboard(key, shown, len(answer.hits) > k) if answer.found else None
+    return answer, key, text_html, markup
 
 
 def _history(
@@ -455,7 +479,13 @@ def _history(
     return record.context()[-4:] if record else ()
 
 
-async def _typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: int | None) -> None:
+async def _typing(
+    context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: int | None, after: float
+) -> None:
+    """Shows "typing..." once ``after`` seconds have passed (cancelled when the answer is
+    ready first)."""
+    if after > 0:
+        await asyncio.sleep(after)
     try:
         await context.bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread_id)
     except TelegramError as exc:  # a typing indicator is not worth failing an answer for

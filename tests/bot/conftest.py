@@ -47,7 +47,11 @@ def make_config(
         {
             "corpus": {"path": str(corpus)},
             "index": {"path": str(index_dir)},
-            "chat": {"state_path": str(tmp / "state.sqlite3"), "context_minutes": 30},
+            "chat": {
+                "state_path": str(tmp / "state.sqlite3"),
+                "context_minutes": 30,
+                "typing_after_seconds": 0,
+            },
             "telegram": {"base_url": server.root_url, "admins": [admin_id]},
         },
         environ={"TELEGRAM_BOT_TOKEN": TOKEN},

@@ -340,3 +340,33 @@ async def test_a_flooding_user_is_throttled_politely_without_starving_others(
     texts = [m["text"] for m in server.sent_messages(alice_chat)]
     assert len(texts) == limit + 1  # the allowed answers and one polite notice, nothing more
     assert sum("faster than I can answer" in t for t in texts) == 1
+
+
+async def test_typing_indicator_only_for_answers_slower_than_the_setting(
+    tmp_path: Path, story_index: Path, embedder: Embedder, corpus_dir: Path
+) -> None:
+    """A quick answer needs no "typing...": with typing_after_seconds far above the answer's
+    time, none is sent; with a delay shorter than any answer, one is."""
+    async with private_setup(
+        tmp_path, story_index, embedder, corpus_dir, typing_after_seconds=60.0
+    ) as setup:
+        server, config, engine, alice = setup
+        chat = server.create_private_chat(alice)
+        application, state = await start_bot(config, engine, embedder)
+        try:
+            server.send_text(chat, alice, "What is the AES?")
+            await server.wait_for_messages(chat, 1)
+            await asyncio.sleep(0.2)
+            assert not server.calls("sendChatAction")
+        finally:
+            await stop_bot(application, state)
+        config = dataclasses.replace(
+            config, chat=dataclasses.replace(config.chat, typing_after_seconds=1e-6)
+        )
+        application, state = await start_bot(config, engine, embedder)
+        try:
+            server.send_text(chat, alice, "Who will the ministers meet?")
+            await server.wait_for_messages(chat, 2)
+            await server.wait_for_calls("sendChatAction", 1)
+        finally:
+            await stop_bot(application, state)
