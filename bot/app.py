@@ -31,6 +31,7 @@ from .delivery import RetryingRateLimiter
 from .handlers import ADMIN_COMMANDS, PUBLIC_COMMANDS, Services
 from .inbox import DurableApplication, DurableQueue, Inbox
 from .jobs import IndexWatcher, ReindexJob
+from .request import AiohttpRequest
 from .runtime import make_embedder, open_engine
 from .state import StateStore
 from .watch import watch_and_reindex
@@ -139,13 +140,8 @@ def build_application(
         .token(config.token.get())
         .defaults(Defaults(block=True))
         .concurrent_updates(16)
-        .connect_timeout(timeout)
-        .read_timeout(timeout)
-        .write_timeout(timeout)
-        .get_updates_connect_timeout(timeout)
-        .get_updates_read_timeout(timeout)
-        .get_updates_write_timeout(timeout)
-        .pool_timeout(timeout)
+        .request(AiohttpRequest(256, timeout, timeout, timeout, timeout))
+        .get_updates_request(AiohttpRequest(1, timeout, timeout, timeout, timeout))
         .rate_limiter(
             RetryingRateLimiter(
                 overall_per_second=telegram.messages_per_second,
