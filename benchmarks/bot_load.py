@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -106,7 +107,8 @@ async def one_run(args: argparse.Namespace, work: Path, run: int) -> dict[str, f
             f'[corpus]\npath = "{corpus}"\n[index]\npath = "{index_dir}"\n'
             f'backend = "{args.backend}"\nprecision = "{args.precision}"\n'
             f'onnx_cache = "{ROOT / "index" / "onnx"}"\n'
-            f'[chat]\nstate_path = "{work / f"state-{run}.sqlite3"}"\nflood_questions = 0\n'
+            + (f"query_cache = {args.query_cache}\n" if args.query_cache is not None else "")
+            + f'[chat]\nstate_path = "{work / f"state-{run}.sqlite3"}"\nflood_questions = 0\n'
             "[telegram]\nadmins = [1]\nmessages_per_second = 0\ngroup_messages_per_minute = 0\n"
             f"timeout_seconds = {args.timeout}\n[web]\nport = {port}\n"
         )
@@ -126,7 +128,7 @@ async def one_run(args: argparse.Namespace, work: Path, run: int) -> dict[str, f
             started = time.monotonic()
             await wait_healthy(port, proc, log)
             ready = time.monotonic() - started
-            warm = await ask_many(server, groups[:2], STORY_QUESTIONS, 20, rate=20, timeout=120)
+            warm = await ask_many(server, groups[:2], args.asked, 20, rate=20, timeout=120)
             assert warm.lost == 0, warm.lines()
             rss_start = rss_mb(proc.pid)
             reindex: asyncio.Task[tuple[float, float]] | None = None
@@ -139,7 +141,7 @@ async def one_run(args: argparse.Namespace, work: Path, run: int) -> dict[str, f
             if args.faults:
                 inject_random_faults(server, args.faults, seed=run, timeout_delay=args.timeout + 1)
             report: LoadReport = await ask_many(
-                server, groups, STORY_QUESTIONS, args.questions, rate=args.rate, timeout=args.wait
+                server, groups, args.asked, args.questions, rate=args.rate, timeout=args.wait
             )
             server.clear_faults()
             rss_end = rss_mb(proc.pid)
@@ -202,7 +204,24 @@ async def main() -> None:
     parser.add_argument("--index", type=Path, default=None, help="an index folder to serve")
     parser.add_argument("--backend", default="onnx", help="index.backend (shipped: onnx)")
     parser.add_argument("--precision", default="int8", help="index.precision (shipped: int8)")
+    parser.add_argument(
+        "--questions-from",
+        type=Path,
+        default=None,
+        help="a questions.jsonl (e.g. squad_v11_dev's) to ask instead of the story's 10 questions",
+    )
+    parser.add_argument(
+        "--query-cache", type=int, default=None, help="index.query_cache (shipped: 4096)"
+    )
     args = parser.parse_args()
+    args.asked = STORY_QUESTIONS
+    if args.questions_from:
+        lines = args.questions_from.read_text().splitlines()
+        args.asked = list(dict.fromkeys(json.loads(line)["question"] for line in lines if line))
+    print(
+        f"{len(args.asked)} distinct questions; query cache: "
+        f"{'config default' if args.query_cache is None else args.query_cache}"
+    )
     print(
         f"{args.users} users ask {args.questions} questions at {args.rate:g}/s; faults "
         f"{args.faults:.0%}; reindex during the run: {args.reindex}; {os.cpu_count()} CPUs"

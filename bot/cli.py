@@ -226,7 +226,7 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     from .runtime import make_embedder, open_engine
 
     progress = _Progress()
-    embedder = make_embedder(config)
+    embedder = make_embedder(config, query_cache=0)  # latency of real embedding
     followups = load_followups(Path(args.followups)) if args.followups else []
     story = open_engine(config, embedder) if any(f.corpus == "story" for f in followups) else None
     try:

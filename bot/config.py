@@ -66,6 +66,7 @@ class IndexSection:
     backend: str = "torch"  # or "onnx": onnxruntime, no torch when serving (see config.toml)
     precision: str = "float32"  # torch: or "bfloat16"; onnx: or "int8"
     onnx_cache: Path = Path("index/onnx")  # exported ONNX models, one folder per model+settings
+    query_cache: int = 4096  # vectors of the last N distinct questions kept (0: none)
     max_words: int = _BUILD.max_words
     min_words: int = _BUILD.min_words
     overlap: int = _BUILD.overlap

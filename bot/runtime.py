@@ -17,8 +17,10 @@ __all__ = ["make_embedder", "open_engine", "reindex"]
 logger = logging.getLogger(__name__)
 
 
-def make_embedder(config: Config, *, threads: int | None = None) -> Embedder:
-    """The configured embedder; ``threads`` overrides ``index.threads``."""
+def make_embedder(
+    config: Config, *, threads: int | None = None, query_cache: int | None = None
+) -> Embedder:
+    """The configured embedder; ``threads`` and ``query_cache`` override the config's."""
     index = config.index
     return Embedder(
         index.model,
@@ -29,6 +31,7 @@ def make_embedder(config: Config, *, threads: int | None = None) -> Embedder:
         precision=index.precision,
         backend=index.backend,
         onnx_cache=index.onnx_cache,
+        query_cache=index.query_cache if query_cache is None else query_cache,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -113,6 +114,7 @@ class Embedder:
         precision: str = "float32",
         backend: str = "torch",
         onnx_cache: Path | None = None,
+        query_cache: int = 0,
     ) -> None:
         if problem := backend_problem(backend, precision):
             raise ModelLoadError(f"Precision {precision!r} with backend {backend!r}: {problem}.")
@@ -125,6 +127,12 @@ class Embedder:
         # torch: inference from several threads only adds contention. ONNX runs one
         # single-threaded session per worker and needs no lock.
         self._lock = threading.Lock()
+        # The vectors of the last ``query_cache`` questions: the same question asked again (many
+        # readers of one story ask the same things) is not embedded again. A question's vector
+        # does not depend on anything else, so a cached one is the one that would be computed.
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_cache_size = query_cache
+        self._query_cache_lock = threading.Lock()
         path = resolve_model_path(model)
         if backend == "onnx":
             self._load_onnx(path, onnx_cache or default_onnx_cache(), threads)
@@ -199,7 +207,19 @@ class Embedder:
 
     def encode_query(self, question: str) -> np.ndarray:
         """One question to a (dimension,) vector."""
-        return self._encode([self.query_prefix + question], 1)[0]
+        if not self._query_cache_size:
+            return self._encode([self.query_prefix + question], 1)[0]
+        with self._query_cache_lock:
+            cached = self._query_cache.get(question)
+            if cached is not None:
+                self._query_cache.move_to_end(question)
+                return cached.copy()
+        vector = self._encode([self.query_prefix + question], 1)[0]
+        with self._query_cache_lock:
+            self._query_cache[question] = vector.copy()
+            while len(self._query_cache) > self._query_cache_size:
+                self._query_cache.popitem(last=False)
+        return vector
 
     def encode_queries(self, questions: Sequence[str]) -> np.ndarray:
         return self._encode([self.query_prefix + q for q in questions], self.batch_size)

@@ -146,3 +146,16 @@ def test_backend_and_precision_must_go_together(backend: str, precision: str) ->
     assert backend_problem(backend, precision)
     with pytest.raises(ModelLoadError, match=f"backend {backend!r}"):
         Embedder(backend=backend, precision=precision)
+
+
+def test_query_cache_gives_the_computed_vector_and_stays_bounded(
+    onnx_fp32: Embedder, onnx_cache: Path
+) -> None:
+    cached = Embedder(backend="onnx", onnx_cache=onnx_cache, query_cache=2)
+    questions = ["Who won?", "When was it formed?", "Who won?", "Where?", "Who won?"]
+    for q in questions:
+        vector = cached.encode_query(q)
+        assert np.array_equal(vector, onnx_fp32.encode_query(q))
+        vector[:] = 0  # a caller's changes do not reach the cache
+    assert list(cached._query_cache) == ["Where?", "Who won?"]
+    assert np.array_equal(cached.encode_query("Who won?"), onnx_fp32.encode_query("Who won?"))
