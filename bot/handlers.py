@@ -402,10 +402,6 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
     user_id = update.effective_user.id if update.effective_user else None
     started = time.perf_counter()
     async with svc.chat_lock(chat_id):
-        history = await asyncio.to_thread(_history, svc, message, thread_id, update.update_id)
-        if history is None:
-            logger.info("Update %d was answered before a restart; not again", update.update_id)
-            return
         # The typing indicator goes out on its own, and only when the answer is slow: a slow
         # or failed one never holds up answers, and a quick answer needs none.
         typing = context.application.create_task(
@@ -413,9 +409,14 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
             update=update,
         )
         try:
-            answer, key, text_html, markup = await _prepare_answer(
-                svc, engine, question, history, chat_id, thread_id, user_id, update.update_id
+            # One trip to a worker thread: the conversation, the engine, the record.
+            prepared = await asyncio.to_thread(
+                _prepare_answer, svc, engine, message, question, thread_id, user_id, update
             )
+            if prepared is None:
+                logger.info("Update %d was answered before a restart; not again", update.update_id)
+                return
+            answer, key, text_html, markup = prepared
         finally:
             typing.cancel()
         sent = await _reply(message, text_html, markup)
@@ -427,23 +428,26 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
     svc.metrics.reply_seconds.observe(time.perf_counter() - started)
 
 
-async def _prepare_answer(
+def _prepare_answer(
     svc: Services,
     engine: Engine,
+    message: Message,
     question: str,
-    history: tuple[Turn, ...],
-    chat_id: int,
     thread_id: int | None,
     user_id: int | None,
-    update_id: int,
-) -> tuple[Answer, str, str, InlineKeyboardMarkup | None]:
-    """Answer a question, record it, and format the reply: (answer, its key, HTML, buttons)."""
+    update: Update,
+) -> tuple[Answer, str, str, InlineKeyboardMarkup | None] | None:
+    """Answer a question in its conversation, record it, and format the reply: (answer, its
+    key, HTML, buttons); None when this update was answered before (replayed after a crash).
+    Blocking: runs in a worker thread."""
+    history = _history(svc, message, thread_id, update.update_id)
+    if history is None:
+        return None
     k = svc.config.retrieval.top_k
     with svc.metrics.retrieval_seconds.time():
-        answer = await asyncio.to_thread(engine.ask, question, history, k + MORE_SOURCES)
-    key = await asyncio.to_thread(
-        svc.state.add_answer,
-        chat_id=chat_id,
+        answer = engine.ask(question, history, k + MORE_SOURCES)
+    key = svc.state.add_answer(
+        chat_id=message.chat_id,
         thread_id=thread_id,
         user_id=user_id,
         question=question,
@@ -451,7 +455,7 @@ async def _prepare_answer(
         found=answer.found,
         history=history,
         passage_ids=[h.passage.passage_id for h in answer.hits],
-        update_id=update_id,
+        update_id=update.update_id,
     )
     text_html = format_html(answer, max_hits=k, known_titles=_known_titles(engine))
     shown = min(k, len(answer.hits))

@@ -11,7 +11,7 @@ import numpy as np
 from .documents import normalize_date
 from .embedder import Embedder
 from .followup import Turn, contextualize, refers_back, with_context
-from .keyword import bigram_tokens, question_weights, tokenize
+from .keyword import bigram_tokens, question_weights, text_terms, tokenize
 from .passages import Answer, AnswerSentence, Hit, Passage
 from .ranking import (
     Features,
@@ -173,7 +173,7 @@ class Engine:
         passage = store.passages[rows[best]]
         covered = coverage(
             question_weights(query),
-            set(tokenize(f"{passage.title} {passage.section} {passage.text}")),
+            set(text_terms(f"{passage.title} {passage.section} {passage.text}")),
         )
         score = relevance(float(features.dense[best]), float(features.sentence[best]), covered)
         return Retrieval(
@@ -205,7 +205,7 @@ class Engine:
         terms = set(tokens)
         for i in top_rows(fused, self.settings.type_depth):
             if any(
-                terms.intersection(tokenize(sentence))
+                terms.intersection(text_terms(sentence))
                 and matches_answer_type(sentence, question, kind)
                 for sentence in store.passages[rows[i]].sentences
             ):
@@ -287,7 +287,7 @@ class Engine:
         scores = score_sentences(
             np.concatenate(cosines),
             np.concatenate(keyword),
-            np.array([question_share(question_terms, tokenize(t)) for t in texts], np.float32),
+            np.array([question_share(question_terms, text_terms(t)) for t in texts], np.float32),
             np.array([matches_answer_type(t, question, kind) for t in texts], np.float32),
             settings,
         ) - settings.answer_rank_penalty * np.asarray(owners, np.float32)

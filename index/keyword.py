@@ -20,6 +20,7 @@ __all__ = [
     "bigram_tokens",
     "content_terms",
     "question_weights",
+    "text_terms",
     "tokenize",
     "word_information",
 ]
@@ -61,6 +62,13 @@ def content_terms(text: str) -> list[str]:
 def tokenize(text: str) -> list[str]:
     """Stemmed content words: what BM25 indexes and searches."""
     return _stemmer().stemWords(content_terms(text))
+
+
+@functools.lru_cache(maxsize=16384)
+def text_terms(text: str) -> tuple[str, ...]:
+    """``tokenize(text)`` as a tuple, remembered: answering tokenises the candidate passages and
+    their sentences, and popular passages come back for question after question."""
+    return tuple(tokenize(text))
 
 
 @functools.lru_cache(maxsize=65536)

@@ -3,6 +3,7 @@ and which sentences answer the question."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -105,6 +106,10 @@ def fuse(features: Features, settings: RankingSettings) -> np.ndarray:
     )
 
 
+# The same candidates come back for many questions: their shingles are computed once.
+_shingles = functools.lru_cache(maxsize=4096)(shingles)
+
+
 def collapse_duplicates(
     order: Sequence[int],
     vectors: np.ndarray,
@@ -129,7 +134,7 @@ def collapse_duplicates(
             continue
         if kept and float(np.max(vectors[kept] @ vectors[i])) >= threshold:
             continue
-        grams = shingles(text)
+        grams = _shingles(text)
         if any(overlap(grams, other) >= overlap_threshold for other in kept_shingles):
             continue
         kept.append(i)
