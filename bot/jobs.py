@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import dataclasses
 import logging
+import multiprocessing
+import os
 import secrets
+import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from index.build import BuildReport
@@ -15,7 +23,7 @@ from index.embedder import Embedder
 from index.errors import ReindexInProgressError, StoryError
 from index.store import IndexStore
 
-from .config import Config
+from .config import Config, Secret
 from .metrics import Metrics
 from .runtime import make_embedder, reindex
 
@@ -76,12 +84,90 @@ def _threads(config: Config) -> int | None:
     return 1 if config.index.backend == "onnx" else None
 
 
-class Reindexer:
-    """Runs ``storybot reindex`` in a worker thread, then hands the new index to ``install``.
+# A reindex in its own process runs at this lower CPU priority: answers come first.
+REINDEX_NICENESS = 10
 
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this process when the bot dies (even by SIGKILL), so an orphaned
+    reindex never holds the build lock."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def reindex_child(config: Config, conn: Connection) -> None:
+    """The body of a reindex process: build, sending ("progress", stage, done, total) while it
+    works, then ("done", BuildReport) or ("failed", message) or ("crashed", message)."""
+    _die_with_parent()
+    with contextlib.suppress(OSError):
+        os.nice(REINDEX_NICENESS)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    def progress(stage: str, done: int, total: int) -> None:
+        conn.send(("progress", stage, done, total))
+
+    try:
+        report = reindex(config, lambda: make_embedder(config, threads=_threads(config)), progress)
+        conn.send(("done", report))
+    except StoryError as exc:
+        conn.send(("failed", str(exc)))
+    except BaseException as exc:  # reported to the bot, which stays up
+        logging.getLogger(__name__).exception("Reindex crashed")
+        conn.send(("crashed", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def run_reindex_process(config: Config, progress: Callable[[str, int, int], None]) -> BuildReport:
+    """Reindex in a child process (blocking; call from a worker thread). The build's tokenising
+    and BM25 work then never holds the bot's interpreter lock, and the child runs at a lower
+    priority than answering. Raises StoryError when the build fails or the process dies."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    # The child needs no secret: it reads the corpus and writes the index.
+    child_config = dataclasses.replace(config, token=Secret(""), admin_token=Secret(""))
+    process = context.Process(
+        target=reindex_child, args=(child_config, sender), name="storybot-reindex", daemon=True
+    )
+    process.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                message = receiver.recv()
+            except EOFError:
+                process.join()
+                raise StoryError(
+                    f"The reindex process died (exit code {process.exitcode}); "
+                    "the previous index is still serving."
+                ) from None
+            kind = message[0]
+            if kind == "progress":
+                progress(*message[1:])
+            elif kind == "done":
+                return message[1]
+            elif kind == "failed":
+                raise StoryError(message[1])
+            else:
+                raise RuntimeError(message[1])
+    finally:
+        receiver.close()
+        process.join(timeout=30)
+        if process.is_alive():
+            process.kill()
+
+
+class Reindexer:
+    """Runs ``storybot reindex``, then hands the new index to ``install``.
+
+    The build runs in a child process (``run_reindex_process``) with a model of its own, so
+    questions keep being answered, at full speed, meanwhile; with ``load_embedder`` given (an
+    embedder to share, as the tests do) it runs in a worker thread of this process instead.
     Only one job runs at a time (a second request gets ReindexInProgressError, and the build's
-    file lock also guards against a command-line reindex). The reindex embeds with a model of
-    its own, so questions keep being answered by the engine's model meanwhile.
+    file lock also guards against a command-line reindex).
     """
 
     def __init__(
@@ -95,9 +181,7 @@ class Reindexer:
         self.install = install  # puts a freshly built index into service
         # Tells the admins (set by the bot): a failed job is reported to all of them.
         self.notify: Callable[[str, ReindexJob], Awaitable[None]] | None = None
-        self._load_embedder = load_embedder or (
-            lambda: make_embedder(config, threads=_threads(config))
-        )
+        self._load_embedder = load_embedder
         self.metrics = metrics
         self.jobs: dict[str, ReindexJob] = {}
         self._task: asyncio.Task[None] | None = None
@@ -129,9 +213,12 @@ class Reindexer:
             job.stage, job.done, job.total = stage, done, total
 
         try:
-            job.report = await asyncio.to_thread(
-                reindex, self.config, self._load_embedder, progress
-            )
+            if self._load_embedder is None:
+                job.report = await asyncio.to_thread(run_reindex_process, self.config, progress)
+            else:
+                job.report = await asyncio.to_thread(
+                    reindex, self.config, self._load_embedder, progress
+                )
             store = await asyncio.to_thread(
                 IndexStore.load, self.config.index.path, self.config.embedding_id
             )
