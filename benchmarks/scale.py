@@ -364,6 +364,7 @@ def main() -> None:
     parser.add_argument("--hnsw-above", type=int, default=AnnSettings().hnsw_above)
     parser.add_argument("--ef-search", type=int, default=AnnSettings().ef_search)
     parser.add_argument("--hnsw-m", type=int, default=AnnSettings().hnsw_m)
+    parser.add_argument("--sentence-pq-above", type=int, default=AnnSettings().sentence_pq_above)
     parser.add_argument(
         "--rescore", action="store_true", help="keep float16 copies to re-score HNSW candidates"
     )
@@ -379,6 +380,7 @@ def main() -> None:
         hnsw_above=args.hnsw_above,
         hnsw_m=args.hnsw_m,
         ef_search=args.ef_search,
+        sentence_pq_above=args.sentence_pq_above,
         rescore=args.rescore,
     )
     if args.reuse and not args.keep:

@@ -241,7 +241,7 @@ class Lexicon:
         """Every derived array from the term ids, in memory (``save`` writes them)."""
         terms = parts.terms
         vocab_size = max(len(terms), 1)
-        ids = np.asarray(parts.ids, dtype=np.int64)
+        ids = np.asarray(parts.ids, dtype=np.int64)  # (int32 copies below keep memory down)
         offsets = np.asarray(parts.offsets, dtype=np.int64)
         n = len(offsets) - 1
         part_words = np.asarray(parts.part_words, dtype=np.int64)
@@ -259,8 +259,9 @@ class Lexicon:
         words_per_passage = (
             np.add.reduceat(part_words, part_of_passage_start) if n else np.zeros(0, np.int64)
         )
-        passage_of_word = np.repeat(np.arange(n, dtype=np.int64), words_per_passage)
-        part_of_word = np.repeat(np.arange(len(part_words), dtype=np.int64), part_words)
+        small = np.int32 if max(n, len(part_words)) < 2**31 else np.int64
+        passage_of_word = np.repeat(np.arange(n, dtype=small), words_per_passage)
+        part_of_word = np.repeat(np.arange(len(part_words), dtype=small), part_words)
         content = ~stop[ids] if len(ids) else np.zeros(0, bool)
 
         # passage postings: (term, row) -> tf
@@ -301,9 +302,10 @@ class Lexicon:
 
         # word pairs over the whole passage (title, section, sentences), stop words kept
         stems = term_stem[ids]
+        del part_of_word, content, in_title, in_sentence, word_sentence
         same = passage_of_word[1:] == passage_of_word[:-1]
         pair_keys = (stems[:-1] * vocab_size + stems[1:])[same]
-        pair_rows = passage_of_word[1:][same]
+        pair_rows = passage_of_word[1:][same].astype(np.int64)
         if vocab_size * vocab_size * max(n, 1) < 2**63:
             held = np.unique(pair_keys * max(n, 1) + pair_rows) // max(n, 1)
         else:  # too large to combine: sort the pairs per passage instead
