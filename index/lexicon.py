@@ -132,13 +132,17 @@ def decode_varint(data: np.ndarray) -> np.ndarray:
     if not last[-1]:
         raise ValueError("truncated variable-length code")
     ends = np.flatnonzero(last)
-    value_of_byte = np.zeros(len(data), dtype=np.int64)
-    value_of_byte[ends[:-1] + 1] = 1
-    np.cumsum(value_of_byte, out=value_of_byte)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    shift = (np.arange(len(data)) - starts[value_of_byte]) * 7
-    parts = (data & 127).astype(np.int64) << shift
-    return np.add.reduceat(parts, starts)
+    values = data[ends].astype(np.int64)
+    if len(ends) == len(data):  # every code one byte
+        return values
+    sizes = np.diff(ends, prepend=-1)
+    longer = np.flatnonzero(sizes > 1)
+    k = 1
+    while len(longer):  # Horner's rule from each code's last byte back to its first
+        values[longer] = (values[longer] << 7) | (data[ends[longer] - k] & 127)
+        k += 1
+        longer = longer[sizes[longer] > k]
+    return values
 
 
 def _gather_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
