@@ -25,7 +25,7 @@ from .embedder import Embedder
 from .errors import DocumentError, IndexUnavailableError
 from .lexicon import Lexicon, LexiconParts
 from .passages import Document, Passage
-from .store import AnnSettings, IndexStore, build_lock, write_generation
+from .store import AnnSettings, IndexStore, build_lock, reuse_dictionary, write_generation
 
 __all__ = ["BuildReport", "BuildSettings", "build_index", "embedding_text"]
 
@@ -323,6 +323,11 @@ def index_documents(
         settings_fingerprint=settings.fingerprint(model),
         hnsw_above=settings.hnsw_above,
         ann=settings.ann(),
+        passage_dictionary=(
+            previous.passage_dictionary()
+            if previous is not None and reuse_dictionary(len(previous), len(passages))
+            else None
+        ),
     )
     if progress:
         progress("writing", 1, 1)

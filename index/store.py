@@ -70,7 +70,9 @@ __all__ = [
     "SentenceVectors",
     "build_lock",
     "make_faiss_index",
+    "reuse_dictionary",
     "write_generation",
+    "write_passages",
 ]
 
 logger = logging.getLogger(__name__)
@@ -261,10 +263,21 @@ def _passage_from_record(line: bytes) -> Passage:
     return Passage(**record)
 
 
-def write_passages(folder: Path, passages: Sequence[Passage], block: int = _PASSAGE_BLOCK) -> None:
+def reuse_dictionary(previous_passages: int, passages: int) -> bool:
+    """Whether a reindex compresses with the previous generation's dictionary rather than
+    training one (about a second at 10,000 passages): while the corpus has not doubled."""
+    return previous_passages >= 64 * _PASSAGE_BLOCK and passages <= 2 * previous_passages
+
+
+def write_passages(
+    folder: Path,
+    passages: Sequence[Passage],
+    block: int = _PASSAGE_BLOCK,
+    dictionary: bytes | None = None,
+) -> None:
     """passages.zst (zstd frames of ``block`` JSON lines each), passage_blocks.npy (their byte
-    offsets) and passages.dict (the dictionary they are compressed with; empty when the
-    corpus is too small to train one)."""
+    offsets) and passages.dict (the dictionary they are compressed with: ``dictionary``, or one
+    trained on these passages; empty when there are too few to train one)."""
     blocks = [
         b"\n".join(
             json.dumps(_passage_record(p), ensure_ascii=False).encode("utf-8")
@@ -272,8 +285,7 @@ def write_passages(folder: Path, passages: Sequence[Passage], block: int = _PASS
         )
         for start in range(0, len(passages), block)
     ]
-    dictionary = b""
-    if len(blocks) >= 64:
+    if dictionary is None and len(blocks) >= 64:
         sample = blocks[:: max(1, len(blocks) // 4096)]
         try:
             dictionary = zstandard.train_dictionary(
@@ -281,6 +293,7 @@ def write_passages(folder: Path, passages: Sequence[Passage], block: int = _PASS
             ).as_bytes()
         except zstandard.ZstdError:  # too little or too uniform text: no dictionary
             dictionary = b""
+    dictionary = dictionary or b""
     compressor = zstandard.ZstdCompressor(
         level=_ZSTD_LEVEL,
         dict_data=zstandard.ZstdCompressionDict(dictionary) if dictionary else None,
@@ -440,12 +453,15 @@ def write_generation(
     hnsw_above: int,
     ann: AnnSettings | None = None,
     dense_index: faiss.Index | None = None,
+    passage_dictionary: bytes | None = None,
 ) -> Manifest:
     """Write a complete new generation, then switch CURRENT to it and delete older ones.
 
     ``ann`` sets when and how the index turns approximate; without it, ``hnsw_above`` with the
     default settings. The vectors may come from anywhere (the scale benchmark writes arrays,
     and may pass ``dense_index``, the FAISS index of ``passage_vectors`` built before).
+    ``passage_dictionary``: the zstd dictionary to compress the passages with (a reindex passes
+    the previous one; otherwise one is trained).
     """
     ann = ann or AnnSettings(hnsw_above=hnsw_above)
     folder.mkdir(parents=True, exist_ok=True)
@@ -455,7 +471,7 @@ def write_generation(
     try:
         if lexicon.size != len(passages) or lexicon.sentence_count != int(offsets[-1]):
             raise ValueError("the keyword index was built from other passages")
-        write_passages(tmp, passages)
+        write_passages(tmp, passages, dictionary=passage_dictionary)
         (tmp / "documents.json.zst").write_bytes(
             zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(
                 json.dumps(documents, ensure_ascii=False, separators=(",", ":")).encode()
@@ -567,6 +583,10 @@ class IndexStore:
 
     def __len__(self) -> int:
         return len(self.passages)
+
+    def passage_dictionary(self) -> bytes:
+        """The zstd dictionary this generation's passages are compressed with (b"" if none)."""
+        return (self.folder / "passages.dict").read_bytes()
 
     @property
     def documents(self) -> dict[str, dict[str, str]]:

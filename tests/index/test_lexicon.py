@@ -25,7 +25,7 @@ from index.lexicon import (
     encode_varint,
 )
 from index.passages import Passage
-from index.store import PassageList, write_passages
+from index.store import PassageList, reuse_dictionary, write_passages
 from tests.conftest import CORPUS
 
 QUESTIONS = [
@@ -201,3 +201,10 @@ def test_passage_compression_round_trip(
     assert (tmp_path / "passages.zst").stat().st_size < raw / (2 if copies > 1 else 1)
     with pytest.raises(ValueError, match="does not match"):
         PassageList(tmp_path / "passages.zst", blocks[:-1], len(many), 16, dictionary)
+
+
+def test_a_reindex_keeps_the_dictionary_until_the_corpus_doubles() -> None:
+    assert reuse_dictionary(10_000, 10_001)
+    assert reuse_dictionary(10_000, 20_000)
+    assert not reuse_dictionary(10_000, 20_001)
+    assert not reuse_dictionary(100, 101)  # too few passages to have trained one
