@@ -656,8 +656,9 @@ class IndexStore:
                 manifest.passage_block,
                 (gen / "passages.dict").read_bytes(),
             )
-            flags = faiss.IO_FLAG_MMAP_IFC if manifest.faiss_type == "IndexFlatIP" else 0
-            dense = faiss.read_index(str(gen / "dense.faiss"), flags)
+            # The vectors (flat, or the 8-bit codes under the HNSW graph) are memory-mapped; only
+            # the graph's neighbour lists are read in.
+            dense = faiss.read_index(str(gen / "dense.faiss"), faiss.IO_FLAG_MMAP_IFC)
             rescore = None
             if (gen / "dense_rescore.npy").is_file():
                 rescore = np.asarray(np.load(gen / "dense_rescore.npy", mmap_mode="r"))
