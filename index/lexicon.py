@@ -10,9 +10,12 @@ What is stored (folder ``lexicon/`` of a generation)::
     forward_offsets.npy byte offset of each passage in forward.bin
     part_words.npy      words of each part: passage i's parts (title, section, then its
                         sentences) are rows offsets[i] + 2 i ... offsets[i + 1] + 2 i + 1
-    postings.npy        passage rows and term frequencies of each content term, packed as
-                        row << shift | tf (one uint32 each while rows < 2**24 and tf < 256),
-                        sorted by term then row; postings_indptr.npy: each term's start
+    postings.npy        the passages holding each content term, in row order, as one
+                        base-128 code a posting: (row - previous row) * 4 + min(tf - 1, 3)
+                        (1.6 bytes a posting at 1M passages); postings_indptr.npy: each term's
+                        first byte; passage_df.npy: each term's number of postings;
+                        tf_extra.npy: the term frequency of each posting coded 3 (tf >= 4), in
+                        posting order, tf_extra_indptr.npy: each term's first
     passage_lengths.npy content words of each passage (BM25's document length)
     sentence_df.npy     how many sentences hold each term (in the sentence or its title)
     bigram_keys.npy     word pairs held by two passages or more (canonical stem ids a * base + b)
@@ -55,6 +58,9 @@ _ARRAYS = (
     "part_words",
     "postings",
     "postings_indptr",
+    "passage_df",
+    "tf_extra",
+    "tf_extra_indptr",
     "passage_lengths",
     "sentence_df",
     "bigram_keys",
@@ -232,8 +238,8 @@ class Lexicon:
         self.sentence_count = int(meta["sentences"])
         self.k1 = float(meta["k1"])
         self.b = float(meta["b"])
-        self._shift = np.uint64(meta["shift"]) if meta["shift"] > 8 else np.uint32(meta["shift"])
-        self._mask = (1 << int(meta["shift"])) - 1
+        # decoded posting lists of recent query terms (a question's terms are read twice)
+        self._decoded = functools.lru_cache(maxsize=64)(self._decode_posting)
         self._terms_path: Path | None = None
         self._terms: list[str] | None = None
         self.offsets: np.ndarray = arrays["offsets"]
@@ -272,12 +278,26 @@ class Lexicon:
         keys = ids[content] * n + passage_of_word[content]
         unique, tf = np.unique(keys, return_counts=True)
         term_of, rows = np.divmod(unique, max(n, 1))
-        indptr = np.zeros(vocab_size + 1, dtype=np.int64)
-        np.cumsum(np.bincount(term_of, minlength=vocab_size), out=indptr[1:])
-        packable = n < (1 << 24) and (not len(tf) or int(tf.max()) < 256)
-        shift = 8 if packable else 32
-        postings = (rows.astype(np.uint64) << np.uint64(shift)) | tf.astype(np.uint64)
-        postings = postings.astype(np.uint32 if packable else np.uint64)
+        del unique, keys
+        passage_df = np.bincount(term_of, minlength=vocab_size)
+        posting_starts = np.zeros(vocab_size + 1, dtype=np.int64)
+        np.cumsum(passage_df, out=posting_starts[1:])
+        gaps = np.diff(rows, prepend=0)
+        firsts = posting_starts[:-1][passage_df > 0]
+        gaps[firsts] = rows[firsts]
+        postings, sizes = encode_varint(gaps * 4 + np.minimum(tf - 1, 3))
+        del gaps
+        byte_starts = np.zeros(len(sizes) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=byte_starts[1:])
+        indptr = byte_starts[posting_starts]
+        escaped = tf >= 4
+        tf_extra = tf[escaped]
+        tf_extra = tf_extra.astype(
+            np.uint8 if not len(tf_extra) or tf_extra.max() < 256 else np.uint32
+        )
+        tf_extra_indptr = np.zeros(vocab_size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(term_of[escaped], minlength=vocab_size), out=tf_extra_indptr[1:])
+        del byte_starts, sizes, escaped
         passage_lengths = np.bincount(passage_of_word[content], minlength=n)
 
         # sentences: a sentence's tokens are its title's and its own content words
@@ -336,6 +356,9 @@ class Lexicon:
             "part_words": part_words.astype(word_dtype),
             "postings": postings,
             "postings_indptr": indptr,
+            "passage_df": passage_df.astype(np.uint32),
+            "tf_extra": tf_extra,
+            "tf_extra_indptr": tf_extra_indptr,
             "passage_lengths": passage_lengths.astype(np.uint32),
             "sentence_df": sentence_df.astype(np.uint32),
             "bigram_keys": bigram_keys[common].astype(np.uint64),
@@ -350,7 +373,6 @@ class Lexicon:
             "terms": len(terms),
             "k1": k1,
             "b": b,
-            "shift": shift,
             "pair_base": vocab_size,
             "average_passage_length": float(np.maximum(passage_lengths, 1).mean()) if n else 1.0,
             "average_sentence_length": (
@@ -392,6 +414,9 @@ class Lexicon:
             len(arrays["part_words"]) == lexicon.sentence_count + 2 * lexicon.size,
             len(arrays["postings_indptr"]) == max(int(meta["terms"]), 1) + 1,
             int(arrays["postings_indptr"][-1]) == len(arrays["postings"]),
+            len(arrays["passage_df"]) == max(int(meta["terms"]), 1),
+            len(arrays["tf_extra_indptr"]) == max(int(meta["terms"]), 1) + 1,
+            int(arrays["tf_extra_indptr"][-1]) == len(arrays["tf_extra"]),
             len(arrays["passage_lengths"]) == lexicon.size,
             len(offsets) == lexicon.size + 1 and int(offsets[-1]) == lexicon.sentence_count,
         )
@@ -440,19 +465,33 @@ class Lexicon:
         lengths = np.maximum(self._a["passage_lengths"], 1)
         return _norm(lengths, self.meta["average_passage_length"], self.k1, self.b)
 
-    def _posting(self, term: int) -> tuple[np.ndarray, np.ndarray]:
-        indptr = self._a["postings_indptr"]
-        packed = self._a["postings"][int(indptr[term]) : int(indptr[term + 1])]
-        return packed, self._idf_passage(term)
+    def _decode_posting(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, term frequencies) of a term's postings, read-only."""
+        a = self._a
+        start, end = int(a["postings_indptr"][term]), int(a["postings_indptr"][term + 1])
+        values = decode_varint(a["postings"][start:end])
+        if len(values) != int(a["passage_df"][term]):
+            raise ValueError(f"the posting list of term {term} is damaged")
+        rows = np.cumsum(values >> 2)
+        tf = (values & 3) + 1
+        escaped = tf == 4
+        if escaped.any():
+            first = int(a["tf_extra_indptr"][term])
+            tf[escaped] = a["tf_extra"][first : int(a["tf_extra_indptr"][term + 1])]
+        rows.flags.writeable = False
+        tf.flags.writeable = False
+        return rows, tf
+
+    def _posting(self, term: int) -> tuple[np.ndarray, np.ndarray, np.float32]:
+        rows, tf = self._decoded(term)
+        return rows, tf, self._idf_passage(term)
 
     def _idf_passage(self, term: int) -> np.float32:
-        indptr = self._a["postings_indptr"]
-        return _idf(int(indptr[term + 1]) - int(indptr[term]), self.size)[()]
+        return _idf(int(self._a["passage_df"][term]), self.size)[()]
 
-    def _weights(self, packed: np.ndarray, idf: np.float32) -> tuple[np.ndarray, np.ndarray]:
-        rows = (packed >> self._shift).astype(np.int64)
-        tf = (packed & self._mask).astype(np.float64)
-        return rows, (np.float64(idf) * (tf / (self._passage_norm[rows] + tf))).astype(np.float32)
+    def _weights(self, rows: np.ndarray, tf: np.ndarray, idf: np.float32) -> np.ndarray:
+        tf = tf.astype(np.float64)
+        return (np.float64(idf) * (tf / (self._passage_norm[rows] + tf))).astype(np.float32)
 
     def top(self, stems: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` passages with the best positive BM25 (best first, ties by lower row) and
@@ -462,9 +501,9 @@ class Lexicon:
         terms = self.term_ids(stems)
         if not terms or k <= 0 or not self.size:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        found = [self._weights(*self._posting(t)) for t in terms]
-        rows = np.concatenate([r for r, _ in found])
-        weights = np.concatenate([w for _, w in found])
+        found = [self._posting(t) for t in terms]
+        rows = np.concatenate([r for r, _, _ in found])
+        weights = np.concatenate([self._weights(*f) for f in found])
         if not len(rows):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         if len(rows) * 8 < self.size:  # few matches: sort them rather than touch every row
@@ -481,8 +520,8 @@ class Lexicon:
         """Passage BM25 of every passage (for tests and small indexes)."""
         totals = np.zeros(self.size, dtype=np.float32)
         for term in self.term_ids(stems):
-            rows, weights = self._weights(*self._posting(term))
-            totals[rows] += weights
+            rows, tf, idf = self._posting(term)
+            totals[rows] += self._weights(rows, tf, idf)
         return totals
 
     def scores_of(self, stems: Sequence[str], rows: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -491,18 +530,17 @@ class Lexicon:
         totals = np.zeros(len(wanted), dtype=np.float32)
         if not len(wanted):
             return totals
-        probe = wanted.astype(np.uint64) << np.uint64(self._shift)
         for term in self.term_ids(stems):
-            packed, idf = self._posting(term)
-            if not len(packed):
+            posting, tf, idf = self._posting(term)
+            if not len(posting):
                 continue
-            at = np.searchsorted(packed, probe.astype(packed.dtype))
-            inside = at < len(packed)
+            at = np.searchsorted(posting, wanted)
+            inside = at < len(posting)
             hit = np.zeros(len(wanted), dtype=bool)
-            hit[inside] = (packed[at[inside]] >> self._shift).astype(np.int64) == wanted[inside]
+            hit[inside] = posting[at[inside]] == wanted[inside]
             if hit.any():
-                _, weights = self._weights(packed[at[hit]], idf)
-                totals[hit] += weights
+                at = at[hit]
+                totals[hit] += self._weights(posting[at], tf[at], idf)
         return totals
 
     # -- the forward index -------------------------------------------------------------
