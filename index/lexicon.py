@@ -37,9 +37,11 @@ is rebuilt from the term ids with numpy in a fraction of a second at 10,000 pass
 
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 import json
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +54,7 @@ from .passages import Passage
 __all__ = ["K1", "B", "Lexicon", "LexiconParts", "analyse_passage", "bigram_pairs"]
 
 K1, B = 0.7, 0.6  # tuned on squad_v11_dev (k1 anywhere in 0.5-0.9 measures the same)
+CACHE_BYTES = 128 * 2**20  # posting weights kept per index (8 bytes a posting)
 STOP_PREFIX = "!"
 _ARRAYS = (
     "forward_offsets",
@@ -238,8 +241,13 @@ class Lexicon:
         self.sentence_count = int(meta["sentences"])
         self.k1 = float(meta["k1"])
         self.b = float(meta["b"])
-        # decoded posting lists of recent query terms (a question's terms are read twice)
-        self._decoded = functools.lru_cache(maxsize=64)(self._decode_posting)
+        # BM25 weights of recently asked terms' postings (a question reads its terms twice,
+        # and common terms, the costly ones, come back in most questions)
+        self._cache: collections.OrderedDict[int, tuple[np.ndarray, np.ndarray]] = (
+            collections.OrderedDict()
+        )
+        self._cache_bytes = 0
+        self._cache_lock = threading.Lock()
         self._terms_path: Path | None = None
         self._terms: list[str] | None = None
         self.offsets: np.ndarray = arrays["offsets"]
@@ -482,9 +490,28 @@ class Lexicon:
         tf.flags.writeable = False
         return rows, tf
 
-    def _posting(self, term: int) -> tuple[np.ndarray, np.ndarray, np.float32]:
-        rows, tf = self._decoded(term)
-        return rows, tf, self._idf_passage(term)
+    def _posting(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, BM25 weights) of a term's postings, read-only; kept in a cache of at most
+        ``CACHE_BYTES``."""
+        with self._cache_lock:
+            found = self._cache.get(term)
+            if found is not None:
+                self._cache.move_to_end(term)
+                return found
+        rows, tf = self._decode_posting(term)
+        weights = self._weights(rows, tf, self._idf_passage(term))
+        rows = rows.astype(np.int32 if self.size < 2**31 else np.int64)
+        rows.flags.writeable = False
+        weights.flags.writeable = False
+        size = rows.nbytes + weights.nbytes
+        with self._cache_lock:
+            if term not in self._cache:
+                self._cache[term] = (rows, weights)
+                self._cache_bytes += size
+            while self._cache_bytes > CACHE_BYTES and len(self._cache) > 1:
+                _, (old_rows, old_weights) = self._cache.popitem(last=False)
+                self._cache_bytes -= old_rows.nbytes + old_weights.nbytes
+        return rows, weights
 
     def _idf_passage(self, term: int) -> np.float32:
         return _idf(int(self._a["passage_df"][term]), self.size)[()]
@@ -502,8 +529,8 @@ class Lexicon:
         if not terms or k <= 0 or not self.size:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         found = [self._posting(t) for t in terms]
-        rows = np.concatenate([r for r, _, _ in found])
-        weights = np.concatenate([self._weights(*f) for f in found])
+        rows = np.concatenate([r for r, _ in found])
+        weights = np.concatenate([w for _, w in found])
         if not len(rows):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         if len(rows) * 8 < self.size:  # few matches: sort them rather than touch every row
@@ -520,8 +547,8 @@ class Lexicon:
         """Passage BM25 of every passage (for tests and small indexes)."""
         totals = np.zeros(self.size, dtype=np.float32)
         for term in self.term_ids(stems):
-            rows, tf, idf = self._posting(term)
-            totals[rows] += self._weights(rows, tf, idf)
+            rows, weights = self._posting(term)
+            totals[rows] += weights
         return totals
 
     def scores_of(self, stems: Sequence[str], rows: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -531,7 +558,7 @@ class Lexicon:
         if not len(wanted):
             return totals
         for term in self.term_ids(stems):
-            posting, tf, idf = self._posting(term)
+            posting, weights = self._posting(term)
             if not len(posting):
                 continue
             at = np.searchsorted(posting, wanted)
@@ -539,8 +566,7 @@ class Lexicon:
             hit = np.zeros(len(wanted), dtype=bool)
             hit[inside] = posting[at[inside]] == wanted[inside]
             if hit.any():
-                at = at[hit]
-                totals[hit] += self._weights(posting[at], tf[at], idf)
+                totals[hit] += weights[at[hit]]
         return totals
 
     # -- the forward index -------------------------------------------------------------

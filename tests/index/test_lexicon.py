@@ -138,7 +138,7 @@ def test_round_trip(passages: list[Passage], tmp_path: Path) -> None:
 def _postings_by_term(lexicon: Lexicon) -> dict[str, list[tuple[int, int]]]:
     out = {}
     for term, name in enumerate(lexicon.terms):
-        rows, tf = lexicon._decoded(term)
+        rows, tf = lexicon._decode_posting(term)
         if len(rows):
             out[name] = list(zip(rows.tolist(), tf.tolist(), strict=True))
     return out
