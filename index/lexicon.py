@@ -55,7 +55,6 @@ __all__ = ["K1", "B", "Lexicon", "LexiconParts", "analyse_passage", "bigram_pair
 
 K1, B = 0.7, 0.6  # tuned on squad_v11_dev (k1 anywhere in 0.5-0.9 measures the same)
 CACHE_BYTES = 128 * 2**20  # posting weights kept per index (8 bytes a posting)
-PRUNE_ABOVE = 50_000  # postings of a question's terms above which ``top`` tries MaxScore
 
 
 def _best(rows: np.ndarray, totals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -532,22 +531,13 @@ class Lexicon:
         tf = tf.astype(np.float64)
         return (np.float64(idf) * (tf / (self._passage_norm[rows] + tf))).astype(np.float32)
 
-    def top(
-        self, stems: Sequence[str], k: int, prune_above: int = PRUNE_ABOVE
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def top(self, stems: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` passages with the best positive BM25 (best first, ties by lower row) and
-        their scores. Only the query terms' posting lists are read; when they hold more than
-        ``prune_above`` postings, the longest lists are only searched for the passages the
-        others propose, whenever their best possible weights cannot lift any other passage
-        into the top ``k`` (so the result is the same as scoring every posting)."""
+        their scores. Only the query terms' posting lists are read."""
         terms = self.term_ids(stems)
         if not terms or k <= 0 or not self.size:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         found = [self._posting(t) for t in terms]
-        if sum(len(r) for r, _ in found) > prune_above:
-            pruned = self._top_pruned(found, k)
-            if pruned is not None:
-                return pruned
         rows = np.concatenate([r for r, _ in found])
         weights = np.concatenate([w for _, w in found])
         if not len(rows):
@@ -562,35 +552,6 @@ class Lexicon:
             unique = np.flatnonzero(held)
             totals = totals[unique]
         return _best(unique, totals.astype(np.float32), k)
-
-    def _top_pruned(
-        self, found: list[tuple[np.ndarray, np.ndarray]], k: int
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """MaxScore: the passages of the shorter posting lists, scored exactly (the longer
-        lists by binary search), are the top ``k`` if even the longer lists' best weights
-        together stay below the k-th score among them; None when that does not hold."""
-        order = sorted(range(len(found)), key=lambda i: -len(found[i][0]))
-        best_weight = [float(w.max()) if len(w) else 0.0 for _, w in found]
-        for skipped in range(len(found) - 1, 0, -1):
-            long = order[:skipped]
-            short = order[skipped:]
-            rows = np.concatenate([found[i][0] for i in short])
-            unique, inverse = np.unique(rows, return_inverse=True)
-            if len(unique) < k:
-                continue
-            totals = np.bincount(inverse, weights=np.concatenate([found[i][1] for i in short]))
-            for i in long:
-                posting, weights = found[i]
-                at = np.searchsorted(posting, unique)
-                inside = at < len(posting)
-                hit = np.zeros(len(unique), dtype=bool)
-                hit[inside] = posting[at[inside]] == unique[inside]
-                totals[hit] += weights[at[hit]]
-            totals32 = totals.astype(np.float32)
-            threshold = float(np.partition(totals32, len(totals32) - k)[len(totals32) - k])
-            if sum(best_weight[i] for i in long) < threshold:
-                return _best(unique, totals32, k)
-        return None
 
     def scores(self, stems: Sequence[str]) -> np.ndarray:
         """Passage BM25 of every passage (for tests and small indexes)."""

@@ -79,9 +79,7 @@ def top_rows(scores: np.ndarray, k: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     k = min(k, scores.size)
     part = np.argpartition(-scores, k - 1)[:k]
-    if k < scores.size:  # every score tied with the k-th, so ties go to the lower index
-        part = np.flatnonzero(scores >= scores[part].min())
-    return part[np.lexsort((part, -scores[part]))][:k]
+    return part[np.lexsort((part, -scores[part]))]
 
 
 def zscore(values: np.ndarray) -> np.ndarray:

@@ -120,29 +120,6 @@ def test_scores_equal_bm25s(passages: list[Passage]) -> None:
     assert any(lexicon.scores(tokenize(q)).max() > 0 for q in QUESTIONS)
 
 
-def test_pruned_search_finds_what_scoring_every_posting_finds(passages: list[Passage]) -> None:
-    """MaxScore (the longest posting lists only searched for the others' passages) gives the
-    same top passages and scores as summing every posting, or falls back to it."""
-    lexicon = Lexicon.build(LexiconParts.from_passages(passages).ranked())
-    questions = [
-        *QUESTIONS,
-        "Mali Burkina Faso Niger minister",
-        "the city council budget bridge history",
-        "wombat wombat quokka",
-    ]
-    pruned_somewhere = False
-    for question in questions:
-        words = tokenize(question)
-        for k in (1, 2, 3, 5, 10):
-            want = lexicon.top(words, k, prune_above=10**9)
-            got = lexicon.top(words, k, prune_above=0)
-            np.testing.assert_array_equal(got[0], want[0])
-            np.testing.assert_array_equal(got[1], want[1])
-            found = [lexicon._posting(t) for t in lexicon.term_ids(words)]
-            pruned_somewhere |= len(found) > 1 and lexicon._top_pruned(found, k) is not None
-    assert pruned_somewhere
-
-
 def test_round_trip(passages: list[Passage], tmp_path: Path) -> None:
     built = Lexicon.build(LexiconParts.from_passages(passages).ranked())
     built.save(tmp_path)
@@ -234,12 +211,3 @@ def test_a_reindex_keeps_the_dictionary_until_the_corpus_doubles() -> None:
     assert reuse_dictionary(10_000, 20_000)
     assert not reuse_dictionary(10_000, 20_001)
     assert not reuse_dictionary(100, 101)  # too few passages to have trained one
-
-
-def test_ties_at_the_cut_go_to_the_lower_row() -> None:
-    from index.ranking import top_rows
-
-    scores = np.array([1.0, 3.0, 2.0, 3.0, 3.0, 0.5])
-    assert top_rows(scores, 2).tolist() == [1, 3]
-    assert top_rows(scores, 4).tolist() == [1, 3, 4, 2]
-    assert top_rows(scores, 10).tolist() == [1, 3, 4, 2, 0, 5]
