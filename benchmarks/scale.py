@@ -1,10 +1,14 @@
 """Search at scale: build, disk, start-up, memory, latency and ANN recall at 100k-1M passages.
 
-    .venv/bin/python -m benchmarks.scale --passages 100000 --real-index /tmp/sq3
-    .venv/bin/python -m benchmarks.scale --passages 1000000 --real-index /tmp/sq3
+    .venv/bin/python -m benchmarks.scale --passages 100000 --real-index /tmp/sq4
+    nice -n 15 .venv/bin/python -m benchmarks.scale --passages 1000000 --real-index /tmp/sq4 \
+        --keep /tmp/scale1m --build-only
+    .venv/bin/python -m benchmarks.scale --keep /tmp/scale1m --reuse --queries 200
 
 The corpus is generated here, in a temporary folder that is deleted afterwards (``--keep DIR``
-keeps it):
+keeps it: the index in DIR/index, the generated passage vectors and the FAISS index built from
+them in DIR, so a second build of the same corpus skips the HNSW graph; ``--reuse`` measures the
+query side of a kept index without building anything; ``--build-only`` stops after the build):
 
 * the real passages and their REAL all-MiniLM-L6-v2 vectors (passage and sentence vectors) are
   taken from an existing index (``--real-index``, e.g. the squad_v11_dev eval index), or
@@ -18,8 +22,9 @@ keeps it):
 
 Queries are real squad_v11_dev questions embedded with the real model. Latencies are p50/p95
 over the queries, min/median/max over ``--runs`` runs; every speed-up is a ratio against the
-exact path measured in the same run. Start-up and resident memory are measured in a fresh
-subprocess (with and without loading the model).
+exact path measured in the same run. Start-up and resident memory are measured in fresh
+subprocesses (``--startup-runs`` each: without the model, the question vectors given; and with
+the ONNX query embedder the bot can serve with, when its export is in index/onnx).
 """
 
 from __future__ import annotations
@@ -40,20 +45,21 @@ import faiss
 import numpy as np
 
 from index.engine import Engine
-from index.keyword import KeywordIndex, bigram_tokens, tokenize
+from index.keyword import tokenize
+from index.lexicon import Lexicon, LexiconParts, _gather_ranges, analyse
 from index.passages import Passage
-from index.ranking import top_rows
-from index.store import AnnSettings, IndexStore, write_generation
+from index.store import AnnSettings, IndexStore, make_faiss_index, write_generation
 
 ROOT = Path(__file__).resolve().parent.parent
 SQUAD = ROOT.parent / "shared" / "data" / "squad_v11_dev"
 MODEL = "bundled:all-MiniLM-L6-v2"
 
 
-def rss_bytes() -> int:
-    """Resident memory of this process (VmRSS from /proc)."""
+def rss_bytes(kind: str = "VmRSS") -> int:
+    """Resident memory of this process from /proc: VmRSS (all), RssAnon (the process's own
+    memory) or RssFile (pages of memory-mapped files, shared with the page cache)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{kind}:"):
             return int(line.split()[1]) * 1024
     return 0
 
@@ -94,7 +100,7 @@ def generate(
     work: Path,
     seed: int,
 ) -> dict[str, object]:
-    """``total`` passages (the real ones first, then variations), their vectors and BM25 tokens."""
+    """``total`` passages (the real ones first, then variations), their vectors and term ids."""
     passages, vectors, sentences, offsets = base
     rng = np.random.default_rng(seed)
     d = vectors.shape[1]
@@ -103,11 +109,24 @@ def generate(
     for row, p in enumerate(passages):
         by_title[p.title].extend(range(int(offsets[row]), int(offsets[row + 1])))
     flat_text = [s for p in passages for s in p.sentences]
-    title_of_sentence = [p.title for p in passages for _ in p.sentences]
-    sentence_tokens = [tokenize(s) for s in flat_text]
-    sentence_bigrams = [bigram_tokens(s) for s in flat_text]
-    title_tokens = {t: tokenize(t) for t in by_title}
-    title_bigrams = {t: bigram_tokens(t) for t in by_title}
+    # Every word of the base texts as a term id (index/lexicon.py): a generated passage's words
+    # are its title's, its section's and its sentences', so they are copied, not re-analysed.
+    vocabulary: dict[str, int] = {}
+
+    def term_ids(text: str) -> np.ndarray:
+        return np.array(
+            [vocabulary.setdefault(t, len(vocabulary)) for t in analyse(text)], dtype=np.int64
+        )
+
+    pieces = (
+        [term_ids(s) for s in flat_text]
+        + [term_ids(p.title) for p in passages]
+        + [term_ids(p.section) for p in passages]
+    )
+    piece_ends = np.cumsum([len(x) for x in pieces])
+    piece_starts = piece_ends - [len(x) for x in pieces]
+    source_ids = np.concatenate(pieces)
+    n_sent = len(flat_text)
 
     sources: list[np.ndarray] = []  # base sentence rows of each passage
     out_passages: list[Passage] = []
@@ -166,41 +185,59 @@ def generate(
         mixed += rng.standard_normal(mixed.shape, dtype=np.float32) * (0.25 / np.sqrt(d))
         pvec[start:stop] = _normalise(mixed)
 
-    def passage_tokens(i: int, what: str) -> list[str]:
-        title = out_passages[i].title
-        head = (title_tokens if what == "words" else title_bigrams)[title]
-        per = sentence_tokens if what == "words" else sentence_bigrams
-        return head + [t for r in sources[i] for t in per[r]]
+    # parts of each passage: its base passage's title and section, then its sentences
+    lengths = np.array([len(r) for r in sources], np.int64)
+    part_counts = lengths + 2
+    first = np.cumsum(part_counts) - part_counts
+    piece = np.empty(int(part_counts.sum()), np.int64)
+    is_sentence = np.ones(len(piece), bool)
+    is_sentence[first] = False
+    is_sentence[first + 1] = False
+    piece[first] = n_sent + bases
+    piece[first + 1] = n_sent + n_base + bases
+    piece[is_sentence] = flat_sources
+    part_ids = source_ids[_gather_ranges(piece_starts[piece], piece_ends[piece])]
+    terms = list(vocabulary)
 
     return {
         "passages": out_passages,
         "passage_vectors": pvec,
         "sentence_vectors": sent_out,
         "offsets": out_offsets,
-        "words": lambda: [passage_tokens(i, "words") for i in range(total)],
-        "bigrams": lambda: [passage_tokens(i, "bigrams") for i in range(total)],
-        "sentence_words": lambda: [
-            title_tokens[title_of_sentence[r]] + sentence_tokens[r] for r in flat_sources
-        ],
+        "lexicon_parts": lambda: LexiconParts(
+            terms, part_ids, piece_ends[piece] - piece_starts[piece], out_offsets
+        ),
     }
 
 
-def build(corpus: dict[str, object], folder: Path, ann: AnnSettings) -> dict[str, float]:
+def build(
+    corpus: dict[str, object], folder: Path, ann: AnnSettings, cache: Path | None
+) -> dict[str, float]:
+    """Write the generation; the FAISS index is read from ``cache`` when it was built before
+    for the same corpus (and saved there otherwise)."""
     timings: dict[str, float] = {}
-    indexes = {}
-    for name, key in (
-        ("bm25", "words"),
-        ("bm25_sentences", "sentence_words"),
-        ("bm25_bigrams", "bigrams"),
-    ):
-        t = time.perf_counter()
-        tokens = corpus[key]()  # type: ignore[operator]
-        timings[f"{name} tokens"] = time.perf_counter() - t
-        t = time.perf_counter()
-        indexes[name] = KeywordIndex.build(tokens)
-        timings[f"{name} build"] = time.perf_counter() - t
-        del tokens
+    t = time.perf_counter()
+    lexicon = Lexicon.build(corpus["lexicon_parts"]().ranked())  # type: ignore[operator]
+    timings["keyword index from term ids (postings, document frequencies, forward)"] = (
+        time.perf_counter() - t
+    )
     passages: list[Passage] = corpus["passages"]  # type: ignore[assignment]
+    pvec: np.ndarray = corpus["passage_vectors"]  # type: ignore[assignment]
+    dense_file = None
+    if cache is not None:
+        key = f"{len(passages)}-{ann.hnsw_above}-{ann.hnsw_m}-{ann.ef_construction}"
+        dense_file = cache / f"dense-{key}.faiss"
+    t = time.perf_counter()
+    if dense_file is not None and dense_file.is_file():
+        dense = faiss.read_index(str(dense_file))
+        if hasattr(dense, "hnsw"):
+            dense.hnsw.efSearch = ann.ef_search
+        timings["FAISS index (read from the cache)"] = time.perf_counter() - t
+    else:
+        dense = make_faiss_index(pvec, ann)
+        timings["FAISS index (built)"] = time.perf_counter() - t
+        if dense_file is not None:
+            faiss.write_index(dense, str(dense_file))
     documents: dict[str, dict[str, str]] = {}
     for p in passages:
         documents.setdefault(
@@ -211,30 +248,30 @@ def build(corpus: dict[str, object], folder: Path, ann: AnnSettings) -> dict[str
         folder,
         model=MODEL,
         passages=passages,
-        passage_vectors=corpus["passage_vectors"],  # type: ignore[arg-type]
+        passage_vectors=pvec,
         sentence_vectors=corpus["sentence_vectors"],  # type: ignore[arg-type]
         offsets=corpus["offsets"],  # type: ignore[arg-type]
-        keyword=indexes["bm25"],
-        sentence_keyword=indexes["bm25_sentences"],
-        bigram_keyword=indexes["bm25_bigrams"],
+        lexicon=lexicon,
         documents=documents,
         corpus_fingerprint="scale-benchmark",
         settings_fingerprint="scale-benchmark",
         hnsw_above=ann.hnsw_above,
         ann=ann,
+        dense_index=dense,
     )
-    timings["write_generation (FAISS, PQ, files)"] = time.perf_counter() - t
+    timings["write_generation (passages, sentence codes, files, checksums)"] = (
+        time.perf_counter() - t
+    )
     return timings
 
 
 def disk_sizes(folder: Path) -> dict[str, int]:
     gen = folder / (folder / "CURRENT").read_text().strip()
-    sizes: dict[str, int] = defaultdict(int)
-    for path in gen.rglob("*"):
+    sizes: dict[str, int] = {}
+    for path in sorted(gen.rglob("*")):
         if path.is_file():
-            rel = path.relative_to(gen).parts[0]
-            sizes[rel] += path.stat().st_size
-    return dict(sorted(sizes.items()))
+            sizes[path.relative_to(gen).as_posix()] = path.stat().st_size
+    return sizes
 
 
 _CHILD = r"""
@@ -245,42 +282,48 @@ from pathlib import Path
 from index.engine import Engine
 from index.store import IndexStore
 from benchmarks.scale import rss_bytes
-folder, queries_file, with_model = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+folder, queries_file, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 data = json.loads(Path(queries_file).read_text())
 vectors = np.load(queries_file + ".npy")
 embedder = None
-if with_model:
+if mode != "none":
     from index.embedder import Embedder
-    embedder = Embedder("bundled:all-MiniLM-L6-v2")
+    embedder = Embedder(
+        "bundled:all-MiniLM-L6-v2", backend="onnx", precision=mode, threads=1,
+        onnx_cache=Path("index/onnx"),
+    )
 t_model = time.perf_counter()
 store = IndexStore.load(Path(folder), "bundled:all-MiniLM-L6-v2")
 t_store = time.perf_counter()
 engine = Engine(store, embedder)
-first = engine.ask(data[0]) if with_model else engine.ask(data[0], vector=vectors[0])
+first = engine.ask(data[0]) if embedder else engine.ask(data[0], vector=vectors[0])
 t_first = time.perf_counter()
 print("ready", flush=True)
-rss_start = rss_bytes()
+rss_start, anon_start = rss_bytes(), rss_bytes("RssAnon")
 for q, v in zip(data, vectors):
-    engine.ask(q, vector=v)
+    engine.ask(q) if embedder else engine.ask(q, vector=v)
 print(json.dumps({
     "imports_and_model_s": t_model - t0, "store_load_s": t_store - t_model,
     "first_answer_s": t_first - t_store, "in_process_total_s": t_first - t0,
     "rss_after_start": rss_start, "rss_after_queries": rss_bytes(),
+    "anon_after_start": anon_start, "anon_after_queries": rss_bytes("RssAnon"),
     "queries": len(data), "found": first.found,
 }), flush=True)
 """
 
 
 def startup(
-    folder: Path, questions: list[str], vectors: np.ndarray, work: Path, with_model: bool
+    folder: Path, questions: list[str], vectors: np.ndarray, work: Path, mode: str
 ) -> dict[str, float]:
+    """One fresh process: start to first answer, resident memory after it and after the
+    questions. ``mode``: "none" (vectors given) or an ONNX precision for the query embedder."""
     qfile = work / "queries.json"
     qfile.write_text(json.dumps(questions))
     np.save(str(qfile) + ".npy", vectors)
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     started = time.perf_counter()
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(folder), str(qfile), "1" if with_model else "0"],
+        [sys.executable, "-c", _CHILD, str(folder), str(qfile), mode],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -302,8 +345,10 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return float(np.percentile(a, 50)), float(np.percentile(a, 95))
 
 
-def spread(values: list[float]) -> str:
-    return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
+def spread(values: list[float], digits: int = 2) -> str:
+    return " / ".join(
+        f"{v:.{digits}f}" for v in (min(values), statistics.median(values), max(values))
+    )
 
 
 def main() -> None:
@@ -317,62 +362,105 @@ def main() -> None:
     )
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--startup-runs", type=int, default=3)
     parser.add_argument("--hnsw-above", type=int, default=AnnSettings().hnsw_above)
     parser.add_argument("--ef-search", type=int, default=AnnSettings().ef_search)
     parser.add_argument("--hnsw-m", type=int, default=AnnSettings().hnsw_m)
-    parser.add_argument("--keep", type=Path, help="build the index here and keep it")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--sentence-pq-above", type=int, default=AnnSettings().sentence_pq_above)
     parser.add_argument(
-        "--no-model-startup",
-        dest="model_startup",
-        action="store_false",
-        help="measure start-up only without loading the model",
+        "--rescore", action="store_true", help="keep float16 copies to re-score HNSW candidates"
     )
+    parser.add_argument("--keep", type=Path, help="build the index in DIR/index and keep it")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the index kept in --keep DIR, build nothing"
+    )
+    parser.add_argument("--build-only", action="store_true", help="stop after the build")
+    parser.add_argument("--no-exact", action="store_true", help="skip the exact-dense timings")
+    parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    ann = AnnSettings(hnsw_above=args.hnsw_above, hnsw_m=args.hnsw_m, ef_search=args.ef_search)
-
+    ann = AnnSettings(
+        hnsw_above=args.hnsw_above,
+        hnsw_m=args.hnsw_m,
+        ef_search=args.ef_search,
+        sentence_pq_above=args.sentence_pq_above,
+        rescore=args.rescore,
+    )
+    if args.reuse and not args.keep:
+        parser.error("--reuse needs --keep DIR")
     work = Path(tempfile.mkdtemp(prefix="storybot-scale-"))
     try:
-        run(args, ann, work)
+        print(
+            f"# scale benchmark: {os.cpu_count()} CPUs, faiss {faiss.__version__}, "
+            f"load average {os.getloadavg()[0]:.1f} at the start"
+        )
+        print(
+            "Vectors: real all-MiniLM-L6-v2 embeddings of squad_v11_dev passages/sentences and "
+            "perturbed copies of them (gaussian noise, re-normalised); texts: real passages and "
+            "sentence recombinations of them."
+        )
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+        folder = args.keep / "index" if args.keep else work / "index"
+        vectors_file = (args.keep or work) / "passage_vectors.npy"
+        if not args.reuse:
+            build_step(args, ann, work, folder, vectors_file)
+        report_disk(folder)
+        if not args.build_only:
+            measure(args, folder, np.load(vectors_file, mmap_mode="r"), work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run(args: argparse.Namespace, ann: AnnSettings, work: Path) -> None:
-    print(
-        f"# scale benchmark: {args.passages:,} passages, {os.cpu_count()} CPUs, "
-        f"faiss {faiss.__version__}"
-    )
-    print(
-        "Vectors: real all-MiniLM-L6-v2 embeddings of squad_v11_dev passages/sentences and "
-        "perturbed copies of them (gaussian noise, re-normalised); texts: real passages and "
-        "sentence recombinations of them."
-    )
+def build_step(
+    args: argparse.Namespace, ann: AnnSettings, work: Path, folder: Path, vectors_file: Path
+) -> None:
     t = time.perf_counter()
     base = real_base(args.real_index, args.sample)
-    corpus = generate(args.passages, base, work, args.seed)
+    corpus = generate(args.passages, base, args.keep or work, args.seed)
     print(
-        f"generated in {time.perf_counter() - t:.1f} s: "
-        f"{len(corpus['sentence_vectors']):,} sentences"
-    )  # type: ignore[arg-type]
-    folder = args.keep or work / "index"
+        f"generated {args.passages:,} passages in {time.perf_counter() - t:.1f} s: "
+        f"{len(corpus['sentence_vectors']):,} sentences"  # type: ignore[arg-type]
+    )
+    np.save(vectors_file, corpus["passage_vectors"])
+    if folder.exists():
+        shutil.rmtree(folder)
     t = time.perf_counter()
-    timings = build(corpus, folder, ann)
+    timings = build(corpus, folder, ann, args.keep)
     total_build = time.perf_counter() - t
     print(
         f"\n## Build ({'approximate' if ann.approximate(args.passages) else 'exact'}: "
         f"hnsw_above={ann.hnsw_above}, M={ann.hnsw_m}, efConstruction={ann.ef_construction}, "
-        f"efSearch={ann.ef_search}, sentence PQ {ann.sentence_pq_bytes} bytes)"
+        f"efSearch={ann.ef_search}, float16 re-scoring {'on' if ann.rescore else 'off'}, "
+        f"sentence PQ above {ann.sentence_pq_above:,} passages)"
     )
     for name, seconds in timings.items():
         print(f"| {name} | {seconds:.1f} s |")
     print(f"| total | {total_build:.1f} s |")
-    sizes = disk_sizes(folder)
-    print("\n## Disk")
-    for name, size in sizes.items():
-        print(f"| {name} | {size / 1e6:.1f} MB |")
-    print(f"| total | {sum(sizes.values()) / 1e6:.1f} MB |")
+    (args.keep or work).joinpath("sentence_vectors.npy").unlink(missing_ok=True)
 
+
+def report_disk(folder: Path) -> None:
+    sizes = disk_sizes(folder)
+    manifest = json.loads(
+        (folder / (folder / "CURRENT").read_text().strip() / "manifest.json").read_text()
+    )
+    print(
+        f"\n## Disk: {manifest['passage_count']:,} passages, {manifest['sentence_count']:,} "
+        f"sentences, {manifest['faiss_type']}, sentence vectors {manifest['sentence_codec']}"
+    )
+    print("| file | MB | bytes per passage |")
+    print("|---|---|---|")
+    n = max(manifest["passage_count"], 1)
+    for name, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
+        if size >= 100_000:
+            print(f"| {name} | {size / 1e6:.1f} | {size / n:.1f} |")
+    small = sum(v for v in sizes.values() if v < 100_000)
+    print(f"| (other files, each < 0.1 MB) | {small / 1e6:.2f} | {small / n:.2f} |")
+    total = sum(sizes.values())
+    print(f"| **total** | **{total / 1e6:.1f}** | {total / n:.1f} |")
+
+
+def measure(args: argparse.Namespace, folder: Path, pvec: np.ndarray, work: Path) -> None:
     from index.embedder import Embedder
     from index.evaluate import load_questions
 
@@ -382,27 +470,39 @@ def run(args: argparse.Namespace, ann: AnnSettings, work: Path) -> None:
     faiss.omp_set_num_threads(1)
     embedder = Embedder(MODEL, threads=1)
     qvec = embedder.encode_queries(questions)
-    pvec: np.ndarray = corpus["passage_vectors"]  # type: ignore[assignment]
-    del corpus
 
-    print("\n## Start-up to first answer, resident memory (fresh subprocess)")
-    for with_model in (False, True) if args.model_startup else (False,):
-        r = startup(folder, questions, qvec, work, with_model)
-        label = "with model load (torch)" if with_model else "without model (vector given)"
+    onnx = ROOT / "index" / "onnx"
+    modes = ["none"] + (["float32"] if onnx.is_dir() and any(onnx.iterdir()) else [])
+    print(
+        f"\n## Start-up to first answer and resident memory: {args.startup_runs} fresh "
+        f"processes each, min / median / max (load average {os.getloadavg()[0]:.1f})"
+    )
+    print(
+        "| query vectors | process start to first answer, s | imports + model, s "
+        "| index load, s | first answer, ms | RSS after first answer, MiB (anonymous) "
+        f"| RSS after {len(questions)} more questions, MiB (anonymous) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for mode in modes:
+        runs = [startup(folder, questions, qvec, work, mode) for _ in range(args.startup_runs)]
+        label = "given (no model)" if mode == "none" else f"ONNX {mode} query embedder, 1 thread"
+
+        def col(key: str, scale: float = 1.0, runs: list[dict[str, float]] = runs) -> str:
+            return spread([r[key] * scale for r in runs])
+
         print(
-            f"| {label} | process start to first answer {r['wall_to_first_answer_s']:.2f} s "
-            f"(imports+model {r['imports_and_model_s']:.2f} s, "
-            f"index load {r['store_load_s']:.3f} s, "
-            f"first answer {r['first_answer_s'] * 1000:.1f} ms) | RSS after start "
-            f"{r['rss_after_start'] / 2**20:.0f} MiB, after {r['queries']} more queries "
-            f"{r['rss_after_queries'] / 2**20:.0f} MiB |"
+            f"| {label} | {col('wall_to_first_answer_s')} | {col('imports_and_model_s')} "
+            f"| {col('store_load_s')} | {col('first_answer_s', 1000)} "
+            f"| {spread([r['rss_after_start'] / 2**20 for r in runs], 0)} "
+            f"({spread([r['anon_after_start'] / 2**20 for r in runs], 0)}) "
+            f"| {spread([r['rss_after_queries'] / 2**20 for r in runs], 0)} "
+            f"({spread([r['anon_after_queries'] / 2**20 for r in runs], 0)}) |"
         )
 
     store = IndexStore.load(folder, MODEL)
     engine = Engine(store, embedder)
     exact_index = faiss.IndexFlatIP(pvec.shape[1])
-    exact_index.add(pvec)
-    del pvec
+    exact_index.add(np.ascontiguousarray(pvec, dtype=np.float32))
     exact_store = IndexStore(
         store.folder,
         store.manifest,
@@ -410,18 +510,15 @@ def run(args: argparse.Namespace, ann: AnnSettings, work: Path) -> None:
         exact_index,
         store.sentence_vectors,
         store.offsets,
-        store.keyword,
-        store.sentence_keyword,
-        store.bigram_keyword,
-        store.documents,
+        store.lexicon,
     )
+    exact_store.rescore = np.asarray(pvec)  # exact cosines for the candidates' features
     exact_engine = Engine(exact_store, embedder)
     depth = engine.settings.depth
 
     # ANN recall against exact search, same queries and vectors.
     _, exact10 = exact_index.search(qvec, 10)
     ann10 = [store.search(v, 10) for v in qvec]
-    graph10 = store.dense.search(qvec, 10)[1]  # the graph alone, without re-scoring
     _, exact100 = exact_index.search(qvec, depth)
     ann100 = [store.search(v, depth) for v in qvec]
     recall10 = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(ann10, exact10, strict=True)])
@@ -435,32 +532,42 @@ def run(args: argparse.Namespace, ann: AnnSettings, work: Path) -> None:
             for q, v in zip(questions[:100], qvec[:100], strict=False)
         ]
     )
-    print(f"\n## Dense index: {store.manifest.faiss_type}")
-    graph_recall = np.mean(
-        [len(set(a) & set(e)) / 10 for a, e in zip(graph10, exact10, strict=True)]
-    )
-    print(f"| recall@10 vs exact (as served: graph + float16 re-scoring) | {recall10:.4f} |")
-    print(f"| recall@10 vs exact, graph over 8-bit vectors alone | {graph_recall:.4f} |")
+    print(f"\n## Dense index: {store.manifest.faiss_type}, same {len(questions)} questions")
+    served = "graph + float16 re-scoring" if store.rescore is not None else "graph alone"
+    print(f"| recall@10 vs exact search, as served ({served}) | {recall10:.4f} |")
     print(f"| recall@{depth} vs exact | {recall100:.4f} |")
     print(f"| engine's first cited passage the same as with exact search | {same_top:.3f} |")
 
-    tokens = [tokenize(q) for q in questions]
-    modes = {
+    onnx_embedder = None
+    if "float32" in modes:
+        onnx_embedder = Embedder(
+            MODEL, backend="onnx", precision="float32", threads=1, onnx_cache=onnx
+        )
+    timed = {
         "dense (index in use)": lambda i: engine.dense_rows(qvec[i], depth),
         "dense exact (IndexFlatIP)": lambda i: exact_engine.dense_rows(qvec[i], depth),
-        "BM25 (posting lists)": lambda i: engine.keyword_rows(tokenize(questions[i]), depth),
-        "BM25 full scores (bm25s get_scores + top)": lambda i: top_rows(
-            store.keyword.scores(tokens[i]), depth
+        "BM25 top 100 (posting lists, question tokenised)": lambda i: engine.keyword_rows(
+            tokenize(questions[i]), depth
         ),
-        "engine without embedding": lambda i: engine.ask(questions[i], vector=qvec[i]),
+        "engine without embedding (retrieve + compose)": lambda i: engine.ask(
+            questions[i], vector=qvec[i]
+        ),
         "engine without embedding, exact dense": lambda i: exact_engine.ask(
             questions[i], vector=qvec[i]
         ),
-        "engine with embedding (torch fp32)": lambda i: engine.ask(questions[i]),
     }
+    if args.no_exact:
+        del timed["dense exact (IndexFlatIP)"], timed["engine without embedding, exact dense"]
+    if onnx_embedder is not None:
+        timed["query embedding (ONNX float32, 1 thread)"] = lambda i: onnx_embedder.encode_query(
+            questions[i]
+        )
+        timed["whole engine with ONNX embedding"] = lambda i: engine.ask(
+            questions[i], vector=onnx_embedder.encode_query(questions[i])
+        )
     results: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for _ in range(args.runs):
-        for name, fn in modes.items():
+        for name, fn in timed.items():
             times = []
             for i in range(len(questions)):
                 t = time.perf_counter()
@@ -469,20 +576,19 @@ def run(args: argparse.Namespace, ann: AnnSettings, work: Path) -> None:
             results[name].append(percentiles(times))
     print(
         f"\n## Query latency, ms ({len(questions)} squad questions, min / median / max of "
-        f"{args.runs} runs)"
+        f"{args.runs} runs; load average {os.getloadavg()[0]:.1f} at the end)"
     )
     print("| path | p50 | p95 | p50 ratio vs exact |")
     print("|---|---|---|---|")
     reference = {
         "dense (index in use)": "dense exact (IndexFlatIP)",
-        "BM25 (posting lists)": "BM25 full scores (bm25s get_scores + top)",
-        "engine without embedding": "engine without embedding, exact dense",
+        "engine without embedding (retrieve + compose)": "engine without embedding, exact dense",
     }
     for name, values in results.items():
         p50 = [v[0] for v in values]
         p95 = [v[1] for v in values]
         ratio = ""
-        if name in reference:
+        if name in reference and reference[name] in results:
             ref = [v[0] for v in results[reference[name]]]
             ratio = spread([r / max(x, 1e-9) for x, r in zip(p50, ref, strict=True)]) + " x faster"
         print(f"| {name} | {spread(p50)} | {spread(p95)} | {ratio} |")

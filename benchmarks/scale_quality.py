@@ -1,10 +1,11 @@
 """Quality of the scale paths on squad_v11_dev: the same questions (embedded once) against the
 same passages stored exactly and in the compact/approximate forms.
 
-    .venv/bin/python -m benchmarks.scale_quality /tmp/sq3 /tmp/sq3-hnsw /tmp/sq3-pq --limit 2000
+    .venv/bin/python -m benchmarks.scale_quality /tmp/sq4 /tmp/sq4-hnsw /tmp/sq4-both --limit 7399
 
 Each folder is an index of squad_v11_dev (``storybot eval --index DIR`` leaves one; the variants
-are the same vectors rewritten with other thresholds, see docs/benchmarks-scale.md). Prints
+are the same vectors rewritten with other thresholds by ``benchmarks/rewrite_index.py``, see
+docs/benchmarks-scale.md). Prints
 hybrid recall@1/@5, MRR@10 and how often the first answer sentence holds the answer, as
 ``storybot eval`` measures them.
 """

@@ -32,7 +32,7 @@ def setup_logging(verbose: int, default: int = logging.WARNING) -> None:
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
-    for noisy in ("httpx", "httpcore", "faiss.loader", "sentence_transformers", "bm25s"):
+    for noisy in ("httpx", "httpcore", "faiss.loader", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 

@@ -23,9 +23,9 @@ from .documents import (
 from .duplicates import DUPLICATE_OVERLAP, find_duplicates
 from .embedder import Embedder
 from .errors import DocumentError, IndexUnavailableError
-from .keyword import KeywordIndex, bigram_tokens, tokenize
+from .lexicon import Lexicon, LexiconParts
 from .passages import Document, Passage
-from .store import AnnSettings, IndexStore, build_lock, write_generation
+from .store import AnnSettings, IndexStore, build_lock, reuse_dictionary, write_generation
 
 __all__ = ["BuildReport", "BuildSettings", "build_index", "embedding_text"]
 
@@ -250,17 +250,19 @@ def index_documents(
     started = time.perf_counter()
     report = BuildReport()
     old_docs: dict[str, dict[str, str]] = previous.documents if previous else {}
+    # the previous passages, decompressed once
+    old_passages: list[Passage] = list(previous.passages) if previous is not None else []
     carried: list[Passage] = []
     for doc_id, reason in skipped:
         report.skipped.append((doc_id, reason))
         if previous is not None and doc_id in old_docs:
             report.kept_previous.append(doc_id)
-            carried.extend(p for p in previous.passages if p.doc_id == doc_id)
+            carried.extend(p for p in old_passages if p.doc_id == doc_id)
 
     reused_ids = {d for d in reused if d in old_docs}
     by_doc: dict[str, list[Passage]] = {d: [] for d in reused_ids}
     if reused_ids and previous is not None:
-        for passage in previous.passages:
+        for passage in old_passages:
             if passage.doc_id in reused_ids:
                 by_doc[passage.doc_id].append(passage)
     for i, document in enumerate(documents):
@@ -298,8 +300,9 @@ def index_documents(
         if new_docs[d]["fingerprint"] != old_docs[d]["fingerprint"]
     )
 
+    old_rows = {p.passage_id: row for row, p in enumerate(old_passages)}
     passage_vectors, sentence_vectors = _vectors(
-        passages, previous, load_embedder, report, progress
+        passages, previous, old_rows, load_embedder, report, progress
     )
     if progress:
         progress("writing", 0, 1)
@@ -312,11 +315,7 @@ def index_documents(
         passage_vectors=passage_vectors,
         sentence_vectors=np.concatenate(sentence_vectors),
         offsets=offsets,
-        keyword=KeywordIndex.build([tokenize(keyword_text(p)) for p in passages]),
-        sentence_keyword=KeywordIndex.build(
-            [tokenize(f"{p.title} {s}") for p in passages for s in p.sentences]
-        ),
-        bigram_keyword=KeywordIndex.build([bigram_tokens(keyword_text(p)) for p in passages]),
+        lexicon=_lexicon(passages, previous, old_passages, old_rows),
         documents=new_docs,
         corpus_fingerprint=_corpus_fingerprint(
             {doc_id: meta["fingerprint"] for doc_id, meta in new_docs.items()}
@@ -324,6 +323,11 @@ def index_documents(
         settings_fingerprint=settings.fingerprint(model),
         hnsw_above=settings.hnsw_above,
         ann=settings.ann(),
+        passage_dictionary=(
+            previous.passage_dictionary()
+            if previous is not None and reuse_dictionary(len(previous), len(passages))
+            else None
+        ),
     )
     if progress:
         progress("writing", 1, 1)
@@ -333,16 +337,40 @@ def index_documents(
     return report
 
 
+def _lexicon(
+    passages: Sequence[Passage],
+    previous: IndexStore | None,
+    old_passages: Sequence[Passage],
+    old_rows: dict[str, int],
+) -> Lexicon:
+    """The keyword index; a passage whose words the previous index holds (same id, title,
+    section and sentences) keeps its term ids there, so only new text is tokenised."""
+    if previous is None:
+        return Lexicon.build(LexiconParts.from_passages(passages).ranked())
+    same: list[int | None] = []
+    for passage in passages:
+        row = old_rows.get(passage.passage_id)
+        old = old_passages[row] if row is not None else None
+        same.append(
+            row
+            if old is not None
+            and (old.title, old.section, old.sentences)
+            == (passage.title, passage.section, passage.sentences)
+            else None
+        )
+    return Lexicon.build(LexiconParts.from_passages(passages, (previous.lexicon, same)))
+
+
 def _vectors(
     passages: Sequence[Passage],
     previous: IndexStore | None,
+    old_rows: dict[str, int],
     load_embedder: Callable[[], Embedder],
     report: BuildReport,
     progress: ProgressFn | None,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Passage vectors and per-passage sentence vectors: reused from ``previous`` when the
     passage id is there, embedded otherwise. The model is loaded only if something is new."""
-    old_rows = {p.passage_id: row for row, p in enumerate(previous.passages)} if previous else {}
     to_embed = [i for i, p in enumerate(passages) if p.passage_id not in old_rows]
     embedder = load_embedder() if to_embed or previous is None else None
     if embedder is not None:

@@ -11,7 +11,8 @@ import numpy as np
 from .documents import normalize_date
 from .embedder import Embedder
 from .followup import Turn, contextualize, refers_back, with_context
-from .keyword import bigram_tokens, question_weights, text_terms, tokenize
+from .keyword import question_weights, text_terms, tokenize
+from .lexicon import bigram_pairs
 from .passages import Answer, AnswerSentence, Hit, Passage
 from .ranking import (
     Features,
@@ -93,7 +94,7 @@ class Engine:
         """Passage rows with the best BM25 scores (best first, only those above 0), and their
         scores. Only the posting lists of the question's words are read."""
         store = store or self._store
-        rows, scores = store.keyword.top(tokens, depth)
+        rows, scores = store.lexicon.top(tokens, depth)
         return [int(i) for i in rows], scores
 
     def retrieve(
@@ -137,12 +138,13 @@ class Engine:
         starts = np.zeros(len(rows) + 1, np.int64)
         np.cumsum(counts, out=starts[1:])
         sentence_cos = store.sentence_vectors.cosines(sentence_ids, vector)
-        sentence_bm25 = store.sentence_keyword.scores_of(tokens, sentence_ids)
+        candidates = store.lexicon.candidates(rows)
+        sentence_bm25 = candidates.sentence_scores(tokens)
         features = Features(
-            keyword=store.keyword.scores_of(tokens, rows),
+            keyword=store.lexicon.scores_of(tokens, rows),
             dense=vectors @ vector,
             sentence_keyword=span_max(sentence_bm25, starts),
-            bigram=store.bigram_keyword.scores_of(bigram_tokens(query), rows),
+            bigram=candidates.pair_scores(bigram_pairs(query)),
             sentence=span_max(sentence_cos, starts),
         )
         fused = fuse(features, settings)

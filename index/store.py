@@ -5,22 +5,26 @@ Layout of the index folder::
     CURRENT                 name of the generation in use (replaced atomically with os.replace)
     gen-<time>-<rand>/      one complete build
         manifest.json       model, dimension, counts, corpus fingerprint, build time, file sizes
-        passages.jsonl      one passage per line; its line number is its FAISS id
-        passage_offsets.npy byte offset of each line (read lazily from a memory map)
-        documents.json      per document: title, source, date, url, file fingerprint
+        passages.zst        the passages (a JSON array each), in blocks of ``passage_block``
+                            (16) passages, each block a zstd frame compressed with the
+                            dictionary passages.dict trained on the corpus; a passage's row is
+                            its FAISS id; passage_blocks.npy: byte offset of each block
+        documents.json.zst  per document: title, source, date, url, file fingerprint (read
+                            the first time something asks for it)
         dense.faiss         passage vectors (normalised, so inner product = cosine): exact
                             IndexFlatIP (memory-mapped) up to ``hnsw_above`` passages, above it
-                            HNSW over 8-bit scalar-quantised vectors (IndexHNSWSQ), whose
-                            candidates are re-scored with dense_rescore.npy (float16 vectors)
+                            HNSW over 8-bit scalar-quantised vectors (IndexHNSWSQ); with
+                            ``AnnSettings.rescore`` its candidates are re-scored with
+                            dense_rescore.npy (float16 vectors; off by default)
         sentences.npy       one vector per sentence, int8 (sentence_scale.npy: the scale of each
                             dimension); passage i owns rows offsets[i]..[i+1]
                             (above ``sentence_pq_above`` passages instead: sentences.pq, a
                             product quantiser, and sentence_codes.npy, its codes, read only for
                             the candidate passages)
         offsets.npy
-        bm25/               BM25 over passages (title, section, text)
-        bm25_sentences/     BM25 over sentences (each with its title), in sentence-vector order
-        bm25_bigrams/       BM25 over adjacent-word pairs of each passage
+        lexicon/            the keyword index (index/lexicon.py): BM25 over passages, over
+                            sentences (each with its title) and over adjacent-word pairs, from
+                            a forward index of term ids and the passages' posting lists
 
 Everything large is memory-mapped or read on demand, so start-up and resident memory stay small
 with a million passages.
@@ -32,6 +36,7 @@ mid-build leaves the previous index serving.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import functools
 import hashlib
@@ -41,6 +46,7 @@ import mmap
 import os
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -49,9 +55,10 @@ from typing import Any
 
 import faiss
 import numpy as np
+import zstandard
 
 from .errors import IndexUnavailableError, ReindexInProgressError
-from .keyword import KeywordIndex
+from .lexicon import Lexicon
 from .passages import Passage
 
 __all__ = [
@@ -63,12 +70,14 @@ __all__ = [
     "SentenceVectors",
     "build_lock",
     "make_faiss_index",
+    "reuse_dictionary",
     "write_generation",
+    "write_passages",
 ]
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 _REBUILD = "Run `storybot reindex` to rebuild it."
 _CHECKSUM_LIMIT = 32 * 1024 * 1024  # files above this are checked by size only, to start fast
 
@@ -87,6 +96,7 @@ class Manifest:
     files: dict[str, dict[str, Any]]
     format_version: int = FORMAT_VERSION
     sentence_codec: str = "int8"  # or "pq" (product-quantised codes, above sentence_pq_above)
+    passage_block: int = 16  # passages per compressed block of passages.zst
 
     @property
     def version(self) -> str:
@@ -108,6 +118,9 @@ class AnnSettings:
     ef_search: int = 256  # candidates explored per search (>= the depth asked for)
     sentence_pq_above: int = 300_000  # int8 sentence vectors up to this many passages, PQ above
     sentence_pq_bytes: int = 48  # bytes per PQ-coded sentence vector (divides the dimension)
+    # float16 copies of the vectors to re-score the graph's candidates: +768 B a passage for
+    # recall@10 0.984 -> 0.991 at 100k; off, the graph over 8-bit vectors is served as it is
+    rescore: bool = False
 
     def approximate(self, count: int) -> bool:
         return bool(self.hnsw_above) and count > self.hnsw_above
@@ -228,26 +241,114 @@ class SentenceVectors:
         return block.astype(np.float32) @ (vector * self._scale)
 
 
-class PassageList(Sequence[Passage]):
-    """The passages of a generation, read on demand from passages.jsonl through a memory map
-    (one JSON line per passage, found by its byte offset): nothing is parsed at start-up."""
+_FIELDS = [f.name for f in dataclasses.fields(Passage)]
+_PASSAGE_BLOCK = 16
+_ZSTD_LEVEL = 6  # 3.3x on squad passages with a trained dictionary, ~35 MB/s to compress
+_DICTIONARY_BYTES = 65536
 
-    def __init__(self, path: Path, offsets: np.ndarray) -> None:
-        self._offsets = offsets
+
+def _passage_record(passage: Passage) -> list[Any]:
+    return [
+        list(v) if f == "sentences" else v for f, v in zip(_FIELDS, _values(passage), strict=True)
+    ]
+
+
+def _values(passage: Passage) -> tuple[Any, ...]:
+    return tuple(getattr(passage, f) for f in _FIELDS)
+
+
+def _passage_from_record(line: bytes) -> Passage:
+    record = dict(zip(_FIELDS, json.loads(line), strict=True))
+    record["sentences"] = tuple(record["sentences"])
+    return Passage(**record)
+
+
+def reuse_dictionary(previous_passages: int, passages: int) -> bool:
+    """Whether a reindex compresses with the previous generation's dictionary rather than
+    training one (about a second at 10,000 passages): while the corpus has not doubled."""
+    return previous_passages >= 64 * _PASSAGE_BLOCK and passages <= 2 * previous_passages
+
+
+def write_passages(
+    folder: Path,
+    passages: Sequence[Passage],
+    block: int = _PASSAGE_BLOCK,
+    dictionary: bytes | None = None,
+) -> None:
+    """passages.zst (zstd frames of ``block`` JSON lines each), passage_blocks.npy (their byte
+    offsets) and passages.dict (the dictionary they are compressed with: ``dictionary``, or one
+    trained on these passages; empty when there are too few to train one)."""
+    blocks = [
+        b"\n".join(
+            json.dumps(_passage_record(p), ensure_ascii=False).encode("utf-8")
+            for p in passages[start : start + block]
+        )
+        for start in range(0, len(passages), block)
+    ]
+    if dictionary is None and len(blocks) >= 64:
+        sample = blocks[:: max(1, len(blocks) // 4096)]
+        try:
+            dictionary = zstandard.train_dictionary(
+                _DICTIONARY_BYTES, sample, level=_ZSTD_LEVEL
+            ).as_bytes()
+        except zstandard.ZstdError:  # too little or too uniform text: no dictionary
+            dictionary = b""
+    dictionary = dictionary or b""
+    compressor = zstandard.ZstdCompressor(
+        level=_ZSTD_LEVEL,
+        dict_data=zstandard.ZstdCompressionDict(dictionary) if dictionary else None,
+        write_content_size=True,
+    )
+    offsets = np.zeros(len(blocks) + 1, dtype=np.int64)
+    with (folder / "passages.zst").open("wb") as handle:
+        for i, data in enumerate(blocks):
+            frame = compressor.compress(data)
+            handle.write(frame)
+            offsets[i + 1] = offsets[i] + len(frame)
+    np.save(folder / "passage_blocks.npy", offsets)
+    (folder / "passages.dict").write_bytes(dictionary)
+
+
+class PassageList(Sequence[Passage]):
+    """The passages of a generation, decompressed on demand from passages.zst through a memory
+    map, a block of passages at a time (recent blocks and passages are cached): nothing is read
+    at start-up."""
+
+    def __init__(
+        self, path: Path, block_offsets: np.ndarray, count: int, block: int, dictionary: bytes
+    ) -> None:
+        self._offsets = block_offsets
+        self._count = count
+        self._block = block
+        self._dict = zstandard.ZstdCompressionDict(dictionary) if dictionary else None
+        self._local = threading.local()  # a zstd decompressor is not shared between threads
         self._map: mmap.mmap | None = None
-        # A cache per instance, so a replaced generation is not kept alive by a shared one.
+        # Caches per instance, so a replaced generation is not kept alive by a shared one.
         self._get = functools.lru_cache(maxsize=8192)(self._read)
-        if len(offsets) > 1 and int(offsets[-1]) > 0:
+        self._lines = functools.lru_cache(maxsize=256)(self._decompress)
+        if count and int(block_offsets[-1]) > 0:
             with path.open("rb") as handle:
                 self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        if len(block_offsets) != -(-count // block) + 1 or (
+            count and (self._map is None or len(self._map) != int(block_offsets[-1]))
+        ):
+            raise ValueError("passages.zst does not match passage_blocks.npy")
 
     def __len__(self) -> int:
-        return len(self._offsets) - 1
+        return self._count
+
+    def _decompress(self, number: int) -> list[bytes]:
+        assert self._map is not None
+        decompressor = getattr(self._local, "decompressor", None)
+        if decompressor is None:
+            decompressor = self._local.decompressor = zstandard.ZstdDecompressor(
+                dict_data=self._dict
+            )
+        start, end = int(self._offsets[number]), int(self._offsets[number + 1])
+        return decompressor.decompress(self._map[start:end]).split(b"\n")
 
     def _read(self, row: int) -> Passage:
-        assert self._map is not None
-        start, end = int(self._offsets[row]), int(self._offsets[row + 1])
-        return _passage_from_json(self._map[start:end].decode("utf-8"))
+        return _passage_from_record(self._lines(row // self._block)[row % self._block])
 
     def __getitem__(self, row: int) -> Passage:  # type: ignore[override]
         if isinstance(row, slice):
@@ -262,31 +363,28 @@ class PassageList(Sequence[Passage]):
     def __iter__(self) -> Iterator[Passage]:
         if self._map is None:
             return
-        for row in range(len(self)):
-            start, end = int(self._offsets[row]), int(self._offsets[row + 1])
-            yield _passage_from_json(self._map[start:end].decode("utf-8"))
+        decompressor = zstandard.ZstdDecompressor(dict_data=self._dict)
+        for number in range(len(self._offsets) - 1):
+            start, end = int(self._offsets[number]), int(self._offsets[number + 1])
+            for line in decompressor.decompress(self._map[start:end]).split(b"\n"):
+                yield _passage_from_record(line)
 
     def row_by_id(self) -> dict[str, int]:
-        """Each passage id's row, read from the start of each line (a passage's JSON starts
-        with its id), without parsing the passages."""
-        if self._map is None:
-            return {}
+        """Each passage id's row (every block is decompressed once, on first use)."""
         decoder = json.JSONDecoder()
         rows = {}
-        for row in range(len(self)):
-            start, end = int(self._offsets[row]), int(self._offsets[row + 1])
-            head = self._map[start : min(end, start + 256)].decode("utf-8", "ignore")
-            try:
-                if not head.startswith(_ID_KEY):
-                    raise ValueError(head[:40])
-                passage_id, _ = decoder.raw_decode(head, len(_ID_KEY))
-            except ValueError:  # a very long id: parse the whole passage
-                passage_id = self[row].passage_id
-            rows[passage_id] = row
+        if self._map is None:
+            return rows
+        decompressor = zstandard.ZstdDecompressor(dict_data=self._dict)
+        row = 0
+        for number in range(len(self._offsets) - 1):
+            start, end = int(self._offsets[number]), int(self._offsets[number + 1])
+            for line in decompressor.decompress(self._map[start:end]).split(b"\n"):
+                text = line.decode("utf-8")
+                passage_id, _ = decoder.raw_decode(text, 1)  # the record starts with the id
+                rows[passage_id] = row
+                row += 1
         return rows
-
-
-_ID_KEY = '{"passage_id": '
 
 
 class _PassagesById(Mapping[str, Passage]):
@@ -323,18 +421,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _passage_to_json(passage: Passage) -> str:
-    record = asdict(passage)
-    record["sentences"] = list(passage.sentences)
-    return json.dumps(record, ensure_ascii=False)
-
-
-def _passage_from_json(line: str) -> Passage:
-    record = json.loads(line)
-    record["sentences"] = tuple(record["sentences"])
-    return Passage(**record)
-
-
 @contextlib.contextmanager
 def build_lock(folder: Path) -> Iterator[None]:
     """Hold the folder's build lock (across processes); refuse at once if a build holds it."""
@@ -360,19 +446,22 @@ def write_generation(
     passage_vectors: np.ndarray,
     sentence_vectors: np.ndarray,
     offsets: np.ndarray,
-    keyword: KeywordIndex,
-    sentence_keyword: KeywordIndex,
-    bigram_keyword: KeywordIndex,
+    lexicon: Lexicon,
     documents: dict[str, dict[str, str]],
     corpus_fingerprint: str,
     settings_fingerprint: str,
     hnsw_above: int,
     ann: AnnSettings | None = None,
+    dense_index: faiss.Index | None = None,
+    passage_dictionary: bytes | None = None,
 ) -> Manifest:
     """Write a complete new generation, then switch CURRENT to it and delete older ones.
 
     ``ann`` sets when and how the index turns approximate; without it, ``hnsw_above`` with the
-    default settings. The vectors may come from anywhere (the scale benchmark writes arrays).
+    default settings. The vectors may come from anywhere (the scale benchmark writes arrays,
+    and may pass ``dense_index``, the FAISS index of ``passage_vectors`` built before).
+    ``passage_dictionary``: the zstd dictionary to compress the passages with (a reindex passes
+    the previous one; otherwise one is trained).
     """
     ann = ann or AnnSettings(hnsw_above=hnsw_above)
     folder.mkdir(parents=True, exist_ok=True)
@@ -380,19 +469,17 @@ def write_generation(
     tmp = folder / f".{name}.partial"
     tmp.mkdir()
     try:
-        line_offsets = np.zeros(len(passages) + 1, dtype=np.int64)
-        with (tmp / "passages.jsonl").open("wb") as handle:
-            for i, passage in enumerate(passages):
-                line = (_passage_to_json(passage) + "\n").encode("utf-8")
-                handle.write(line)
-                line_offsets[i + 1] = line_offsets[i] + len(line)
-        np.save(tmp / "passage_offsets.npy", line_offsets)
-        (tmp / "documents.json").write_text(
-            json.dumps(documents, ensure_ascii=False, indent=1), encoding="utf-8"
+        if lexicon.size != len(passages) or lexicon.sentence_count != int(offsets[-1]):
+            raise ValueError("the keyword index was built from other passages")
+        write_passages(tmp, passages, dictionary=passage_dictionary)
+        (tmp / "documents.json.zst").write_bytes(
+            zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(
+                json.dumps(documents, ensure_ascii=False, separators=(",", ":")).encode()
+            )
         )
-        index = make_faiss_index(passage_vectors, ann)
+        index = dense_index if dense_index is not None else make_faiss_index(passage_vectors, ann)
         faiss.write_index(index, str(tmp / "dense.faiss"))
-        if ann.approximate(len(passages)):
+        if ann.approximate(len(passages)) and ann.rescore:
             # float16 copies of the vectors re-score the graph's candidates: 8-bit vectors
             # alone cap recall@10 near 0.97-0.99 (docs/benchmarks-scale.md).
             exact = np.lib.format.open_memmap(
@@ -419,13 +506,7 @@ def write_generation(
             np.save(tmp / "sentences.npy", quantised._rows)
             np.save(tmp / "sentence_scale.npy", quantised._scale)
         np.save(tmp / "offsets.npy", offsets.astype(np.int64))
-        for folder_name, part in (
-            ("bm25", keyword),
-            ("bm25_sentences", sentence_keyword),
-            ("bm25_bigrams", bigram_keyword),
-        ):
-            (tmp / folder_name).mkdir()
-            part.save(tmp / folder_name)
+        lexicon.save(tmp / "lexicon")
         files = {}
         for path in sorted(tmp.rglob("*")):
             if path.is_file():
@@ -447,6 +528,7 @@ def write_generation(
             faiss_type=type(index).__name__,
             files=files,
             sentence_codec=sentence_codec,
+            passage_block=_PASSAGE_BLOCK,
         )
         (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=1))
         for path in tmp.rglob("*"):
@@ -486,10 +568,8 @@ class IndexStore:
         dense: faiss.Index,
         sentence_vectors: SentenceVectors,
         offsets: np.ndarray,
-        keyword: KeywordIndex,
-        sentence_keyword: KeywordIndex,
-        bigram_keyword: KeywordIndex,
-        documents: dict[str, dict[str, str]],
+        lexicon: Lexicon,
+        documents: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.folder = folder
         self.manifest = manifest
@@ -497,14 +577,24 @@ class IndexStore:
         self.dense = dense
         self.sentence_vectors = sentence_vectors
         self.offsets = offsets
-        self.keyword = keyword
-        self.sentence_keyword = sentence_keyword
-        self.bigram_keyword = bigram_keyword
-        self.documents = documents
+        self.lexicon = lexicon
+        self._documents = documents
         self.rescore: np.ndarray | None = None  # float16 vectors behind an approximate index
 
     def __len__(self) -> int:
         return len(self.passages)
+
+    def passage_dictionary(self) -> bytes:
+        """The zstd dictionary this generation's passages are compressed with (b"" if none)."""
+        return (self.folder / "passages.dict").read_bytes()
+
+    @property
+    def documents(self) -> dict[str, dict[str, str]]:
+        """Per document: title, source, date, url, fingerprint (read on first use)."""
+        if self._documents is None:
+            data = (self.folder / "documents.json.zst").read_bytes()
+            self._documents = json.loads(zstandard.ZstdDecompressor().decompress(data))
+        return self._documents
 
     @functools.cached_property
     def passage_by_id(self) -> Mapping[str, Passage]:
@@ -536,9 +626,17 @@ class IndexStore:
                 raw = json.loads((gen / "manifest.json").read_text())
             except FileNotFoundError:
                 raise ValueError("manifest.json is missing") from None
-            if raw.get("format_version") != FORMAT_VERSION:
-                raise ValueError(f"format version {raw.get('format_version')} is not supported")
+            version = raw.get("format_version")
+            if isinstance(version, int) and version < FORMAT_VERSION:
+                raise IndexUnavailableError(
+                    f"The index in {folder} was written by an older storybot (index format "
+                    f"{version}; this one reads format {FORMAT_VERSION}). {_REBUILD}"
+                )
+            if version != FORMAT_VERSION:
+                raise ValueError(f"format version {version} is not supported")
             manifest = Manifest(**raw)
+        except IndexUnavailableError:
+            raise
         except (OSError, ValueError, TypeError) as exc:
             raise IndexUnavailableError(
                 f"The index in {folder} is damaged: {exc}. {_REBUILD}"
@@ -552,12 +650,15 @@ class IndexStore:
             if verify:
                 cls._verify_files(gen, manifest)
             passages = PassageList(
-                gen / "passages.jsonl",
-                np.asarray(np.load(gen / "passage_offsets.npy", mmap_mode="r")),
+                gen / "passages.zst",
+                np.load(gen / "passage_blocks.npy"),
+                manifest.passage_count,
+                manifest.passage_block,
+                (gen / "passages.dict").read_bytes(),
             )
-            documents = json.loads((gen / "documents.json").read_text(encoding="utf-8"))
-            flags = faiss.IO_FLAG_MMAP_IFC if manifest.faiss_type == "IndexFlatIP" else 0
-            dense = faiss.read_index(str(gen / "dense.faiss"), flags)
+            # The vectors (flat, or the 8-bit codes under the HNSW graph) are memory-mapped; only
+            # the graph's neighbour lists are read in.
+            dense = faiss.read_index(str(gen / "dense.faiss"), faiss.IO_FLAG_MMAP_IFC)
             rescore = None
             if (gen / "dense_rescore.npy").is_file():
                 rescore = np.asarray(np.load(gen / "dense_rescore.npy", mmap_mode="r"))
@@ -572,9 +673,9 @@ class IndexStore:
                     np.load(gen / "sentence_scale.npy"),
                 )
             offsets = np.load(gen / "offsets.npy")
-            keyword = KeywordIndex.load(gen / "bm25", len(passages))
-            sentence_keyword = KeywordIndex.load(gen / "bm25_sentences", len(sentence_vectors))
-            bigram_keyword = KeywordIndex.load(gen / "bm25_bigrams", len(passages))
+            if len(offsets) != manifest.passage_count + 1:
+                raise ValueError("offsets.npy does not match the manifest")
+            lexicon = Lexicon.load(gen / "lexicon", offsets)
         except IndexUnavailableError:
             raise
         except Exception as exc:  # faiss raises RuntimeError, numpy ValueError, json ...
@@ -582,7 +683,7 @@ class IndexStore:
                 f"The index in {folder} is damaged: {type(exc).__name__}: {exc}. {_REBUILD}"
             ) from None
         checks = [
-            (len(passages) == manifest.passage_count, "passages.jsonl"),
+            (len(passages) == manifest.passage_count, "passages.zst"),
             (dense.ntotal == manifest.passage_count, "dense.faiss"),
             (dense.d == manifest.dimension, "dense.faiss (dimension)"),
             (rescore is None or rescore.shape == (dense.ntotal, dense.d), "dense_rescore.npy"),
@@ -603,10 +704,7 @@ class IndexStore:
             dense,
             sentence_vectors,
             offsets,
-            keyword,
-            sentence_keyword,
-            bigram_keyword,
-            documents,
+            lexicon,
         )
         store.rescore = rescore
         return store

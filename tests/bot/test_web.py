@@ -177,7 +177,7 @@ async def test_health_is_503_while_the_index_cannot_be_loaded(
 ) -> None:
     async with running_bot(tmp_path, story_index, corpus_dir, webhook=False) as bot:
         current = (tmp_path / "index" / "CURRENT").read_text().strip()
-        (tmp_path / "index" / current / "passages.jsonl").write_text("damaged\n")
+        (tmp_path / "index" / current / "passages.zst").write_bytes(b"damaged\n")
         async with aiohttp.ClientSession() as http:
             status, body = 0, {}
             for _ in range(300):

@@ -12,7 +12,7 @@ import pytest
 from index.build import BuildSettings, build_index
 from index.embedder import Embedder
 from index.engine import Engine
-from index.keyword import KeywordIndex, bigram_tokens, tokenize
+from index.lexicon import Lexicon, LexiconParts
 from index.passages import Passage
 from index.store import AnnSettings, IndexStore, write_generation
 from tests.conftest import CORPUS
@@ -71,14 +71,12 @@ def test_compact_store_round_trip(tmp_path: Path, story_engine: Engine) -> None:
         passage_vectors=passage_vectors,
         sentence_vectors=sentence_vectors,
         offsets=offsets,
-        keyword=KeywordIndex.build([tokenize(p.text) for p in passages]),
-        sentence_keyword=KeywordIndex.build([tokenize(s) for p in passages for s in p.sentences]),
-        bigram_keyword=KeywordIndex.build([bigram_tokens(p.text) for p in passages]),
+        lexicon=Lexicon.build(LexiconParts.from_passages(passages).ranked()),
         documents={f"doc{i}": {"title": "Title"} for i in range(count // 10)},
         corpus_fingerprint="x",
         settings_fingerprint="y",
         hnsw_above=1000,
-        ann=AnnSettings(hnsw_above=1000, sentence_pq_above=1000),
+        ann=AnnSettings(hnsw_above=1000, sentence_pq_above=1000, rescore=True),
     )
     store = IndexStore.load(tmp_path, "test-model")
     assert store.manifest.faiss_type == "IndexHNSWSQ"

@@ -53,7 +53,12 @@ def test_round_trip_keeps_passages_vectors_and_manifest(built: Path, embedder: E
     ("damage", "message"),
     [
         (lambda g: (g / "dense.faiss").write_bytes(b"not a faiss index"), "dense.faiss"),
-        (lambda g: (g / "passages.jsonl").unlink(), "passages.jsonl is missing"),
+        (lambda g: (g / "passages.zst").unlink(), "passages.zst is missing"),
+        (lambda g: (g / "lexicon" / "forward.bin").unlink(), "lexicon/forward.bin is missing"),
+        (
+            lambda g: (g / "lexicon" / "postings.npy").write_bytes(b"\x93NUMPY garbage"),
+            "lexicon/postings.npy",
+        ),
         (lambda g: (g / "manifest.json").write_text("{broken"), "damaged"),
         (lambda g: (g / "manifest.json").unlink(), "manifest.json is missing"),
         (lambda g: (g / "sentences.npy").write_bytes(b"\x93NUMPY garbage"), "sentences.npy"),
@@ -65,6 +70,38 @@ def test_damaged_index_gives_clear_error(built: Path, embedder: Embedder, damage
     with pytest.raises(IndexUnavailableError, match=message) as info:
         IndexStore.load(built, embedder.name)
     assert "storybot reindex" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "passages.zst",
+        "lexicon/forward.bin",
+        "lexicon/postings.npy",
+        "lexicon/part_words.npy",
+        "lexicon/terms.txt",
+    ],
+)
+def test_truncated_files_are_caught_without_checksums(
+    built: Path, embedder: Embedder, rel: str
+) -> None:
+    """Files too large to checksum at start-up are checked by their structure: a truncated one
+    still gives the clear message."""
+    path = _generation(built) / rel
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexUnavailableError, match="storybot reindex"):
+        IndexStore.load(built, embedder.name, verify=False)
+
+
+def test_index_of_an_older_format_says_to_reindex(built: Path, embedder: Embedder) -> None:
+    manifest = _generation(built) / "manifest.json"
+    raw = json.loads(manifest.read_text())
+    raw["format_version"] = 3
+    manifest.write_text(json.dumps(raw))
+    with pytest.raises(IndexUnavailableError, match=r"older storybot \(index format 3") as info:
+        IndexStore.load(built, embedder.name)
+    assert "Run `storybot reindex`" in str(info.value)
 
 
 def test_truncated_faiss_file_is_caught_even_without_checksums(
