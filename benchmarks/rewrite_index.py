@@ -53,6 +53,13 @@ def read_any(folder: Path) -> tuple[dict, list[Passage], np.ndarray, np.ndarray,
     return manifest, passages, vectors, sentences, offsets, documents
 
 
+def rescore_below(args: argparse.Namespace) -> int:
+    """--rescore: float16 re-scoring at any size; --no-rescore: never; else the default."""
+    if args.rescore:
+        return 1 << 62
+    return 0 if args.no_rescore else AnnSettings().rescore_below
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -61,7 +68,8 @@ def main() -> None:
     parser.add_argument("target", type=Path)
     parser.add_argument("--hnsw-above", type=int, default=AnnSettings().hnsw_above)
     parser.add_argument("--sentence-pq-above", type=int, default=AnnSettings().sentence_pq_above)
-    parser.add_argument("--rescore", action="store_true")
+    parser.add_argument("--rescore", action="store_true", help="float16 re-scoring at any size")
+    parser.add_argument("--no-rescore", action="store_true", help="no float16 re-scoring")
     args = parser.parse_args()
     if args.target.exists():
         raise SystemExit(f"{args.target} exists; give a new folder")
@@ -69,7 +77,9 @@ def main() -> None:
     ann = AnnSettings(
         hnsw_above=args.hnsw_above,
         sentence_pq_above=args.sentence_pq_above,
-        rescore=args.rescore,
+        rescore_below=(1 << 62)
+        if args.rescore
+        else (0 if args.no_rescore else AnnSettings().rescore_below),
     )
     written = write_generation(
         args.target,

@@ -53,6 +53,15 @@ from index.store import AnnSettings, IndexStore, make_faiss_index, write_generat
 ROOT = Path(__file__).resolve().parent.parent
 SQUAD = ROOT.parent / "shared" / "data" / "squad_v11_dev"
 MODEL = "bundled:all-MiniLM-L6-v2"
+# How the real vectors were made, and so how questions are embedded (--embedding): the index
+# records it, as storybot's own indexes do.
+EMBEDDING = {"backend": "torch", "precision": "float32"}
+
+
+def model_id() -> str:
+    from index.embedder import embedding_id
+
+    return embedding_id(MODEL, EMBEDDING["precision"], EMBEDDING["backend"])
 
 
 def rss_bytes(kind: str = "VmRSS") -> int:
@@ -246,7 +255,7 @@ def build(
     t = time.perf_counter()
     write_generation(
         folder,
-        model=MODEL,
+        model=model_id(),
         passages=passages,
         passage_vectors=pvec,
         sentence_vectors=corpus["sentence_vectors"],  # type: ignore[arg-type]
@@ -293,7 +302,7 @@ if mode != "none":
         onnx_cache=Path("index/onnx"),
     )
 t_model = time.perf_counter()
-store = IndexStore.load(Path(folder), "bundled:all-MiniLM-L6-v2")
+store = IndexStore.load(Path(folder))
 t_store = time.perf_counter()
 engine = Engine(store, embedder)
 first = engine.ask(data[0]) if embedder else engine.ask(data[0], vector=vectors[0])
@@ -351,6 +360,13 @@ def spread(values: list[float], digits: int = 2) -> str:
     )
 
 
+def rescore_below(args: argparse.Namespace) -> int:
+    """--rescore: float16 re-scoring at any size; --no-rescore: never; else the default."""
+    if args.rescore:
+        return 1 << 62
+    return 0 if args.no_rescore else AnnSettings().rescore_below
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -368,8 +384,9 @@ def main() -> None:
     parser.add_argument("--hnsw-m", type=int, default=AnnSettings().hnsw_m)
     parser.add_argument("--sentence-pq-above", type=int, default=AnnSettings().sentence_pq_above)
     parser.add_argument(
-        "--rescore", action="store_true", help="keep float16 copies to re-score HNSW candidates"
+        "--rescore", action="store_true", help="float16 re-scoring of HNSW candidates at any size"
     )
+    parser.add_argument("--no-rescore", action="store_true", help="no float16 re-scoring")
     parser.add_argument("--keep", type=Path, help="build the index in DIR/index and keep it")
     parser.add_argument(
         "--reuse", action="store_true", help="measure the index kept in --keep DIR, build nothing"
@@ -377,13 +394,22 @@ def main() -> None:
     parser.add_argument("--build-only", action="store_true", help="stop after the build")
     parser.add_argument("--no-exact", action="store_true", help="skip the exact-dense timings")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--embedding",
+        choices=["torch-float32", "onnx-int8"],
+        default="torch-float32",
+        help="how --real-index's vectors were made (questions are embedded the same way)",
+    )
     args = parser.parse_args()
+    EMBEDDING["backend"], EMBEDDING["precision"] = args.embedding.split("-")
     ann = AnnSettings(
         hnsw_above=args.hnsw_above,
         hnsw_m=args.hnsw_m,
         ef_search=args.ef_search,
         sentence_pq_above=args.sentence_pq_above,
-        rescore=args.rescore,
+        rescore_below=(1 << 62)
+        if args.rescore
+        else (0 if args.no_rescore else AnnSettings().rescore_below),
     )
     if args.reuse and not args.keep:
         parser.error("--reuse needs --keep DIR")
@@ -430,7 +456,7 @@ def build_step(
     print(
         f"\n## Build ({'approximate' if ann.approximate(args.passages) else 'exact'}: "
         f"hnsw_above={ann.hnsw_above}, M={ann.hnsw_m}, efConstruction={ann.ef_construction}, "
-        f"efSearch={ann.ef_search}, float16 re-scoring {'on' if ann.rescore else 'off'}, "
+        f"efSearch={ann.ef_search}, float16 re-scoring up to {ann.rescore_below:,} passages, "
         f"sentence PQ above {ann.sentence_pq_above:,} passages)"
     )
     for name, seconds in timings.items():
@@ -468,11 +494,13 @@ def measure(args: argparse.Namespace, folder: Path, pvec: np.ndarray, work: Path
     # One thread for FAISS and torch while timing single questions: on a shared, loaded
     # machine, OpenMP/torch worker threads waiting on each other inflate every figure.
     faiss.omp_set_num_threads(1)
-    embedder = Embedder(MODEL, threads=1)
+    embedder = Embedder(MODEL, threads=1, onnx_cache=ROOT / "index" / "onnx", **EMBEDDING)
     qvec = embedder.encode_queries(questions)
 
     onnx = ROOT / "index" / "onnx"
-    modes = ["none"] + (["float32"] if onnx.is_dir() and any(onnx.iterdir()) else [])
+    # The query embedder timed: ONNX in the index's own precision (int8 for an int8 index).
+    onnx_precision = EMBEDDING["precision"] if EMBEDDING["backend"] == "onnx" else "float32"
+    modes = ["none"] + ([onnx_precision] if onnx.is_dir() and any(onnx.iterdir()) else [])
     print(
         f"\n## Start-up to first answer and resident memory: {args.startup_runs} fresh "
         f"processes each, min / median / max (load average {os.getloadavg()[0]:.1f})"
@@ -485,7 +513,7 @@ def measure(args: argparse.Namespace, folder: Path, pvec: np.ndarray, work: Path
     print("|---|---|---|---|---|---|---|")
     for mode in modes:
         runs = [startup(folder, questions, qvec, work, mode) for _ in range(args.startup_runs)]
-        label = "given (no model)" if mode == "none" else f"ONNX {mode} query embedder, 1 thread"
+        label = "given (no model)" if mode == "none" else f"ONNX {mode} query embedder, 1 worker"
 
         def col(key: str, scale: float = 1.0, runs: list[dict[str, float]] = runs) -> str:
             return spread([r[key] * scale for r in runs])
@@ -499,7 +527,7 @@ def measure(args: argparse.Namespace, folder: Path, pvec: np.ndarray, work: Path
             f"({spread([r['anon_after_queries'] / 2**20 for r in runs], 0)}) |"
         )
 
-    store = IndexStore.load(folder, MODEL)
+    store = IndexStore.load(folder, model_id())
     engine = Engine(store, embedder)
     exact_index = faiss.IndexFlatIP(pvec.shape[1])
     exact_index.add(np.ascontiguousarray(pvec, dtype=np.float32))
@@ -539,9 +567,9 @@ def measure(args: argparse.Namespace, folder: Path, pvec: np.ndarray, work: Path
     print(f"| engine's first cited passage the same as with exact search | {same_top:.3f} |")
 
     onnx_embedder = None
-    if "float32" in modes:
+    if onnx_precision in modes:
         onnx_embedder = Embedder(
-            MODEL, backend="onnx", precision="float32", threads=1, onnx_cache=onnx
+            MODEL, backend="onnx", precision=onnx_precision, threads=1, onnx_cache=onnx
         )
     timed = {
         "dense (index in use)": lambda i: engine.dense_rows(qvec[i], depth),
@@ -559,8 +587,8 @@ def measure(args: argparse.Namespace, folder: Path, pvec: np.ndarray, work: Path
     if args.no_exact:
         del timed["dense exact (IndexFlatIP)"], timed["engine without embedding, exact dense"]
     if onnx_embedder is not None:
-        timed["query embedding (ONNX float32, 1 thread)"] = lambda i: onnx_embedder.encode_query(
-            questions[i]
+        timed[f"query embedding (ONNX {onnx_precision}, 1 worker)"] = lambda i: (
+            onnx_embedder.encode_query(questions[i])
         )
         timed["whole engine with ONNX embedding"] = lambda i: engine.ask(
             questions[i], vector=onnx_embedder.encode_query(questions[i])

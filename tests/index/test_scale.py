@@ -76,7 +76,7 @@ def test_compact_store_round_trip(tmp_path: Path, story_engine: Engine) -> None:
         corpus_fingerprint="x",
         settings_fingerprint="y",
         hnsw_above=1000,
-        ann=AnnSettings(hnsw_above=1000, sentence_pq_above=1000, rescore=True),
+        ann=AnnSettings(hnsw_above=1000, sentence_pq_above=1000, rescore_below=10**9),
     )
     store = IndexStore.load(tmp_path, "test-model")
     assert store.manifest.faiss_type == "IndexHNSWSQ"
