@@ -57,6 +57,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+NOT_FOUND_TITLES = 5  # stories named when a question is not found
 PUBLIC_COMMANDS = [
     BotCommand("ask", "Ask a question (in groups)"),
     BotCommand("sources", "Documents I know"),
@@ -209,8 +210,8 @@ def parse_callback(data: str) -> tuple[str, str, str]:
     return "", "", ""
 
 
-def _known_titles(engine: Engine) -> list[str]:
-    return [title for title, _, _ in engine.document_titles()]
+def _known_titles(engine: Engine, limit: int | None = None) -> list[str]:
+    return [title for title, _, _ in engine.document_titles(limit)]
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -457,7 +458,10 @@ def _prepare_answer(
         passage_ids=[h.passage.passage_id for h in answer.hits],
         update_id=update.update_id,
     )
-    text_html = format_html(answer, max_hits=k, known_titles=_known_titles(engine))
+    # A not-found reply names a few known stories; reading every title of a large index for
+    # each answer cost more than the answer itself at 100k documents.
+    known = () if answer.found else _known_titles(engine, NOT_FOUND_TITLES)
+    text_html = format_html(answer, max_hits=k, known_titles=known)
     shown = min(k, len(answer.hits))
     markup = answer_keyboard(key, shown, len(answer.hits) > k) if answer.found else None
     return answer, key, text_html, markup

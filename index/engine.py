@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -313,11 +314,13 @@ class Engine:
         titles = dict.fromkeys(h.passage.title for h in found.hits)
         return tuple(titles)[:3]
 
-    def document_titles(self) -> list[tuple[str, str, str]]:
-        """(title, date, source) of every document in the index, in corpus order."""
+    def document_titles(self, limit: int | None = None) -> list[tuple[str, str, str]]:
+        """(title, date, source) of every document in the index (the first ``limit``), in
+        corpus order."""
+        documents = itertools.islice(self._store.documents.items(), limit)
         return [
             (d.get("title", doc_id), d.get("date", ""), d.get("source", ""))
-            for doc_id, d in self._store.documents.items()
+            for doc_id, d in documents
         ]
 
 
