@@ -382,6 +382,7 @@ def main() -> None:
     parser.add_argument("--hnsw-above", type=int, default=AnnSettings().hnsw_above)
     parser.add_argument("--ef-search", type=int, default=AnnSettings().ef_search)
     parser.add_argument("--hnsw-m", type=int, default=AnnSettings().hnsw_m)
+    parser.add_argument("--ef-construction", type=int, default=AnnSettings().ef_construction)
     parser.add_argument("--sentence-pq-above", type=int, default=AnnSettings().sentence_pq_above)
     parser.add_argument(
         "--rescore", action="store_true", help="float16 re-scoring of HNSW candidates at any size"
@@ -405,6 +406,7 @@ def main() -> None:
     ann = AnnSettings(
         hnsw_above=args.hnsw_above,
         hnsw_m=args.hnsw_m,
+        ef_construction=args.ef_construction,
         ef_search=args.ef_search,
         sentence_pq_above=args.sentence_pq_above,
         rescore_below=(1 << 62)

@@ -114,7 +114,7 @@ class AnnSettings:
 
     hnsw_above: int = 50_000  # exact dense search up to this many passages (0: always exact)
     hnsw_m: int = 32  # graph neighbours per vector
-    ef_construction: int = 80
+    ef_construction: int = 200  # 80 gave recall@10 0.967 at 100k (near-copies), 200 gave 0.982
     ef_search: int = 256  # candidates explored per search (>= the depth asked for)
     sentence_pq_above: int = 300_000  # int8 sentence vectors up to this many passages, PQ above
     sentence_pq_bytes: int = 48  # bytes per PQ-coded sentence vector (divides the dimension)
