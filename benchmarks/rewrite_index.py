@@ -53,6 +53,12 @@ def read_any(folder: Path) -> tuple[dict, list[Passage], np.ndarray, np.ndarray,
     return manifest, passages, vectors, sentences, offsets, documents
 
 
+def add_rescore_options(parser: argparse.ArgumentParser) -> None:
+    """--rescore / --no-rescore, shared with benchmarks.scale."""
+    parser.add_argument("--rescore", action="store_true", help="float16 re-scoring at any size")
+    parser.add_argument("--no-rescore", action="store_true", help="no float16 re-scoring")
+
+
 def rescore_below(args: argparse.Namespace) -> int:
     """--rescore: float16 re-scoring at any size; --no-rescore: never; else the default."""
     if args.rescore:
@@ -68,8 +74,7 @@ def main() -> None:
     parser.add_argument("target", type=Path)
     parser.add_argument("--hnsw-above", type=int, default=AnnSettings().hnsw_above)
     parser.add_argument("--sentence-pq-above", type=int, default=AnnSettings().sentence_pq_above)
-    parser.add_argument("--rescore", action="store_true", help="float16 re-scoring at any size")
-    parser.add_argument("--no-rescore", action="store_true", help="no float16 re-scoring")
+    add_rescore_options(parser)
     args = parser.parse_args()
     if args.target.exists():
         raise SystemExit(f"{args.target} exists; give a new folder")

@@ -44,6 +44,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from benchmarks.rewrite_index import add_rescore_options
 from index.engine import Engine
 from index.keyword import tokenize
 from index.lexicon import Lexicon, LexiconParts, _gather_ranges, analyse
@@ -360,13 +361,6 @@ def spread(values: list[float], digits: int = 2) -> str:
     )
 
 
-def rescore_below(args: argparse.Namespace) -> int:
-    """--rescore: float16 re-scoring at any size; --no-rescore: never; else the default."""
-    if args.rescore:
-        return 1 << 62
-    return 0 if args.no_rescore else AnnSettings().rescore_below
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -384,10 +378,7 @@ def main() -> None:
     parser.add_argument("--hnsw-m", type=int, default=AnnSettings().hnsw_m)
     parser.add_argument("--ef-construction", type=int, default=AnnSettings().ef_construction)
     parser.add_argument("--sentence-pq-above", type=int, default=AnnSettings().sentence_pq_above)
-    parser.add_argument(
-        "--rescore", action="store_true", help="float16 re-scoring of HNSW candidates at any size"
-    )
-    parser.add_argument("--no-rescore", action="store_true", help="no float16 re-scoring")
+    add_rescore_options(parser)
     parser.add_argument("--keep", type=Path, help="build the index in DIR/index and keep it")
     parser.add_argument(
         "--reuse", action="store_true", help="measure the index kept in --keep DIR, build nothing"

@@ -11,8 +11,6 @@ multipart when a file is uploaded), the same timeouts, ``TimedOut`` for timeouts
 
 from __future__ import annotations
 
-import logging
-
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
@@ -20,8 +18,6 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 __all__ = ["AiohttpRequest"]
-
-logger = logging.getLogger(__name__)
 
 
 def _form(request_data: RequestData | None) -> aiohttp.FormData | dict[str, str] | None:

@@ -299,10 +299,6 @@ class OnnxRunner:
         self.inputs = [i.name for i in sessions[0].get_inputs()]
         self.dimension = int(sessions[0].get_outputs()[0].shape[-1])
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-
     def count_tokens(self, texts: Sequence[str]) -> int:
         return sum(len(e.ids) for e in self.tokenizer.encode_batch(list(texts)))
 
