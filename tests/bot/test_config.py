@@ -114,5 +114,5 @@ def test_backend_and_precision_name_the_index(tmp_path: Path) -> None:
         environ={},
     )
     assert torch32.embedding_id == torch32.index.model
-    assert onnx8.embedding_id == f"{onnx8.index.model}@onnx-int8"
+    assert onnx8.embedding_id == f"{onnx8.index.model}@onnx-int8-r2"
     assert onnx8.index.onnx_cache == Path.cwd() / "cache"
