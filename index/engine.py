@@ -117,15 +117,22 @@ class Engine:
         store = self._store
         settings = self.settings
         k = max(settings.top_k if k is None else k, 1)
+        embedding = None
         if vector is None:
             if self.embedder is None:
                 raise ValueError("This engine has no embedder: pass the question's vector.")
-            vector = self.embedder.encode_query(query)
+            # The question is embedded on another core while its keywords are searched.
+            embedding = self.embedder.query_future(query)
+        tokens = tokenize(query)
+        keyword_rows, _ = (
+            self.keyword_rows(tokens, settings.depth, store) if len(store) else ([], None)
+        )
+        if embedding is not None:
+            vector = embedding.result()
+        assert vector is not None
         if not len(store):
             return Retrieval([], [], 0.0, vector)
-        tokens = tokenize(query)
         dense_rows = self.dense_rows(vector, settings.depth, store)
-        keyword_rows, _ = self.keyword_rows(tokens, settings.depth, store)
         rows = list(dict.fromkeys(dense_rows + keyword_rows))
         if exclude is not None:
             rows = [r for r in rows if not exclude(store.passages[r])]

@@ -299,7 +299,7 @@ class OnnxRunner:
         self._idle: queue.SimpleQueue = queue.SimpleQueue()
         for session in sessions:
             self._idle.put(session)
-        self._pool = (
+        self.pool = (
             ThreadPoolExecutor(self.workers, thread_name_prefix="onnx")
             if self.workers > 1
             else None
@@ -340,13 +340,13 @@ class OnnxRunner:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         size = 1 if self.per_item else batch_size
         batches = length_batches([len(e.ids) for e in encodings], size)
-        if self._pool is None or len(batches) == 1:
+        if self.pool is None or len(batches) == 1:
             for rows in batches:
                 out[rows] = self._run(encodings, rows)
             return out
         # Longest first, so the workers finish together; onnxruntime releases the GIL.
         for rows, vectors in zip(
-            batches, self._pool.map(lambda r: self._run(encodings, r), batches), strict=True
+            batches, self.pool.map(lambda r: self._run(encodings, r), batches), strict=True
         ):
             out[rows] = vectors
         return out
