@@ -246,6 +246,7 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
         await runner.cleanup()
+        services.answering.shutdown(wait=False)
         await asyncio.to_thread(state.close)
         queue = application.update_queue
         if isinstance(queue, DurableQueue):

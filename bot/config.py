@@ -105,6 +105,7 @@ class ChatSection:
     flood_questions: int = 6  # a user asking more than this many questions ...
     flood_seconds: float = 20.0  # ... within this many seconds is asked to slow down
     typing_after_seconds: float = 0.5  # show "typing..." only for answers slower than this
+    answer_threads: int = 0  # threads answering questions at once (0: one per core)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import logging
+import os
 import re
 import time
 import unicodedata
 from collections import OrderedDict, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from telegram import (
@@ -76,6 +79,16 @@ ADMIN_COMMANDS = [
 MORE_SOURCES = 5  # extra passages behind the "More sources" button
 
 
+def answer_threads(configured: int) -> int:
+    """Threads that answer questions: ``configured``, or one per core this process may use."""
+    if configured > 0:
+        return configured
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 @dataclass(slots=True)
 class Services:
     """What the handlers share; kept in ``application.bot_data["services"]``.
@@ -97,8 +110,15 @@ class Services:
     _asked: dict[int, deque[float]] = field(default_factory=dict)
     _warned: dict[int, float] = field(default_factory=dict)
     _pruned: float = float("-inf")  # when the flood counters were last pruned
+    # Questions are answered on a few threads of their own (``chat.answer_threads``): the
+    # engine's Python work holds the interpreter lock, and more threads than cores only wait
+    # for it in turn.
+    answering: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
+        self.answering = ThreadPoolExecutor(
+            answer_threads(self.config.chat.answer_threads), thread_name_prefix="answer"
+        )
         self.reindexer = Reindexer(self.config, self.install, metrics=self.metrics)
         if self.engine is not None:
             self.install(self.engine.store)
@@ -412,8 +432,11 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
         )
         try:
             # One trip to a worker thread: the conversation, the engine, the record.
-            prepared = await asyncio.to_thread(
-                _prepare_answer, svc, engine, message, question, thread_id, user_id, update
+            prepared = await asyncio.get_running_loop().run_in_executor(
+                svc.answering,
+                functools.partial(
+                    _prepare_answer, svc, engine, message, question, thread_id, user_id, update
+                ),
             )
             if prepared is None:
                 logger.info("Update %d was answered before a restart; not again", update.update_id)

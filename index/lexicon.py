@@ -624,10 +624,19 @@ class Candidates:
     def __init__(self, lexicon: Lexicon, rows: np.ndarray) -> None:
         self.lexicon = lexicon
         self.rows = rows
-        self.ids, self.words = lexicon.decode_rows(rows)
+        starts = lexicon._a["forward_offsets"][rows]
+        ends = lexicon._a["forward_offsets"][rows + 1]
+        self.ids = decode_varint(lexicon._forward[_gather_ranges(starts, ends)])
         part_rows, self.part_counts = lexicon._part_rows(rows)
         self.part_words = lexicon._a["part_words"][part_rows].astype(np.int64)
         self.part_of_word = np.repeat(np.arange(len(part_rows)), self.part_words)
+        # Words per passage: its parts' words (every passage has a title and a section part).
+        first_parts = np.cumsum(self.part_counts) - self.part_counts
+        self.words = (
+            np.add.reduceat(self.part_words, first_parts)
+            if len(rows)
+            else np.zeros(0, dtype=np.int64)
+        )
 
     def sentence_scores(self, stems: Sequence[str]) -> np.ndarray:
         """BM25 of each sentence of the candidates (title + sentence), in candidate order, as

@@ -67,6 +67,7 @@ def test_empty_mapping_gives_defaults() -> None:
         ({"retrieval": {"date_margin": "soon"}}, "'retrieval.date_margin' must be a number"),
         ({"index": {"hnsw_ef_search": 8}}, "'index.hnsw_ef_search' must be at least 16, not 8"),
         ({"index": {"sentence_pq_above": -1}}, "'index.sentence_pq_above' must not be negative"),
+        ({"chat": {"answer_threads": -1}}, "'chat.answer_threads' must not be negative"),
     ],
 )
 def test_bad_values_name_the_key_and_value(data: dict, message: str) -> None:  # type: ignore[type-arg]
