@@ -109,7 +109,12 @@ async def one_run(args: argparse.Namespace, work: Path, run: int) -> dict[str, f
             f'onnx_cache = "{ROOT / "index" / "onnx"}"\n'
             + (f"query_cache = {args.query_cache}\n" if args.query_cache is not None else "")
             + f'[chat]\nstate_path = "{work / f"state-{run}.sqlite3"}"\nflood_questions = 0\n'
-            "[telegram]\nadmins = [1]\nmessages_per_second = 0\ngroup_messages_per_minute = 0\n"
+            + (
+                f"answer_threads = {args.answer_threads}\n"
+                if args.answer_threads is not None
+                else ""
+            )
+            + "[telegram]\nadmins = [1]\nmessages_per_second = 0\ngroup_messages_per_minute = 0\n"
             f"timeout_seconds = {args.timeout}\n[web]\nport = {port}\n"
         )
         log = work / f"bot-{run}.log"
@@ -212,6 +217,9 @@ async def main() -> None:
     )
     parser.add_argument(
         "--query-cache", type=int, default=None, help="index.query_cache (shipped: 4096)"
+    )
+    parser.add_argument(
+        "--answer-threads", type=int, default=None, help="chat.answer_threads (shipped: 0)"
     )
     args = parser.parse_args()
     args.asked = STORY_QUESTIONS
