@@ -300,7 +300,14 @@ def index_documents(
         if new_docs[d]["fingerprint"] != old_docs[d]["fingerprint"]
     )
 
-    old_rows = {p.passage_id: row for row, p in enumerate(old_passages)}
+    # A passage is reused when its id (document, section, sentences) and its title are the
+    # same: the model and BM25 read the title too, and a title-only edit keeps the ids.
+    titles = {p.passage_id: p.title for p in passages}
+    old_rows = {
+        p.passage_id: row
+        for row, p in enumerate(old_passages)
+        if titles.get(p.passage_id) == p.title
+    }
     passage_vectors, sentence_vectors = _vectors(
         passages, previous, old_rows, load_embedder, report, progress
     )

@@ -64,6 +64,29 @@ def test_reindex_after_editing_one_document_embeds_only_its_changed_passages(
     assert float(store.passage_vectors([row])[0] @ fresh) > 0.999  # reused vector is right
 
 
+def test_a_new_title_alone_embeds_the_documents_passages_again(
+    tmp_path: Path, corpus_dir: Path, embedder: Embedder
+) -> None:
+    """The model and BM25 read the title with each passage, and passage ids do not hold it."""
+    story = corpus_dir / "second.md"
+    story.write_text(f"---\ntitle: Second story\nsource: Wire\n---\n\n{_LONG_FIRST}\n")
+    folder = tmp_path / "index"
+    counting = CountingEmbedder(embedder)
+    build_index(corpus_dir, folder, embedder.name, lambda: counting, BuildSettings())
+    story.write_text(story.read_text().replace("Second story", "Harbour quarrel"))
+    counting.embedded.clear()
+    report = build_index(corpus_dir, folder, embedder.name, lambda: counting, BuildSettings())
+    assert report.changed == ["second.md"] and report.embedded == 1
+    assert counting.embedded[0].startswith("Harbour quarrel. The first paragraph")
+
+    store = IndexStore.load(folder, embedder.name)
+    row = next(i for i, p in enumerate(store.passages) if "stays exactly" in p.text)
+    fresh = embedder.encode_passages([f"Harbour quarrel. {_LONG_FIRST}"])[0]
+    assert float(store.passage_vectors([row])[0] @ fresh) > 0.999
+    found, _ = store.lexicon.top(["harbour", "quarrel"], 5)
+    assert list(found) == [row]
+
+
 def test_reindex_with_no_change_does_nothing_and_loads_no_model(
     tmp_path: Path, corpus_dir: Path, embedder: Embedder
 ) -> None:
