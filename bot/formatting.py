@@ -215,3 +215,30 @@ def answer_to_dict(answer: Answer) -> dict[str, object]:
         ],
         "nearest": list(answer.nearest_titles),
     }
+
+
+SOURCES_PAGE = 20  # documents a /sources page lists
+
+
+def format_documents_page(
+    documents: Sequence[tuple[str, str, str]], total: int, page: int, per_page: int = SOURCES_PAGE
+) -> str:
+    """One page of /sources: (title, date, source) of the page's documents, and how to get
+    the next page. Titles and details are shortened so that a page always fits a message."""
+    first = (page - 1) * per_page + 1
+    last = first + len(documents) - 1
+    heading = (
+        f"<b>{total:,} {'document' if total == 1 else 'documents'}</b>"
+        if first == 1 and last == total
+        else f"<b>Documents {first:,}–{last:,} of {total:,}</b>"
+    )
+    lines = [heading]
+    for title, date, source in documents:
+        detail = " · ".join(p for p in (shorten(source, 60), date) if p)
+        lines.append(
+            f"• {html.escape(shorten(title, 120))}"
+            + (f" — {html.escape(detail)}" if detail else "")
+        )
+    if last < total:
+        lines += ["", f"Next: /sources {page + 1}"]
+    return "\n".join(lines)

@@ -37,7 +37,14 @@ from index.passages import Answer, Passage
 from index.store import IndexStore
 
 from .config import Config
-from .formatting import format_html, format_passage_html, format_sources_html
+from .formatting import (
+    SOURCES_PAGE,
+    format_documents_page,
+    format_html,
+    format_passage_html,
+    format_sources_html,
+    shorten,
+)
 from .jobs import Reindexer, ReindexJob
 from .metrics import Metrics
 from .state import AnswerRecord, StateStore
@@ -240,16 +247,18 @@ def _known_titles(engine: Engine, limit: int | None = None) -> list[str]:
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start: what the bot is and which stories it knows."""
     svc = services(context)
-    titles = _known_titles(svc.ready_engine())
+    engine = svc.ready_engine()
+    count = await asyncio.to_thread(engine.document_count)
+    titles = await asyncio.to_thread(_known_titles, engine, 20)
     lines = [
         "Hello! I answer questions about the news stories I have read, quoting the passages "
         "that answer them and where each comes from. I never make anything up.",
         "",
-        f"I know {len(titles)} {'story' if len(titles) == 1 else 'stories'}:",
-        *[f"• {html.escape(t)}" for t in titles[:20]],
+        f"I know {count:,} {'story' if count == 1 else 'stories'}:",
+        *[f"• {html.escape(shorten(t, 120))}" for t in titles],
     ]
-    if len(titles) > 20:
-        lines.append(f"… and {len(titles) - 20} more (/sources lists them all).")
+    if count > len(titles):
+        lines.append(f"… and {count - len(titles):,} more (/sources lists them all).")
     lines += [
         "",
         "Just send me a question, for example: <i>Who will the ministers meet in "
@@ -296,16 +305,28 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/sources: the documents in the corpus, with their source and date."""
-    docs = services(context).ready_engine().document_titles()
-    blocks = []
-    for title, date, source in docs:
-        detail = " · ".join(p for p in (source, date) if p)
-        blocks.append(f"• {html.escape(title)}" + (f" — {html.escape(detail)}" if detail else ""))
-    text = f"<b>{len(docs)} documents</b>\n" + "\n".join(blocks)
-    if len(text) > 4000:
-        text = text[: text.rfind("\n", 0, 3950)] + "\n…"
-    await _reply(update.effective_message, text)
+    """/sources [page]: the documents in the corpus, with their source and date, a page at a
+    time (an archive holds far more than one message)."""
+    engine = services(context).ready_engine()
+    args = context.args or []
+    if len(args) > 1 or (args and not (args[0].isdecimal() and int(args[0]) >= 1)):
+        await _reply(
+            update.effective_message,
+            "Send /sources for the first page of documents, or /sources 2 for the second.",
+        )
+        return
+    page = int(args[0]) if args else 1
+    total = await asyncio.to_thread(engine.document_count)
+    pages = max(1, -(-total // SOURCES_PAGE))
+    if page > pages:
+        await _reply(
+            update.effective_message,
+            f"There {'is' if pages == 1 else 'are'} only {pages} "
+            f"{'page' if pages == 1 else 'pages'} of documents: /sources {pages} is the last.",
+        )
+        return
+    docs = await asyncio.to_thread(engine.document_titles, SOURCES_PAGE, (page - 1) * SOURCES_PAGE)
+    await _reply(update.effective_message, format_documents_page(docs, total, page))
 
 
 async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

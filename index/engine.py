@@ -321,10 +321,16 @@ class Engine:
         titles = dict.fromkeys(h.passage.title for h in found.hits)
         return tuple(titles)[:3]
 
-    def document_titles(self, limit: int | None = None) -> list[tuple[str, str, str]]:
-        """(title, date, source) of every document in the index (the first ``limit``), in
-        corpus order."""
-        documents = itertools.islice(self._store.documents.items(), limit)
+    def document_count(self) -> int:
+        return len(self._store.documents)
+
+    def document_titles(
+        self, limit: int | None = None, offset: int = 0
+    ) -> list[tuple[str, str, str]]:
+        """(title, date, source) of the documents in the index, in corpus order: ``limit`` of
+        them from the ``offset``-th (all when ``limit`` is None)."""
+        stop = None if limit is None else offset + limit
+        documents = itertools.islice(self._store.documents.items(), offset, stop)
         return [
             (d.get("title", doc_id), d.get("date", ""), d.get("source", ""))
             for doc_id, d in documents

@@ -53,6 +53,22 @@ async def test_private_question_is_answered_with_citation(bot_env: BotEnv) -> No
     assert "👍" in labels and "👎" in labels and "📄 [1]" in labels
 
 
+async def test_sources_pages_and_bad_page_numbers(bot_env: BotEnv) -> None:
+    server, alice = bot_env.server, bot_env.alice
+    chat = server.create_private_chat(alice)
+    count = bot_env.engine.document_count()
+    for command in ("/sources", "/sources 2", "/sources two"):
+        server.send_text(chat, alice, command)
+    # Commands are handled concurrently: the replies may come in any order.
+    replies = sorted(_text(m) for m in await server.wait_for_messages(chat, 3))
+    listing, usage, beyond = replies
+    assert listing.startswith(f"{count} document")
+    (title, _, _) = bot_env.engine.document_titles(1)[0]
+    assert f"• {title}" in listing
+    assert beyond == "There is only 1 page of documents: /sources 1 is the last."
+    assert usage.startswith("Send /sources for the first page")
+
+
 async def test_group_follow_up_pair_is_answered_in_context(bot_env: BotEnv) -> None:
     server, alice = bot_env.server, bot_env.alice
     group = server.create_group("Newsroom", members=[alice], supergroup=True)

@@ -6,8 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.formatting import (
+    SOURCES_PAGE,
     answer_to_dict,
     citation_label,
+    format_documents_page,
     format_html,
     format_passage_html,
     format_sources_html,
@@ -119,3 +121,22 @@ def test_shorten_never_exceeds_the_limit(text: str, limit: int) -> None:
     assert len(result) <= limit
     if len(" ".join(text.split())) <= limit:
         assert result == " ".join(text.split())
+
+
+def test_documents_are_listed_a_page_at_a_time() -> None:
+    documents = [(f"Story {i}", f"2024-04-0{i % 9 + 1}", "Wire") for i in range(45)]
+    first = format_documents_page(documents[:SOURCES_PAGE], 45, 1)
+    assert first.startswith(f"<b>Documents 1–{SOURCES_PAGE} of 45</b>")
+    assert first.count("• Story") == SOURCES_PAGE and first.endswith("Next: /sources 2")
+    last = format_documents_page(documents[2 * SOURCES_PAGE :], 45, 3)
+    assert last.startswith(f"<b>Documents {2 * SOURCES_PAGE + 1}–45 of 45</b>")
+    assert "Next" not in last
+    assert format_documents_page(documents[:1], 1, 1).startswith("<b>1 document</b>")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(_text, _text, _text), min_size=1, max_size=SOURCES_PAGE))
+def test_a_page_of_documents_parses_and_fits(documents: list[tuple[str, str, str]]) -> None:
+    page = format_documents_page([(t * 20, d, s * 10) for t, d, s in documents], 10**6, 7)
+    assert len(page) <= 4096
+    parse_html(page)
