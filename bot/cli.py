@@ -103,11 +103,11 @@ def _document_line(info) -> str:  # type: ignore[no-untyped-def]
 
 
 def _index_infos(config: Config):  # type: ignore[no-untyped-def]
-    from index.ingest import list_documents
+    from index.ingest import indexed_documents
     from index.store import IndexStore
 
     store = IndexStore.load(config.index.path, config.embedding_id, verify=False)
-    return list_documents(store.documents, [p.doc_id for p in store.passages])
+    return indexed_documents(store)
 
 
 def cmd_add(args: argparse.Namespace, config: Config) -> int:

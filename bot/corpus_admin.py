@@ -8,6 +8,7 @@ and ends with what was added or removed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import logging
 from collections.abc import Callable
@@ -25,8 +26,8 @@ from index.ingest import (
     UPLOAD_SUFFIXES,
     DocumentInfo,
     add_upload,
+    indexed_documents,
     latest_documents,
-    list_documents,
     megabytes,
     remove_document,
     resolve_document,
@@ -93,7 +94,13 @@ def fit_lines(head: str, lines: list[str], limit: int = _MESSAGE) -> str:
 
 
 def _infos(store: IndexStore) -> list[DocumentInfo]:
-    return list_documents(store.documents, [p.doc_id for p in store.passages])
+    return indexed_documents(store)
+
+
+@functools.lru_cache(maxsize=1)
+def _latest(store: IndexStore) -> list[DocumentInfo]:
+    """The newest stories of an index (anyone may ask, so it is worked out once per index)."""
+    return latest_documents(_infos(store), LATEST)
 
 
 def _info(store: IndexStore | None, doc_id: str) -> DocumentInfo | None:
@@ -199,7 +206,7 @@ async def remove_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     try:
         ids = await asyncio.to_thread(lambda: [d for _, d in iter_corpus_files(corpus)])
         doc_id = resolve_document(reference, ids)
-        info = _info(svc.engine.store if svc.engine else None, doc_id)
+        info = await asyncio.to_thread(_info, svc.engine.store if svc.engine else None, doc_id)
         await asyncio.to_thread(remove_document, corpus, doc_id)
     except StoryError as exc:
         await _reply(message, html.escape(str(exc)))
@@ -223,7 +230,7 @@ async def docs_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     message = await _admin_only(update, context, "docs")
     if message is None:
         return
-    infos = _infos(services(context).ready_engine().store)
+    infos = await asyncio.to_thread(_infos, services(context).ready_engine().store)
     head = f"<b>{len(infos)} documents</b> (/remove &lt;id&gt; takes one out)"
     await _reply(message, fit_lines(head, [f"• {describe_document(i)}" for i in infos]))
 
@@ -233,7 +240,7 @@ async def latest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     message = update.effective_message
     if message is None:
         return
-    infos = latest_documents(_infos(services(context).ready_engine().store), LATEST)
+    infos = await asyncio.to_thread(_latest, services(context).ready_engine().store)
     if not infos:
         await _reply(message, "None of the stories I know has a publication date.")
         return
@@ -292,7 +299,7 @@ async def _report(
         await _edit(status, html.escape(job.progress_text()))
         return
     store = svc.engine.store if svc.engine else None
-    lines = [done_text(store), "", html.escape(job.report.summary())]
+    lines = [await asyncio.to_thread(done_text, store), "", html.escape(job.report.summary())]
     await _edit(status, "\n".join(lines))
 
 

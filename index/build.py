@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import logging
@@ -279,8 +280,12 @@ def index_documents(
         raise DocumentError("No readable documents: nothing to index.")
 
     new_docs = {d.doc_id: _document_meta(d) for d in documents}
-    new_docs.update({d: old_docs[d] for d in reused_ids})
-    new_docs.update({d: old_docs[d] for d in report.kept_previous})
+    new_docs.update({d: dict(old_docs[d]) for d in reused_ids})
+    new_docs.update({d: dict(old_docs[d]) for d in report.kept_previous})
+    # Passage counts are recorded, so listing the documents never reads every passage.
+    counts = collections.Counter(p.doc_id for p in passages)
+    for doc_id, meta in new_docs.items():
+        meta["passages"] = str(counts[doc_id])
     for duplicate in find_duplicates(
         [(d.doc_id, normalize_date(d.date), d.text) for d in documents], settings.duplicate_overlap
     ):

@@ -14,8 +14,10 @@ import os
 import re
 import secrets
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -32,6 +34,9 @@ from .documents import (
 from .errors import DocumentError
 from .passages import Section
 
+if TYPE_CHECKING:
+    from .store import IndexStore
+
 __all__ = [
     "MIN_ARTICLE_WORDS",
     "UPLOAD_SUFFIXES",
@@ -45,6 +50,7 @@ __all__ = [
     "date_key",
     "find_duplicate_file",
     "find_url",
+    "indexed_documents",
     "latest_documents",
     "list_documents",
     "megabytes",
@@ -349,12 +355,16 @@ def remove_document(corpus: Path, doc_id: str) -> None:
 
 
 def list_documents(
-    documents: dict[str, dict[str, str]], passage_doc_ids: list[str]
+    documents: dict[str, dict[str, str]], passage_doc_ids: Iterable[str] | None = None
 ) -> list[DocumentInfo]:
-    """Every indexed document with its passage count, in corpus order."""
+    """Every indexed document with its passage count, in corpus order: the count the build
+    recorded (``passages``), or the one counted from ``passage_doc_ids`` when it is given."""
     counts: dict[str, int] = {}
-    for doc_id in passage_doc_ids:
-        counts[doc_id] = counts.get(doc_id, 0) + 1
+    if passage_doc_ids is None:
+        counts = {d: int(meta.get("passages", 0)) for d, meta in documents.items()}
+    else:
+        for doc_id in passage_doc_ids:
+            counts[doc_id] = counts.get(doc_id, 0) + 1
     return [
         DocumentInfo(
             doc_id=doc_id,
@@ -367,6 +377,15 @@ def list_documents(
         )
         for doc_id, meta in documents.items()
     ]
+
+
+def indexed_documents(store: IndexStore) -> list[DocumentInfo]:
+    """The documents of an index with their passage counts, without reading its passages (an
+    index written before the build recorded the counts has its passages counted)."""
+    documents = store.documents
+    if all("passages" in meta for meta in documents.values()):
+        return list_documents(documents)
+    return list_documents(documents, (p.doc_id for p in store.passages))
 
 
 def latest_documents(infos: list[DocumentInfo], limit: int) -> list[DocumentInfo]:

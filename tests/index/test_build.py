@@ -8,7 +8,8 @@ import pytest
 
 from index.build import BuildSettings, build_index
 from index.embedder import Embedder
-from index.store import IndexStore
+from index.ingest import indexed_documents, list_documents
+from index.store import IndexStore, PassageList
 
 pytestmark = pytest.mark.slow
 
@@ -85,6 +86,35 @@ def test_a_new_title_alone_embeds_the_documents_passages_again(
     assert float(store.passage_vectors([row])[0] @ fresh) > 0.999
     found, _ = store.lexicon.top(["harbour", "quarrel"], 5)
     assert list(found) == [row]
+
+
+def test_passage_counts_are_recorded_so_listing_documents_reads_no_passage(
+    tmp_path: Path, corpus_dir: Path, embedder: Embedder
+) -> None:
+    (corpus_dir / "second.md").write_text(f"---\ntitle: Second story\n---\n\n{_LONG_FIRST}\n")
+    folder = tmp_path / "index"
+    build_index(corpus_dir, folder, embedder.name, lambda: embedder, BuildSettings())
+    store = IndexStore.load(folder, embedder.name)
+    counted = list_documents(store.documents, (p.doc_id for p in store.passages))
+    assert [i.passages for i in counted] == [
+        int(store.documents[i.doc_id]["passages"]) for i in counted
+    ]
+    assert counted[1].passages == 1 and counted[0].passages > 1
+
+    class UnreadPassages(PassageList):
+        """The real passage list, refusing to be read."""
+
+        def __init__(self, inner: PassageList) -> None:
+            self.__dict__.update(inner.__dict__)
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            raise AssertionError("the passages must not be read")
+
+        def __getitem__(self, row):  # type: ignore[no-untyped-def]
+            raise AssertionError("the passages must not be read")
+
+    store.passages = UnreadPassages(store.passages)  # type: ignore[arg-type]
+    assert indexed_documents(store) == counted
 
 
 def test_reindex_with_no_change_does_nothing_and_loads_no_model(
