@@ -8,6 +8,7 @@ from collections.abc import Callable
 from index.build import BuildReport, ProgressFn, build_index
 from index.embedder import Embedder
 from index.engine import Engine
+from index.errors import IndexOutdatedError
 from index.store import IndexStore
 
 from .config import Config
@@ -53,7 +54,9 @@ def reindex(
 def open_engine(
     config: Config, embedder: Embedder | None = None, progress: ProgressFn | None = None
 ) -> Engine:
-    """The engine on the saved index; on a fresh checkout (no index yet) it is built first.
+    """The engine on the saved index. On a fresh checkout (no index yet) it is built first,
+    and an index written by an older storybot or with another model is rebuilt from the
+    corpus (it cannot answer, and the corpus holds everything it held).
 
     A damaged index is not rebuilt behind the user's back: IndexUnavailableError says what is
     wrong and to run ``storybot reindex``.
@@ -64,5 +67,10 @@ def open_engine(
             "No index in %s yet: building it from %s", config.index.path, config.corpus.path
         )
         reindex(config, lambda: embedder, progress)
-    store = IndexStore.load(config.index.path, config.embedding_id)
+    try:
+        store = IndexStore.load(config.index.path, config.embedding_id)
+    except IndexOutdatedError as exc:
+        logger.warning("%s Rebuilding it from %s now.", exc, config.corpus.path)
+        reindex(config, lambda: embedder, progress)
+        store = IndexStore.load(config.index.path, config.embedding_id)
     return Engine(store, embedder, config.ranking_settings())

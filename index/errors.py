@@ -13,6 +13,11 @@ class IndexUnavailableError(StoryError):
     """The saved index is missing, damaged, or was built by another model."""
 
 
+class IndexOutdatedError(IndexUnavailableError):
+    """The saved index is whole but was written by an older storybot or another model: a
+    reindex from the corpus replaces it."""
+
+
 class ReindexInProgressError(StoryError):
     """A reindex was asked for while another one runs."""
 

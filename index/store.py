@@ -57,7 +57,7 @@ import faiss
 import numpy as np
 import zstandard
 
-from .errors import IndexUnavailableError, ReindexInProgressError
+from .errors import IndexOutdatedError, IndexUnavailableError, ReindexInProgressError
 from .lexicon import Lexicon
 from .passages import Passage
 
@@ -633,7 +633,7 @@ class IndexStore:
                 raise ValueError("manifest.json is missing") from None
             version = raw.get("format_version")
             if isinstance(version, int) and version < FORMAT_VERSION:
-                raise IndexUnavailableError(
+                raise IndexOutdatedError(
                     f"The index in {folder} was written by an older storybot (index format "
                     f"{version}; this one reads format {FORMAT_VERSION}). {_REBUILD}"
                 )
@@ -647,7 +647,7 @@ class IndexStore:
                 f"The index in {folder} is damaged: {exc}. {_REBUILD}"
             ) from None
         if model is not None and manifest.model != model:
-            raise IndexUnavailableError(
+            raise IndexOutdatedError(
                 f"The index in {folder} was built with the model {manifest.model!r}, but the "
                 f"configuration uses {model!r}. {_REBUILD}"
             )

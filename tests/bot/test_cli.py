@@ -109,6 +109,25 @@ def test_damaged_index_is_a_clear_error_with_nonzero_exit(
     assert "Traceback" not in err
 
 
+def test_index_of_an_older_storybot_is_rebuilt_from_the_corpus(
+    config_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Whole but outdated (unlike a damaged one): the corpus holds all it held."""
+    current = (tmp_path / "index" / "CURRENT").read_text().strip()
+    manifest = tmp_path / "index" / current / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"format_version": 4', '"format_version": 3'))
+    code, out, err = _run(
+        capsys, "--config", str(config_file), "ask", "Who will the ministers meet in Moscow?"
+    )
+    assert code == 0, err
+    assert "Sergei Lavrov" in out.splitlines()[0]
+    assert "older storybot (index format 3" in caplog.text and "Rebuilding it" in caplog.text
+    assert (tmp_path / "index" / "CURRENT").read_text().strip() != current
+
+
 def test_bad_config_exits_2_naming_the_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
