@@ -132,8 +132,8 @@ class Embedder:
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
         self.batch_size = batch_size
-        # torch: inference from several threads only adds contention. ONNX runs one
-        # single-threaded session per worker and needs no lock.
+        # torch: inference from several threads only adds contention. ONNX runs its one
+        # single-threaded session from several workers at once and needs no lock.
         self._lock = threading.Lock()
         # The vectors of the last ``query_cache`` questions: the same question asked again (many
         # readers of one story ask the same things) is not embedded again. A question's vector

@@ -16,10 +16,10 @@ import hashlib
 import json
 import logging
 import os
-import queue
 import tempfile
+import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -260,12 +260,16 @@ def worker_count(threads: int) -> int:
 
 
 class OnnxRunner:
-    """Single-threaded onnxruntime sessions, one per worker, and the model's fast tokenizer.
-    Mean-pooled vectors, not yet normalised (the Embedder normalises).
+    """One single-threaded onnxruntime session, run by up to ``workers`` threads at once, and
+    the model's fast tokenizer. Mean-pooled vectors, not yet normalised (the Embedder
+    normalises).
 
-    Several one-thread sessions working on different texts at once embed 1.5-2x more tokens per
-    second on two cores than one session whose two threads split each matrix product (measured
-    in docs/benchmarks-embedding.md); concurrent questions in the bot each get a session too."""
+    Several one-thread runs on different texts at once embed 1.5-2x more tokens per second on
+    two cores than one run whose two threads split each matrix product (measured in
+    docs/benchmarks-embedding.md); concurrent questions in the bot run at once too. The runs
+    share the session (onnxruntime's ``run`` is thread-safe), so its weights are in memory and
+    in the processor's caches once: with a session per worker, a question alternated between
+    two copies of the weights."""
 
     def __init__(
         self, model_path: Path, onnx_file: Path, threads: int = 0, per_item: bool = False
@@ -287,18 +291,14 @@ class OnnxRunner:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         self.workers = worker_count(threads)
-        sessions = [
-            ort.InferenceSession(
-                str(onnx_file),
-                options,
-                providers=["CPUExecutionProvider"],
-                disabled_optimizers=DISABLED_OPTIMIZERS,
-            )
-            for _ in range(self.workers)
-        ]
-        self._idle: queue.SimpleQueue = queue.SimpleQueue()
-        for session in sessions:
-            self._idle.put(session)
+        self.session = ort.InferenceSession(
+            str(onnx_file),
+            options,
+            providers=["CPUExecutionProvider"],
+            disabled_optimizers=DISABLED_OPTIMIZERS,
+        )
+        # At most ``workers`` runs at once: more would only share the cores.
+        self._slots = threading.BoundedSemaphore(self.workers)
         self.pool = (
             ThreadPoolExecutor(self.workers, thread_name_prefix="onnx")
             if self.workers > 1
@@ -307,19 +307,11 @@ class OnnxRunner:
         # Dynamic int8 quantization scales activations by the whole batch (padding included):
         # one text per run makes a text's vector independent of the texts embedded with it.
         self.per_item = per_item
-        self.inputs = [i.name for i in sessions[0].get_inputs()]
-        self.dimension = int(sessions[0].get_outputs()[0].shape[-1])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.dimension = int(self.session.get_outputs()[0].shape[-1])
 
     def count_tokens(self, texts: Sequence[str]) -> int:
         return sum(len(e.ids) for e in self.tokenizer.encode_batch(list(texts)))
-
-    @contextlib.contextmanager
-    def _session(self) -> Iterator:  # type: ignore[type-arg]
-        session = self._idle.get()
-        try:
-            yield session
-        finally:
-            self._idle.put(session)
 
     def _run(self, encodings: list, rows: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
         width = len(encodings[rows[0]].ids)
@@ -331,8 +323,8 @@ class OnnxRunner:
             n = len(e.ids)
             ids[j, :n], types[j, :n], mask[j, :n] = e.ids, e.type_ids, 1
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        with self._session() as session:
-            (vectors,) = session.run(None, {k: feed[k] for k in self.inputs})
+        with self._slots:
+            (vectors,) = self.session.run(None, {k: feed[k] for k in self.inputs})
         return vectors
 
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:

@@ -99,8 +99,8 @@ def test_onnx_int8_is_close_and_independent_of_the_batch(
 def test_onnx_workers_embed_concurrently_with_the_same_vectors(
     onnx_fp32: Embedder, onnx_cache: Path
 ) -> None:
-    """One single-threaded session per worker: questions asked from many threads at once (as
-    the bot does) get the same vectors as one worker computing them in turn."""
+    """One single-threaded session run by several workers at once: questions asked from many
+    threads (as the bot does) get the same vectors as one worker computing them in turn."""
     one = Embedder(backend="onnx", onnx_cache=onnx_cache, threads=1)
     three = Embedder(backend="onnx", onnx_cache=onnx_cache, threads=3)
     assert (one._onnx.workers, three._onnx.workers) == (1, 3)
