@@ -82,9 +82,7 @@ def main() -> None:
     ann = AnnSettings(
         hnsw_above=args.hnsw_above,
         sentence_pq_above=args.sentence_pq_above,
-        rescore_below=(1 << 62)
-        if args.rescore
-        else (0 if args.no_rescore else AnnSettings().rescore_below),
+        rescore_below=rescore_below(args),
     )
     written = write_generation(
         args.target,

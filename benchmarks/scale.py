@@ -45,7 +45,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from benchmarks.rewrite_index import add_rescore_options
+from benchmarks.rewrite_index import add_rescore_options, rescore_below
 from index.engine import Engine
 from index.keyword import tokenize
 from index.lexicon import Lexicon, LexiconParts, _gather_ranges, analyse
@@ -406,9 +406,7 @@ def main() -> None:
         ef_construction=args.ef_construction,
         ef_search=args.ef_search,
         sentence_pq_above=args.sentence_pq_above,
-        rescore_below=(1 << 62)
-        if args.rescore
-        else (0 if args.no_rescore else AnnSettings().rescore_below),
+        rescore_below=rescore_below(args),
     )
     if args.reuse and not args.keep:
         parser.error("--reuse needs --keep DIR")

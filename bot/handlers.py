@@ -6,7 +6,6 @@ import asyncio
 import functools
 import html
 import logging
-import os
 import re
 import time
 import unicodedata
@@ -33,6 +32,7 @@ from index.embedder import Embedder
 from index.engine import Engine
 from index.errors import ReindexInProgressError, StoryError
 from index.followup import Turn
+from index.onnx_backend import worker_count
 from index.passages import Answer, Passage
 from index.store import IndexStore
 
@@ -86,16 +86,6 @@ ADMIN_COMMANDS = [
 MORE_SOURCES = 5  # extra passages behind the "More sources" button
 
 
-def answer_threads(configured: int) -> int:
-    """Threads that answer questions: ``configured``, or one per core this process may use."""
-    if configured > 0:
-        return configured
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 @dataclass(slots=True)
 class Services:
     """What the handlers share; kept in ``application.bot_data["services"]``.
@@ -124,7 +114,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self.answering = ThreadPoolExecutor(
-            answer_threads(self.config.chat.answer_threads), thread_name_prefix="answer"
+            worker_count(self.config.chat.answer_threads), thread_name_prefix="answer"
         )
         self.reindexer = Reindexer(self.config, self.install, metrics=self.metrics)
         if self.engine is not None:

@@ -327,7 +327,7 @@ def index_documents(
         passage_vectors=passage_vectors,
         sentence_vectors=np.concatenate(sentence_vectors),
         offsets=offsets,
-        lexicon=_lexicon(passages, previous, old_passages, old_rows),
+        lexicon=_lexicon(passages, previous, old_rows),
         documents=new_docs,
         corpus_fingerprint=_corpus_fingerprint(
             {doc_id: meta["fingerprint"] for doc_id, meta in new_docs.items()}
@@ -352,24 +352,14 @@ def index_documents(
 def _lexicon(
     passages: Sequence[Passage],
     previous: IndexStore | None,
-    old_passages: Sequence[Passage],
     old_rows: dict[str, int],
 ) -> Lexicon:
-    """The keyword index; a passage whose words the previous index holds (same id, title,
-    section and sentences) keeps its term ids there, so only new text is tokenised."""
+    """The keyword index; a passage the previous index holds (``old_rows``: same id, so same
+    section and sentences, and same title) keeps its term ids there, so only new text is
+    tokenised."""
     if previous is None:
         return Lexicon.build(LexiconParts.from_passages(passages).ranked())
-    same: list[int | None] = []
-    for passage in passages:
-        row = old_rows.get(passage.passage_id)
-        old = old_passages[row] if row is not None else None
-        same.append(
-            row
-            if old is not None
-            and (old.title, old.section, old.sentences)
-            == (passage.title, passage.section, passage.sentences)
-            else None
-        )
+    same = [old_rows.get(passage.passage_id) for passage in passages]
     return Lexicon.build(LexiconParts.from_passages(passages, (previous.lexicon, same)))
 
 

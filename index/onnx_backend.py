@@ -249,8 +249,8 @@ DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 
 
 def worker_count(threads: int) -> int:
-    """How many single-threaded sessions to run: ``threads``, or every core this process may use
-    when it is 0."""
+    """How many workers to run: ``threads``, or every core this process may use when it is 0
+    (the ONNX runs, and the bot's answering threads)."""
     if threads > 0:
         return threads
     try:

@@ -342,15 +342,25 @@ class PassageList(Sequence[Passage]):
     def __len__(self) -> int:
         return self._count
 
-    def _decompress(self, number: int) -> list[bytes]:
+    def _frame(self, number: int) -> bytes:
         assert self._map is not None
+        return self._map[int(self._offsets[number]) : int(self._offsets[number + 1])]
+
+    def _decompress(self, number: int) -> list[bytes]:
         decompressor = getattr(self._local, "decompressor", None)
         if decompressor is None:
             decompressor = self._local.decompressor = zstandard.ZstdDecompressor(
                 dict_data=self._dict
             )
-        start, end = int(self._offsets[number]), int(self._offsets[number + 1])
-        return decompressor.decompress(self._map[start:end]).split(b"\n")
+        return decompressor.decompress(self._frame(number)).split(b"\n")
+
+    def _all_lines(self) -> Iterator[bytes]:
+        """Every passage's record, in order (each block decompressed once, uncached)."""
+        if self._map is None:
+            return
+        decompressor = zstandard.ZstdDecompressor(dict_data=self._dict)
+        for number in range(len(self._offsets) - 1):
+            yield from decompressor.decompress(self._frame(number)).split(b"\n")
 
     def _read(self, row: int) -> Passage:
         return _passage_from_record(self._lines(row // self._block)[row % self._block])
@@ -366,29 +376,16 @@ class PassageList(Sequence[Passage]):
         return self._get(row)
 
     def __iter__(self) -> Iterator[Passage]:
-        if self._map is None:
-            return
-        decompressor = zstandard.ZstdDecompressor(dict_data=self._dict)
-        for number in range(len(self._offsets) - 1):
-            start, end = int(self._offsets[number]), int(self._offsets[number + 1])
-            for line in decompressor.decompress(self._map[start:end]).split(b"\n"):
-                yield _passage_from_record(line)
+        return map(_passage_from_record, self._all_lines())
 
     def row_by_id(self) -> dict[str, int]:
         """Each passage id's row (every block is decompressed once, on first use)."""
         decoder = json.JSONDecoder()
         rows = {}
-        if self._map is None:
-            return rows
-        decompressor = zstandard.ZstdDecompressor(dict_data=self._dict)
-        row = 0
-        for number in range(len(self._offsets) - 1):
-            start, end = int(self._offsets[number]), int(self._offsets[number + 1])
-            for line in decompressor.decompress(self._map[start:end]).split(b"\n"):
-                text = line.decode("utf-8")
-                passage_id, _ = decoder.raw_decode(text, 1)  # the record starts with the id
-                rows[passage_id] = row
-                row += 1
+        for row, line in enumerate(self._all_lines()):
+            # the record starts with the id
+            passage_id, _ = decoder.raw_decode(line.decode("utf-8"), 1)
+            rows[passage_id] = row
         return rows
 
 
