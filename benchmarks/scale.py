@@ -498,6 +498,7 @@ def measure(args: argparse.Namespace, folder: Path, pvec: np.ndarray, work: Path
     # The query embedder timed: ONNX in the index's own precision (int8 for an int8 index).
     onnx_precision = EMBEDDING["precision"] if EMBEDDING["backend"] == "onnx" else "float32"
     modes = ["none"] + ([onnx_precision] if onnx.is_dir() and any(onnx.iterdir()) else [])
+    startup_modes = modes if args.startup_runs > 0 else []
     print(
         f"\n## Start-up to first answer and resident memory: {args.startup_runs} fresh "
         f"processes each, min / median / max (load average {os.getloadavg()[0]:.1f})"
@@ -508,7 +509,7 @@ def measure(args: argparse.Namespace, folder: Path, pvec: np.ndarray, work: Path
         f"| RSS after {len(questions)} more questions, MiB (anonymous) |"
     )
     print("|---|---|---|---|---|---|---|")
-    for mode in modes:
+    for mode in startup_modes:
         runs = [startup(folder, questions, qvec, work, mode) for _ in range(args.startup_runs)]
         label = "given (no model)" if mode == "none" else f"ONNX {mode} query embedder"
 

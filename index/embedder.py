@@ -7,7 +7,6 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -213,7 +212,8 @@ class Embedder:
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors
 
-    def _cached_query(self, question: str) -> np.ndarray | None:
+    def cached_query(self, question: str) -> np.ndarray | None:
+        """The vector of a recently embedded question, or None."""
         if not self._query_cache_size:
             return None
         with self._query_cache_lock:
@@ -227,7 +227,7 @@ class Embedder:
         """One question to a (dimension,) vector."""
         if not self._query_cache_size:
             return self._encode([self.query_prefix + question], 1)[0]
-        cached = self._cached_query(question)
+        cached = self.cached_query(question)
         if cached is not None:
             return cached
         vector = self._encode([self.query_prefix + question], 1)[0]
@@ -236,21 +236,6 @@ class Embedder:
             while len(self._query_cache) > self._query_cache_size:
                 self._query_cache.popitem(last=False)
         return vector
-
-    def query_future(self, question: str) -> Future[np.ndarray]:
-        """``encode_query`` started on one of the ONNX backend's workers, so that the caller
-        can search the keyword index meanwhile (onnxruntime runs without the interpreter lock).
-        Computed before returning when the vector is cached or the backend has no workers."""
-        pool = self._onnx.pool if self._onnx is not None else None
-        cached = self._cached_query(question)
-        if pool is not None and cached is None:
-            return pool.submit(self.encode_query, question)
-        future: Future[np.ndarray] = Future()
-        try:
-            future.set_result(cached if cached is not None else self.encode_query(question))
-        except Exception as exc:
-            future.set_exception(exc)
-        return future
 
     def encode_queries(self, questions: Sequence[str]) -> np.ndarray:
         return self._encode([self.query_prefix + q for q in questions], self.batch_size)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,7 +15,8 @@ from .documents import normalize_date
 from .embedder import Embedder
 from .followup import Turn, contextualize, refers_back, with_context
 from .keyword import question_weights, text_terms, tokenize
-from .lexicon import bigram_pairs
+from .lexicon import _gather_ranges, bigram_pairs
+from .onnx_backend import worker_count
 from .passages import Answer, AnswerSentence, Hit, Passage
 from .ranking import (
     Features,
@@ -52,6 +55,71 @@ class Retrieval:
         default_factory=lambda: np.zeros(0, np.float32), repr=False
     )
     spans: dict[int, range] = field(default_factory=dict, repr=False)
+
+
+@dataclass(slots=True)
+class Lexical:
+    """Keyword features of some candidate passages, aligned with ``rows``."""
+
+    rows: list[int]
+    keyword: np.ndarray  # BM25 of the passage
+    bigram: np.ndarray  # BM25 of its word pairs
+    sentence_bm25: np.ndarray  # BM25 of each of its sentences, passage after passage
+    counts: np.ndarray  # sentences of each passage
+
+
+@dataclass(slots=True)
+class _KeywordSide:
+    rows: list[int]  # the BM25 candidates, best first
+    pairs: list[tuple[str, str]]  # the query's word pairs
+    lexical: Lexical  # the candidates' keyword features
+    weights: dict[str, float]  # the query's word weights (for the relevance gate)
+
+
+def lexical_features(
+    store: IndexStore, rows: list[int], tokens: list[str], pairs: list[tuple[str, str]]
+) -> Lexical:
+    """Passage, word-pair and sentence BM25 of these passages (read from their forward
+    entries: the cost follows the number of rows, not the size of the index)."""
+    index = np.asarray(rows, dtype=np.int64)
+    counts = store.offsets[index + 1] - store.offsets[index]
+    if not rows:
+        empty = np.zeros(0, np.float32)
+        return Lexical([], empty, empty, empty, counts)
+    candidates = store.lexicon.candidates(index)
+    return Lexical(
+        rows,
+        store.lexicon.scores_of(tokens, index),
+        candidates.pair_scores(pairs),
+        candidates.sentence_scores(tokens),
+        counts,
+    )
+
+
+def merge_lexical(rows: list[int], first: Lexical, second: Lexical) -> Lexical:
+    """The features of ``rows`` (each in ``first.rows`` or ``second.rows``), in that order."""
+    if first.rows == rows and not second.rows:
+        return first
+    place = {row: i for i, row in enumerate(first.rows + second.rows)}
+    pick = np.fromiter((place[row] for row in rows), np.int64, len(rows))
+    counts = np.concatenate([first.counts, second.counts])
+    starts = np.cumsum(counts) - counts
+    sentence_bm25 = np.concatenate([first.sentence_bm25, second.sentence_bm25])
+    return Lexical(
+        rows,
+        np.concatenate([first.keyword, second.keyword])[pick],
+        np.concatenate([first.bigram, second.bigram])[pick],
+        sentence_bm25[_gather_ranges(starts[pick], starts[pick] + counts[pick])],
+        counts[pick],
+    )
+
+
+@functools.cache
+def _keyword_pool() -> ThreadPoolExecutor | None:
+    """Threads for the keyword side of questions being embedded (one per core; none on one
+    core, where there is nothing to run it beside)."""
+    workers = worker_count(0)
+    return ThreadPoolExecutor(workers, thread_name_prefix="keywords") if workers > 1 else None
 
 
 class Engine:
@@ -117,42 +185,49 @@ class Engine:
         store = self._store
         settings = self.settings
         k = max(settings.top_k if k is None else k, 1)
-        embedding = None
+        tokens = tokenize(query)
         if vector is None:
             if self.embedder is None:
                 raise ValueError("This engine has no embedder: pass the question's vector.")
-            # The question is embedded on another core while its keywords are searched.
-            embedding = self.embedder.query_future(query)
-        tokens = tokenize(query)
-        keyword_rows, _ = (
-            self.keyword_rows(tokens, settings.depth, store) if len(store) else ([], None)
-        )
-        if embedding is not None:
-            vector = embedding.result()
-        assert vector is not None
-        if not len(store):
-            return Retrieval([], [], 0.0, vector)
-        dense_rows = self.dense_rows(vector, settings.depth, store)
-        rows = list(dict.fromkeys(dense_rows + keyword_rows))
-        if exclude is not None:
-            rows = [r for r in rows if not exclude(store.passages[r])]
-            if not rows:
+            vector = self.embedder.cached_query(query)
+        pool = _keyword_pool() if vector is None and len(store) else None
+        if pool is not None:
+            # The keyword side runs on another core while this thread embeds the question
+            # (onnxruntime and torch run without the interpreter lock) and searches FAISS.
+            assert self.embedder is not None
+            pending = pool.submit(self._keyword_side, store, query, tokens, exclude)
+            try:
+                vector = self.embedder.encode_query(query)
+                dense_rows = self._dense_side(store, vector, exclude)
+            finally:
+                keyword = pending.result()
+        else:
+            if vector is None:
+                assert self.embedder is not None
+                vector = self.embedder.encode_query(query)
+            if not len(store):
                 return Retrieval([], [], 0.0, vector)
-
+            keyword = self._keyword_side(store, query, tokens, exclude)
+            dense_rows = self._dense_side(store, vector, exclude)
+        rows = list(dict.fromkeys(dense_rows + keyword.rows))
+        if not rows:
+            return Retrieval([], [], 0.0, vector)
         # Every feature is computed for the candidates only, so the cost does not grow with
-        # the size of the index.
+        # the size of the index; the keyword side's own candidates have theirs already.
+        found = set(keyword.lexical.rows)
+        more = lexical_features(store, [r for r in rows if r not in found], tokens, keyword.pairs)
+        lexical = merge_lexical(rows, keyword.lexical, more)
         vectors = store.passage_vectors(rows)
         sentence_ids, counts = store.candidate_sentences(rows)
         starts = np.zeros(len(rows) + 1, np.int64)
         np.cumsum(counts, out=starts[1:])
         sentence_cos = store.sentence_vectors.cosines(sentence_ids, vector)
-        candidates = store.lexicon.candidates(rows)
-        sentence_bm25 = candidates.sentence_scores(tokens)
+        sentence_bm25 = lexical.sentence_bm25
         features = Features(
-            keyword=store.lexicon.scores_of(tokens, rows),
+            keyword=lexical.keyword,
             dense=vectors @ vector,
             sentence_keyword=span_max(sentence_bm25, starts),
-            bigram=candidates.pair_scores(bigram_pairs(query)),
+            bigram=lexical.bigram,
             sentence=span_max(sentence_cos, starts),
         )
         fused = fuse(features, settings)
@@ -182,7 +257,7 @@ class Engine:
         best = kept[0]
         passage = store.passages[rows[best]]
         covered = coverage(
-            question_weights(query),
+            keyword.weights,
             set(text_terms(f"{passage.title} {passage.section} {passage.text}")),
         )
         score = relevance(float(features.dense[best]), float(features.sentence[best]), covered)
@@ -195,6 +270,34 @@ class Engine:
             sentence_cos.astype(np.float32),
             {rows[i]: range(int(starts[i]), int(starts[i + 1])) for i in kept},
         )
+
+    def _keyword_side(
+        self,
+        store: IndexStore,
+        query: str,
+        tokens: list[str],
+        exclude: Callable[[Passage], bool] | None,
+    ) -> _KeywordSide:
+        """Everything that does not need the question's vector: the BM25 candidates with
+        their keyword features, the question's word pairs and word weights."""
+        rows, _ = self.keyword_rows(tokens, self.settings.depth, store)
+        if exclude is not None:
+            rows = [r for r in rows if not exclude(store.passages[r])]
+        pairs = bigram_pairs(query)
+        return _KeywordSide(
+            rows, pairs, lexical_features(store, rows, tokens, pairs), question_weights(query)
+        )
+
+    def _dense_side(
+        self,
+        store: IndexStore,
+        vector: np.ndarray,
+        exclude: Callable[[Passage], bool] | None,
+    ) -> list[int]:
+        rows = self.dense_rows(vector, self.settings.depth, store)
+        if exclude is not None:
+            rows = [r for r in rows if not exclude(store.passages[r])]
+        return rows
 
     def _favour_answer_type(
         self,

@@ -159,18 +159,3 @@ def test_query_cache_gives_the_computed_vector_and_stays_bounded(
         vector[:] = 0  # a caller's changes do not reach the cache
     assert list(cached._query_cache) == ["Where?", "Who won?"]
     assert np.array_equal(cached.encode_query("Who won?"), onnx_fp32.encode_query("Who won?"))
-
-
-def test_a_question_embedded_in_the_background_gets_the_same_vector(
-    embedder: Embedder, onnx_fp32: Embedder, onnx_cache: Path
-) -> None:
-    """``query_future`` (the engine searches keywords meanwhile) on a worker, from the cache,
-    and on a backend without workers."""
-    two = Embedder(backend="onnx", onnx_cache=onnx_cache, threads=2, query_cache=4)
-    for question in ["Who visited Moscow?", "Who visited Moscow?", "When?"]:
-        future = two.query_future(question)
-        assert np.allclose(future.result(timeout=30), onnx_fp32.encode_query(question), atol=1e-6)
-    assert two.query_future("When?").done()  # cached: computed before returning
-    future = embedder.query_future("Who visited Moscow?")
-    assert future.done()
-    assert np.array_equal(future.result(), embedder.encode_query("Who visited Moscow?"))

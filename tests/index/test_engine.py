@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from index.engine import Engine
+from index.embedder import Embedder
+from index.engine import Engine, lexical_features, merge_lexical
 from index.followup import Turn
+from index.keyword import tokenize
+from index.lexicon import bigram_pairs
 
 pytestmark = pytest.mark.slow
 
@@ -84,3 +88,39 @@ def test_hits_are_distinct_passages_best_first(story_engine: Engine) -> None:
     assert len(ids) == len(set(ids))
     scores = [h.score for h in answer.hits]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_keyword_features_merge_from_any_split(story_engine: Engine) -> None:
+    """The BM25 candidates' features are computed beside the embedding, the dense-only
+    candidates' after it: merged, they equal the features computed all at once."""
+    store = story_engine.store
+    tokens = tokenize("When was the AES joint force of the Sahel states formed?")
+    pairs = bigram_pairs("the joint force of the Sahel states")
+    rows = list(np.random.default_rng(7).permutation(len(store)).tolist())
+    whole = lexical_features(store, rows, tokens, pairs)
+    assert whole.keyword.max() > 0 and whole.bigram.max() > 0 and whole.sentence_bm25.max() > 0
+    for cut in (0, 1, len(rows) // 2, len(rows)):
+        first, second = rows[cut:][::-1], rows[:cut]
+        merged = merge_lexical(
+            rows,
+            lexical_features(store, first, tokens, pairs),
+            lexical_features(store, second, tokens, pairs),
+        )
+        for name in ("keyword", "bigram", "sentence_bm25", "counts"):
+            assert np.array_equal(getattr(merged, name), getattr(whole, name)), (cut, name)
+
+
+def test_the_same_answer_whether_keywords_run_beside_the_embedding(
+    story_engine: Engine, embedder: Embedder
+) -> None:
+    """Embedded here, the question's keyword side runs on another thread (two cores or more);
+    with its vector given, everything runs in turn: the same retrieval either way."""
+    assert embedder.cached_query("Which force is planned?") is None  # no cache: embedded here
+    engine = story_engine
+    for question in ("Who chairs the AES roadmap for its first year?", "Which force is planned?"):
+        beside = engine.retrieve(question)
+        in_turn = engine.retrieve(question, vector=beside.query_vector)
+        assert beside.rows == in_turn.rows and beside.rows
+        assert beside.relevance == in_turn.relevance
+        assert np.array_equal(beside.sentence_bm25, in_turn.sentence_bm25)
+        assert np.array_equal(beside.query_vector, embedder.encode_query(question))
