@@ -242,7 +242,7 @@ def build(
     if dense_file is not None and dense_file.is_file():
         dense = faiss.read_index(str(dense_file))
         if hasattr(dense, "hnsw"):
-            dense.hnsw.efSearch = ann.ef_search
+            dense.hnsw.efSearch = ann.ef_search_for(len(passages))
         timings["FAISS index (read from the cache)"] = time.perf_counter() - t
     else:
         dense = make_faiss_index(pvec, ann)
@@ -453,7 +453,8 @@ def build_step(
     print(
         f"\n## Build ({'approximate' if ann.approximate(args.passages) else 'exact'}: "
         f"hnsw_above={ann.hnsw_above}, M={ann.hnsw_m}, efConstruction={ann.ef_construction}, "
-        f"efSearch={ann.ef_search}, float16 re-scoring up to {ann.rescore_below:,} passages, "
+        f"efSearch={ann.ef_search_for(args.passages)}, "
+        f"float16 re-scoring up to {ann.rescore_below:,} passages, "
         f"sentence PQ above {ann.sentence_pq_above:,} passages)"
     )
     for name, seconds in timings.items():

@@ -14,7 +14,7 @@ from index.embedder import Embedder
 from index.engine import Engine
 from index.lexicon import Lexicon, LexiconParts
 from index.passages import Passage
-from index.store import AnnSettings, IndexStore, write_generation
+from index.store import AnnSettings, IndexStore, make_faiss_index, write_generation
 from tests.conftest import CORPUS
 from tests.index.test_engine import STORY_QUESTIONS
 
@@ -39,6 +39,17 @@ def test_story_answers_are_the_same_with_the_approximate_index(
             h.passage.passage_id for h in exact.hits
         ]
         assert phrase in answer.sentences[0].text
+
+
+def test_hnsw_explores_more_candidates_as_the_index_grows() -> None:
+    """efSearch is ``ef_search`` per 250,000 passages, never less: larger graphs need a wider
+    search for the same recall (measured in docs/benchmarks-scale.md)."""
+    ann = AnnSettings(hnsw_above=100, ef_search=64)
+    assert [ann.ef_search_for(n) for n in (1, 250_000, 500_000, 1_000_000)] == [64, 64, 128, 256]
+    vectors = np.random.default_rng(3).standard_normal((300, 8)).astype(np.float32)
+    index = make_faiss_index(vectors, ann)
+    assert faiss.downcast_index(index).hnsw.efSearch == 64 and index.ntotal == 300
+    assert AnnSettings().ef_search_for(1_000_000) == 1024
 
 
 def _noisy(rng: np.random.Generator, vectors: np.ndarray, scale: float) -> np.ndarray:
