@@ -537,19 +537,28 @@ class Lexicon:
         terms = self.term_ids(stems)
         if not terms or k <= 0 or not self.size:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        found = [self._posting(t) for t in terms]
+        # A word asked twice counts twice, its posting list read once. The totals are summed in
+        # float64, where sums of a few float32 weights are exact: the order does not matter.
+        repeats = collections.Counter(terms)
+        found = [self._posting(t) for t in repeats]
         rows = np.concatenate([r for r, _ in found])
-        weights = np.concatenate([w for _, w in found])
+        weights = np.concatenate(
+            [
+                w if repeats[t] == 1 else w * np.float64(repeats[t])
+                for t, (_, w) in zip(repeats, found, strict=True)
+            ],
+            dtype=np.float64,
+        )
         if not len(rows):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         if len(rows) * 8 < self.size:  # few matches: sort them rather than touch every row
             unique, inverse = np.unique(rows, return_inverse=True)
             totals = np.bincount(inverse, weights=weights)
         else:
-            totals = np.bincount(rows, weights=weights, minlength=self.size)
-            held = np.zeros(self.size, bool)
-            held[rows] = True
-            unique = np.flatnonzero(held)
+            # (bincount converts int32 rows itself, at twice the cost of astype)
+            totals = np.bincount(rows.astype(np.intp), weights=weights, minlength=self.size)
+            # Every posting weighs more than 0, so the rows held are those with a total.
+            unique = np.flatnonzero(totals > 0)
             totals = totals[unique]
         return _best(unique, totals.astype(np.float32), k)
 
