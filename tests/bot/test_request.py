@@ -24,13 +24,18 @@ async def echo_server() -> AsyncIterator[str]:
 
     async def echo(request: web.Request) -> web.Response:
         await asyncio.sleep(float(request.query.get("sleep", 0)))
-        form = await request.post()
-        fields = {
-            k: (
-                v if isinstance(v, str) else {"filename": v.filename, "bytes": v.file.read().hex()}
-            )
-            for k, v in form.items()
-        }
+        if request.content_type == "application/json":
+            fields = await request.json()
+        else:
+            form = await request.post()
+            fields = {
+                k: (
+                    v
+                    if isinstance(v, str)
+                    else {"filename": v.filename, "bytes": v.file.read().hex()}
+                )
+                for k, v in form.items()
+            }
         body = {"method": request.method, "type": request.content_type, "fields": fields}
         return web.json_response(body, status=int(request.query.get("status", 200)))
 
@@ -46,21 +51,27 @@ async def echo_server() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def test_parameters_are_form_encoded_and_any_status_is_returned(echo_server: str) -> None:
+async def test_parameters_go_as_json_and_any_status_is_returned(echo_server: str) -> None:
     request = AiohttpRequest()
     await request.initialize()
     try:
         data = RequestData(
             [
                 RequestParameter.from_input("chat_id", 42),
-                RequestParameter.from_input("text", "a & b"),
+                RequestParameter.from_input("text", "a & b «é» 🙂"),
+                RequestParameter.from_input("reply_markup", {"inline_keyboard": []}),
             ]
         )
         status, body = await request.do_request(f"{echo_server}?status=400", "POST", data)
         assert status == 400
         echoed = json.loads(body)
-        assert echoed["type"] == "application/x-www-form-urlencoded"
-        assert echoed["fields"] == {"chat_id": "42", "text": "a & b"}
+        assert echoed["type"] == "application/json"
+        # Each value as python-telegram-bot encodes it for the Bot API (objects as JSON text).
+        assert echoed["fields"] == {
+            "chat_id": "42",
+            "text": "a & b «é» 🙂",
+            "reply_markup": '{"inline_keyboard": []}',
+        }
         status, body = await request.do_request(echo_server, "GET")
         assert (status, json.loads(body)["method"]) == (200, "GET")
     finally:
