@@ -31,7 +31,7 @@ from .delivery import RetryingRateLimiter
 from .handlers import ADMIN_COMMANDS, PUBLIC_COMMANDS, Services
 from .inbox import DurableApplication, DurableQueue, Inbox
 from .jobs import IndexWatcher, ReindexJob
-from .request import AiohttpRequest
+from .request import AiohttpRequest, UpdatesRequest
 from .runtime import make_embedder, open_engine
 from .state import StateStore
 from .watch import watch_and_reindex
@@ -133,15 +133,16 @@ def build_application(
     """
     telegram = config.telegram
     timeout = telegram.timeout_seconds
+    updates = UpdatesRequest(1, timeout, timeout, timeout, timeout)
     builder = (
         ApplicationBuilder()
         .application_class(DurableApplication)
-        .update_queue(DurableQueue(inbox or Inbox(config.chat.state_path)))
+        .update_queue(DurableQueue(inbox or Inbox(config.chat.state_path), updates.raw))
         .token(config.token.get())
         .defaults(Defaults(block=True))
         .concurrent_updates(16)
         .request(AiohttpRequest(256, timeout, timeout, timeout, timeout))
-        .get_updates_request(AiohttpRequest(1, timeout, timeout, timeout, timeout))
+        .get_updates_request(updates)
         .rate_limiter(
             RetryingRateLimiter(
                 overall_per_second=telegram.messages_per_second,

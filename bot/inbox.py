@@ -19,6 +19,7 @@ import json
 import logging
 import sqlite3
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -87,13 +88,24 @@ class DurableQueue(asyncio.Queue):  # type: ignore[type-arg]
     dropped here. Anything that is not an Update (PTB's own stop signal) passes straight on.
     """
 
-    def __init__(self, inbox: Inbox) -> None:
+    def __init__(
+        self, inbox: Inbox, raw: MutableMapping[int, dict[str, Any]] | None = None
+    ) -> None:
+        """``raw``: updates as Telegram sent them, by update id (``UpdatesRequest.raw``); an
+        update found there is stored as it came, any other is encoded from its Update."""
         super().__init__()
         self.inbox = inbox
+        self.raw = raw if raw is not None else {}
 
     def put_nowait(self, item: object) -> None:
         # asyncio.Queue.put ends in put_nowait, so both ways in pass here (the queue is unbounded).
-        if isinstance(item, Update) and not self.inbox.add(item.update_id, item.to_dict()):
+        if not isinstance(item, Update):
+            super().put_nowait(item)
+            return
+        data = self.raw.pop(item.update_id, None)
+        if data is None:
+            data = item.to_dict()
+        if not self.inbox.add(item.update_id, data):
             logger.info("Dropped update %d: it was received before", item.update_id)
             return
         super().put_nowait(item)

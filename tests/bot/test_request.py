@@ -9,13 +9,29 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from telegram import InputFile
+from telegram import InputFile, Update
 from telegram.error import NetworkError, TimedOut
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.request import AiohttpRequest
+from bot.inbox import DurableQueue, Inbox
+from bot.request import AiohttpRequest, UpdatesRequest
 from tests.botapi.load import free_port
+
+UPDATES = [
+    {
+        "update_id": 41,
+        "message": {
+            "message_id": 7,
+            "date": 1_764_000_000,
+            "chat": {"id": -100, "type": "group", "title": "Desk"},
+            "from": {"id": 9, "is_bot": False, "first_name": "Ada"},
+            "text": "/ask Who visited Moscow?",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 4}],
+            "a_field_this_library_does_not_know": {"x": 1},
+        },
+    }
+]
 
 
 @pytest.fixture
@@ -39,8 +55,12 @@ async def echo_server() -> AsyncIterator[str]:
         body = {"method": request.method, "type": request.content_type, "fields": fields}
         return web.json_response(body, status=int(request.query.get("status", 200)))
 
+    async def updates(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "result": UPDATES})
+
     app = web.Application()
     app.router.add_route("*", "/echo", echo)
+    app.router.add_route("POST", "/bot123:abc/getUpdates", updates)
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()
@@ -116,3 +136,27 @@ async def test_a_slow_server_times_out_and_a_closed_port_is_a_network_error(
         await request.shutdown()
     with pytest.raises(RuntimeError, match="not initialized"):
         await request.do_request(echo_server, "POST")
+
+
+async def test_updates_are_stored_as_telegram_sent_them(echo_server: str) -> None:
+    """The inbox stores an update polled with getUpdates as it came (not re-encoded from
+    python-telegram-bot's objects); one that came another way is encoded from its Update."""
+    request = UpdatesRequest()
+    await request.initialize()
+    inbox = Inbox(":memory:")
+    queue = DurableQueue(inbox, request.raw)
+    try:
+        url = echo_server.replace("/echo", "/bot123:abc/getUpdates")
+        status, body = await request.do_request(url, "POST", RequestData([]))
+        assert status == 200 and list(request.raw) == [41]
+        (update,) = [Update.de_json(u, None) for u in json.loads(body)["result"]]
+        queue.put_nowait(update)
+        assert inbox.pending() == UPDATES and not request.raw
+        other = Update.de_json({**UPDATES[0], "update_id": 42}, None)
+        queue.put_nowait(other)
+        assert inbox.pending()[1] == other.to_dict()
+        queue.put_nowait(update)  # delivered again: dropped
+        assert queue.qsize() == 2
+    finally:
+        await request.shutdown()
+        inbox.close()
