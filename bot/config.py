@@ -71,7 +71,7 @@ class IndexSection:
     min_words: int = _BUILD.min_words
     overlap: int = _BUILD.overlap
     hnsw_above: int = _BUILD.hnsw_above  # exact FAISS search up to this many passages
-    hnsw_ef_search: int = _BUILD.hnsw_ef_search  # HNSW's efSearch above it
+    hnsw_ef_search: int = _BUILD.hnsw_ef_search  # HNSW efSearch per 250,000 passages (at least)
     sentence_pq_above: int = _BUILD.sentence_pq_above  # PQ-coded sentence vectors above this
 
 
