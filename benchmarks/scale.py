@@ -48,7 +48,7 @@ import numpy as np
 from benchmarks.rewrite_index import add_rescore_options, rescore_below
 from index.engine import Engine
 from index.keyword import tokenize
-from index.lexicon import Lexicon, LexiconParts, _gather_ranges, analyse
+from index.lexicon import Lexicon, LexiconParts, analyse, gather_ranges
 from index.passages import Passage
 from index.store import AnnSettings, IndexStore, make_faiss_index, write_generation
 
@@ -207,7 +207,7 @@ def generate(
     piece[first] = n_sent + bases
     piece[first + 1] = n_sent + n_base + bases
     piece[is_sentence] = flat_sources
-    part_ids = source_ids[_gather_ranges(piece_starts[piece], piece_ends[piece])]
+    part_ids = source_ids[gather_ranges(piece_starts[piece], piece_ends[piece])]
     terms = list(vocabulary)
 
     return {

@@ -8,9 +8,9 @@ and ends with what was added or removed.
 from __future__ import annotations
 
 import asyncio
-import functools
 import html
 import logging
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -93,20 +93,22 @@ def fit_lines(head: str, lines: list[str], limit: int = _MESSAGE) -> str:
     return text
 
 
-def _infos(store: IndexStore) -> list[DocumentInfo]:
-    return indexed_documents(store)
+# The newest stories of each index being served (anyone may ask for them, so they are worked out
+# once per index); a replaced index is dropped from here with its last reference.
+_LATEST: weakref.WeakKeyDictionary[IndexStore, list[DocumentInfo]] = weakref.WeakKeyDictionary()
 
 
-@functools.lru_cache(maxsize=1)
 def _latest(store: IndexStore) -> list[DocumentInfo]:
-    """The newest stories of an index (anyone may ask, so it is worked out once per index)."""
-    return latest_documents(_infos(store), LATEST)
+    infos = _LATEST.get(store)
+    if infos is None:
+        infos = _LATEST[store] = latest_documents(indexed_documents(store), LATEST)
+    return infos
 
 
 def _info(store: IndexStore | None, doc_id: str) -> DocumentInfo | None:
     if store is None:
         return None
-    return next((i for i in _infos(store) if i.doc_id == doc_id), None)
+    return next((i for i in indexed_documents(store) if i.doc_id == doc_id), None)
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -230,7 +232,7 @@ async def docs_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     message = await _admin_only(update, context, "docs")
     if message is None:
         return
-    infos = await asyncio.to_thread(_infos, services(context).ready_engine().store)
+    infos = await asyncio.to_thread(indexed_documents, services(context).ready_engine().store)
     head = f"<b>{len(infos)} documents</b> (/remove &lt;id&gt; takes one out)"
     await _reply(message, fit_lines(head, [f"• {describe_document(i)}" for i in infos]))
 

@@ -15,7 +15,7 @@ from .documents import normalize_date
 from .embedder import Embedder
 from .followup import Turn, contextualize, refers_back, with_context
 from .keyword import question_weights, text_terms, tokenize
-from .lexicon import _gather_ranges, bigram_pairs
+from .lexicon import bigram_pairs, gather_ranges
 from .onnx_backend import worker_count
 from .passages import Answer, AnswerSentence, Hit, Passage
 from .ranking import (
@@ -109,9 +109,18 @@ def merge_lexical(rows: list[int], first: Lexical, second: Lexical) -> Lexical:
         rows,
         np.concatenate([first.keyword, second.keyword])[pick],
         np.concatenate([first.bigram, second.bigram])[pick],
-        sentence_bm25[_gather_ranges(starts[pick], starts[pick] + counts[pick])],
+        sentence_bm25[gather_ranges(starts[pick], starts[pick] + counts[pick])],
         counts[pick],
     )
+
+
+def _shown(
+    store: IndexStore, rows: list[int], exclude: Callable[[Passage], bool] | None
+) -> list[int]:
+    """The rows whose passages ``exclude`` does not hide."""
+    if exclude is None:
+        return rows
+    return [r for r in rows if not exclude(store.passages[r])]
 
 
 @functools.cache
@@ -281,8 +290,7 @@ class Engine:
         """Everything that does not need the question's vector: the BM25 candidates with
         their keyword features, the question's word pairs and word weights."""
         rows, _ = self.keyword_rows(tokens, self.settings.depth, store)
-        if exclude is not None:
-            rows = [r for r in rows if not exclude(store.passages[r])]
+        rows = _shown(store, rows, exclude)
         pairs = bigram_pairs(query)
         return _KeywordSide(
             rows, pairs, lexical_features(store, rows, tokens, pairs), question_weights(query)
@@ -294,10 +302,7 @@ class Engine:
         vector: np.ndarray,
         exclude: Callable[[Passage], bool] | None,
     ) -> list[int]:
-        rows = self.dense_rows(vector, self.settings.depth, store)
-        if exclude is not None:
-            rows = [r for r in rows if not exclude(store.passages[r])]
-        return rows
+        return _shown(store, self.dense_rows(vector, self.settings.depth, store), exclude)
 
     def _favour_answer_type(
         self,

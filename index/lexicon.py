@@ -165,7 +165,7 @@ def decode_varint(data: np.ndarray) -> np.ndarray:
     return values
 
 
-def _gather_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def gather_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Indices starts[0]..ends[0], starts[1]..ends[1], ... concatenated."""
     lengths = ends - starts
     total = int(lengths.sum())
@@ -590,13 +590,14 @@ class Lexicon:
 
     # -- the forward index -------------------------------------------------------------
 
+    def forward_ids(self, rows: np.ndarray) -> np.ndarray:
+        """Term ids of every word of these passages, concatenated."""
+        offsets = self._a["forward_offsets"]
+        return decode_varint(self._forward[gather_ranges(offsets[rows], offsets[rows + 1])])
+
     def decode_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Term ids of every word of these passages, concatenated, and how many each has."""
-        starts = self._a["forward_offsets"][rows]
-        ends = self._a["forward_offsets"][rows + 1]
-        ids = decode_varint(self._forward[_gather_ranges(starts, ends)])
-        counts = self.words_of(rows)
-        return ids, counts
+        return self.forward_ids(rows), self.words_of(rows)
 
     def words_of(self, rows: np.ndarray) -> np.ndarray:
         part_rows, part_counts = self._part_rows(rows)
@@ -608,7 +609,7 @@ class Lexicon:
         offsets = self.offsets
         starts = offsets[rows] + 2 * rows
         counts = offsets[rows + 1] - offsets[rows] + 2
-        return _gather_ranges(starts, starts + counts), counts
+        return gather_ranges(starts, starts + counts), counts
 
     def parts_of(self, row: int) -> np.ndarray:
         start = int(self.offsets[row]) + 2 * row
@@ -633,9 +634,7 @@ class Candidates:
     def __init__(self, lexicon: Lexicon, rows: np.ndarray) -> None:
         self.lexicon = lexicon
         self.rows = rows
-        starts = lexicon._a["forward_offsets"][rows]
-        ends = lexicon._a["forward_offsets"][rows + 1]
-        self.ids = decode_varint(lexicon._forward[_gather_ranges(starts, ends)])
+        self.ids = lexicon.forward_ids(rows)
         part_rows, self.part_counts = lexicon._part_rows(rows)
         self.part_words = lexicon._a["part_words"][part_rows].astype(np.int64)
         self.part_of_word = np.repeat(np.arange(len(part_rows)), self.part_words)
