@@ -23,6 +23,11 @@ __all__ = [
 
 MAX_MESSAGE = MessageLimit.MAX_TEXT_LENGTH  # 4096
 SNIPPET_CHARS = 320
+# Bounds on a citation's parts, whatever a document's metadata holds: a citation header stays
+# well under a message, so there is always room for the text it cites.
+TITLE_CHARS = 200
+DETAIL_CHARS = 80  # section, source and date, each
+LINK_CHARS = 2048  # a longer URL is not linked (its escaped form would crowd out the text)
 NOT_FOUND = "I could not find an answer to that in the stories I know."
 UNSURE = "I am not sure this answers your question, but it is the closest I found:"
 
@@ -38,6 +43,20 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:") + "…"
 
 
+def escaped_within(text: str, limit: int) -> str:
+    """``text`` shortened (at a word boundary) and HTML-escaped so that the escaped form is at
+    most ``limit`` characters. Escaping can make text up to 6 times longer, so the cut is made on
+    the escaped length; every step shortens, so the loop always ends."""
+    if limit <= 0:
+        return ""
+    chars = len(text)
+    escaped = html.escape(shorten(text, chars))
+    while len(escaped) > limit and chars > 0:
+        chars = min(chars - 1, chars * limit // len(escaped))
+        escaped = html.escape(shorten(text, chars))
+    return escaped if len(escaped) <= limit else ""
+
+
 def _snippet(hit: Hit, answer: Answer, limit: int = SNIPPET_CHARS) -> str:
     """The passage, centred on the answer sentence it holds when it is too long to show whole."""
     sentences = hit.passage.sentences
@@ -49,17 +68,18 @@ def _snippet(hit: Hit, answer: Answer, limit: int = SNIPPET_CHARS) -> str:
 
 
 def citation_label(passage: Passage) -> str:
-    """Where a passage comes from: title — section · part n of m · source · date."""
-    parts = [passage.title]
+    """Where a passage comes from: title — section · part n of m · source · date, each part
+    shortened to a bound, so that a label is never longer than a few hundred characters."""
+    parts = [shorten(passage.title, TITLE_CHARS)]
     detail = []
     if passage.section:
-        detail.append(passage.section)
+        detail.append(shorten(passage.section, DETAIL_CHARS))
     if passage.count > 1:
         detail.append(f"part {passage.position + 1} of {passage.count}")
     if passage.source:
-        detail.append(passage.source)
+        detail.append(shorten(passage.source, DETAIL_CHARS))
     if passage.date:
-        detail.append(passage.date)
+        detail.append(shorten(passage.date, DETAIL_CHARS))
     if detail:
         parts.append(" · ".join(detail))
     return " — ".join(parts)
@@ -107,8 +127,9 @@ def format_text(answer: Answer) -> str:
 
 def _html_citation(passage: Passage, number: int) -> str:
     label = html.escape(citation_label(passage))
-    if passage.url.startswith(("http://", "https://")):
-        label = f'<a href="{html.escape(passage.url, quote=True)}">{label}</a>'
+    href = html.escape(passage.url, quote=True)
+    if passage.url.startswith(("http://", "https://")) and len(href) <= LINK_CHARS:
+        label = f'<a href="{href}">{label}</a>'
     return f"<b>[{number}]</b> {label}"
 
 
@@ -159,30 +180,26 @@ def format_html(
         else:
             sentence_chars = max(sentence_chars // 2, 40)
             if sentence_chars == 40 and len(text) > limit:
-                return html.escape(shorten(" ".join(s.text for s in answer.sentences), limit // 2))
+                return escaped_within(" ".join(s.text for s in answer.sentences), limit)
 
 
 def format_passage_html(passage: Passage, number: int, limit: int = MAX_MESSAGE) -> str:
     """A whole passage, as shown when someone asks for the full text behind a citation."""
     header = _html_citation(passage, number)
-    room = limit - len(header) - 40
-    body = passage.text
-    while len(html.escape(body)) > room:
-        body = shorten(body, int(len(body) * 0.9))
-    return f"{header}\n\n{html.escape(body)}"
+    return f"{header}\n\n{escaped_within(passage.text, limit - len(header) - 2)}"
 
 
 def format_sources_html(
     passages: Sequence[Passage], start: int = 1, limit: int = MAX_MESSAGE
 ) -> str:
     """More sources: numbered citations with short snippets, as many as fit in one message."""
-    blocks = []
+    blocks: list[str] = []
     size = 0
     for number, passage in enumerate(passages, start=start):
-        block = (
-            f"{_html_citation(passage, number)}\n"
-            f"<blockquote>{html.escape(shorten(passage.text, SNIPPET_CHARS))}</blockquote>"
-        )
+        header = _html_citation(passage, number)
+        room = SNIPPET_CHARS * 6 if blocks else limit - len(header) - 30
+        snippet = escaped_within(shorten(passage.text, SNIPPET_CHARS), room)
+        block = f"{header}\n<blockquote>{snippet}</blockquote>"
         if size + len(block) + 2 > limit:
             break
         blocks.append(block)

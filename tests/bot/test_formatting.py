@@ -140,3 +140,68 @@ def test_a_page_of_documents_parses_and_fits(documents: list[tuple[str, str, str
     page = format_documents_page([(t * 20, d, s * 10) for t, d, s in documents], 10**6, 7)
     assert len(page) <= 4096
     parse_html(page)
+
+
+_any = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6000)
+_hostile = st.one_of(
+    _any, st.builds(lambda c, n: c * n, st.sampled_from("&\"'<> a"), st.integers(0, 9000))
+)
+
+
+def _hostile_passage(text: str, title: str, section: str, source: str, url: str) -> Passage:
+    return Passage(
+        passage_id="h1",
+        doc_id="hostile.md",
+        title=title,
+        section=section,
+        position=0,
+        sentences=(text,),
+        source=source,
+        date=source[:50],
+        url=url,
+        count=3,
+    )
+
+
+def _assert_sendable(message: str, limit: int = 4096) -> None:
+    """What Telegram would accept: at most ``limit`` characters, valid HTML, not empty."""
+    assert 0 < len(message) <= limit
+    assert parse_html(message)[0].strip()
+
+
+@settings(max_examples=80, deadline=2000)
+@given(
+    _hostile, _hostile, _hostile, _hostile, st.one_of(_hostile, _hostile.map("https://x/".__add__))
+)
+def test_every_message_about_a_hostile_passage_is_sendable(
+    text: str, title: str, section: str, source: str, url: str
+) -> None:
+    passage = _hostile_passage(text or "x", title, section, source, url)
+    _assert_sendable(format_passage_html(passage, 1))
+    _assert_sendable(format_sources_html([passage, passage], 2))
+    _assert_sendable(format_html(_answer(passage, passage)))
+
+
+def test_a_passage_with_a_huge_citation_header_is_shown_and_does_not_hang() -> None:
+    """A 5,000-character title once left no room for the text, and the shrinking never ended."""
+    passage = _hostile_passage(
+        "The ministers will meet Sergei Lavrov.",
+        "T" * 5000,
+        "S" * 5000,
+        "W" * 5000,
+        "https://example.com/" + "a" * 4100,
+    )
+    message = format_passage_html(passage, 1)
+    _assert_sendable(message)
+    assert "The ministers will meet Sergei Lavrov." in message
+    sources = format_sources_html([passage])
+    _assert_sendable(sources)
+    assert "Sergei Lavrov" in sources
+
+
+def test_the_last_resort_reply_fits_after_escaping() -> None:
+    """Escaping expands '&' five-fold: the cut must be made on the escaped text."""
+    passage = _passage("&" * 9000)
+    message = format_html(_answer(passage))
+    _assert_sendable(message)
+    assert "&amp;" in message
