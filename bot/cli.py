@@ -225,6 +225,8 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
 
     from .runtime import make_embedder, open_engine
 
+    if args.conversations:
+        return _eval_conversations(args, config)
     progress = _Progress()
     embedder = make_embedder(config, query_cache=0)  # latency of real embedding
     followups = load_followups(Path(args.followups)) if args.followups else []
@@ -252,6 +254,78 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     if args.plot:
         plot_recall(result, Path(args.plot))
     return 0
+
+
+def _eval_conversations(args: argparse.Namespace, config: Config) -> int:
+    """``storybot eval DATA --conversations FILE``: play the sessions, print the figures."""
+    import tempfile
+
+    from index.evaluate import open_dataset_engine
+
+    from .conversation_eval import load_sessions, play_sessions, report
+    from .runtime import make_embedder, open_engine
+
+    sessions = load_sessions(Path(args.conversations))
+    embedder = make_embedder(config)
+    engines = {}
+    progress = _Progress()
+    with tempfile.TemporaryDirectory(prefix="storybot-eval-") as tmp:
+        try:
+            if any(s.corpus == "story" for s in sessions):
+                engines["story"] = open_engine(config, embedder)
+            if any(s.corpus == "squad" for s in sessions):
+                engines["squad"] = open_dataset_engine(
+                    Path(args.data_dir),
+                    embedder,
+                    config.build_settings(),
+                    config.ranking_settings(),
+                    Path(args.index) if args.index else Path(tmp),
+                    progress,
+                )
+            total = sum(len(s.turns) for s in sessions)
+            results = play_sessions(
+                sessions, engines, config.retrieval.top_k, lambda n: progress("turns", n, total)
+            )
+        finally:
+            progress.close()
+    figures = report(results)
+    if args.json:
+        turns = [_as_dict(r) for r in results]
+        print(
+            json.dumps({"figures": figures, "turns": turns} if args.turns else figures, indent=2)
+        )
+    else:
+        print(format_conversations(figures))
+    return 0
+
+
+def _as_dict(item: object) -> dict[str, object]:
+    return {name: getattr(item, name) for name in item.__slots__}  # type: ignore[attr-defined]
+
+
+def format_conversations(figures: dict) -> str:  # type: ignore[type-arg]
+    """The conversation figures as a table per part (all, fit, held_out, each corpus)."""
+    lines = []
+    for part, f in figures.items():
+        lines.append(
+            f"{part}: {f['sessions']} sessions, {f['turns']} turns, right {f['right']:.3f}"
+        )
+        for kind, k in f["kinds"].items():
+            if k["turns"]:
+                lines.append(
+                    f"  {kind:<13} {k['turns']:>5} turns  right {k['right']:.3f}  "
+                    f"alone {k['alone']:.3f}  rewrite {k['rewrite']:.3f}"
+                )
+        lines.append(
+            f"  standalone mid-session {f['standalone_mid_session']:.3f} vs alone "
+            f"{f['standalone_alone']:.3f}; follow-ups / rewrites {f['follow_up_vs_rewrite']:.3f}; "
+            f"switches citing the earlier topic {f['switch_cites_earlier_topic']:.3f}"
+        )
+        lines.append(
+            f"  unhedged answers right {f['unhedged_right']:.3f}; right answers hedged "
+            f"{f['right_but_hedged']:.3f}; out of scope declined {f['out_of_scope_declined']:.3f}"
+        )
+    return "\n".join(lines)
 
 
 def plot_recall(result: dict, path: Path) -> None:  # type: ignore[type-arg]
@@ -420,6 +494,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--followups",
         help="two-turn conversations (JSON lines) to measure "
         "follow-up handling on, against the data set and the configured corpus",
+    )
+    ev.add_argument(
+        "--conversations",
+        help="chat sessions (a JSON-lines file, or a folder of them) to play through the bot's "
+        "conversation rules, on the data set and the configured corpus",
+    )
+    ev.add_argument(
+        "--turns", action="store_true", help="with --json and --conversations: every turn too"
     )
     ev.set_defaults(func=cmd_eval, log_default=logging.WARNING)
     return parser

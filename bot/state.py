@@ -163,14 +163,17 @@ class StateStore:
         return _record(row) if row else None
 
     def latest_answer(
-        self, chat_id: int, thread_id: int | None, since: float
+        self, chat_id: int, thread_id: int | None, since: float, user_id: int | None = None
     ) -> AnswerRecord | None:
-        """The newest answer in a chat (and forum topic) given after ``since``."""
+        """The newest answer in a chat (and forum topic) given after ``since``; with
+        ``user_id``, the newest answer to that user there."""
+        mine = " AND user_id=?" if user_id is not None else ""
+        params = (chat_id, thread_id or 0, since) + ((user_id,) if user_id is not None else ())
         with self._lock:
             row = self._db.execute(
                 f"SELECT {_COLUMNS} FROM answers WHERE chat_id=? AND thread_id=? AND created>=?"
-                " ORDER BY created DESC, rowid DESC LIMIT 1",
-                (chat_id, thread_id or 0, since),
+                f"{mine} ORDER BY created DESC, rowid DESC LIMIT 1",
+                params,
             ).fetchone()
         return _record(row) if row else None
 

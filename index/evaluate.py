@@ -349,3 +349,30 @@ def evaluate_gate(
         "hedge": rates(settings.hedge),
         "curve": [rates(t) for t in (0.02, 0.05, 0.08, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)],
     }
+
+
+def open_dataset_engine(
+    data_dir: Path,
+    embedder: Embedder,
+    build: BuildSettings,
+    ranking: RankingSettings,
+    folder: Path,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Engine:
+    """An engine on the data set's passages, indexed in ``folder`` (an index already there,
+    built with the same settings, is brought up to date rather than rebuilt)."""
+    previous = None
+    if IndexStore.exists(folder):
+        previous = IndexStore.load(folder, embedder.name)
+        if previous.manifest.settings_fingerprint != build.fingerprint(embedder.name):
+            previous = None
+    index_documents(
+        load_passages(data_dir),
+        folder,
+        embedder.name,
+        lambda: embedder,
+        build,
+        progress,
+        previous=previous,
+    )
+    return Engine(IndexStore.load(folder, embedder.name), embedder, ranking)
