@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -25,6 +24,8 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import Application
+
+from . import sqlite
 
 __all__ = ["DurableApplication", "DurableQueue", "Inbox"]
 
@@ -46,11 +47,7 @@ class Inbox:
     """The updates the bot has received, and which of them it has finished with."""
 
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = sqlite.connect(path)
         self._db.executescript(_SCHEMA)
         self._db.execute(
             "DELETE FROM inbox WHERE done IS NOT NULL AND done < ?",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.followup import Turn
+
+from . import sqlite
 
 __all__ = ["AnswerRecord", "StateStore"]
 
@@ -77,11 +78,7 @@ class StateStore:
     """A small SQLite database; one connection, guarded by a lock (calls come from threads)."""
 
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = sqlite.connect(path)
         self._db.executescript(_SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(answers)")}
         if "update_id" not in columns:  # a state file from before the durable inbox
