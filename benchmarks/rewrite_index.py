@@ -20,9 +20,11 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index.lexicon import Lexicon, LexiconParts
+from index.ann import AnnSettings
+from index.lexicon import Lexicon
 from index.passages import Passage
-from index.store import AnnSettings, IndexStore, write_generation
+from index.store import IndexStore, write_generation
+from index.terms import LexiconParts
 
 
 def read_any(folder: Path) -> tuple[dict, list[Passage], np.ndarray, np.ndarray, np.ndarray, dict]:

@@ -46,11 +46,15 @@ import faiss
 import numpy as np
 
 from benchmarks.rewrite_index import add_rescore_options, rescore_below
+from index.ann import AnnSettings
 from index.engine import Engine
 from index.keyword import tokenize
-from index.lexicon import Lexicon, LexiconParts, analyse, gather_ranges
+from index.lexicon import Lexicon
 from index.passages import Passage
-from index.store import AnnSettings, IndexStore, make_faiss_index, write_generation
+from index.postings import gather_ranges
+from index.store import IndexStore, write_generation_with_index
+from index.terms import LexiconParts, analyse
+from index.vector_index import make_faiss_index
 
 ROOT = Path(__file__).resolve().parent.parent
 SQUAD = ROOT.parent / "shared" / "data" / "squad_v11_dev"
@@ -120,7 +124,7 @@ def generate(
     for row, p in enumerate(passages):
         by_title[p.title].extend(range(int(offsets[row]), int(offsets[row + 1])))
     flat_text = [s for p in passages for s in p.sentences]
-    # Every word of the base texts as a term id (index/lexicon.py): a generated passage's words
+    # Every word of the base texts as a term id (index/terms.py): a generated passage's words
     # are its title's, its section's and its sentences', so they are copied, not re-analysed.
     vocabulary: dict[str, int] = {}
 
@@ -255,8 +259,9 @@ def build(
             p.doc_id, {"title": p.title, "source": "", "date": "", "url": "", "fingerprint": ""}
         )
     t = time.perf_counter()
-    write_generation(
+    write_generation_with_index(
         folder,
+        dense,
         model=model_id(),
         passages=passages,
         passage_vectors=pvec,
@@ -266,9 +271,7 @@ def build(
         documents=documents,
         corpus_fingerprint="scale-benchmark",
         settings_fingerprint="scale-benchmark",
-        hnsw_above=ann.hnsw_above,
         ann=ann,
-        dense_index=dense,
     )
     timings["write_generation (passages, sentence codes, files, checksums)"] = (
         time.perf_counter() - t

@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from .ann import AnnSettings
 from .chunking import chunk_document
 from .documents import (
     MAX_DOCUMENT_BYTES,
@@ -24,9 +25,12 @@ from .documents import (
 from .duplicates import DUPLICATE_OVERLAP, find_duplicates
 from .embedder import Embedder
 from .errors import DocumentError, IndexUnavailableError
-from .lexicon import Lexicon, LexiconParts
+from .generations import build_lock
+from .lexicon import Lexicon
+from .passage_blocks import reuse_dictionary
 from .passages import Document, Passage
-from .store import AnnSettings, IndexStore, build_lock, reuse_dictionary, write_generation
+from .store import IndexStore, write_generation
+from .terms import LexiconParts
 
 __all__ = ["BuildReport", "BuildSettings", "build_index", "embedding_text"]
 

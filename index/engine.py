@@ -15,9 +15,9 @@ from .documents import normalize_date
 from .embedder import Embedder
 from .followup import Turn, contextualize, refers_back, with_context
 from .keyword import question_weights, text_terms, tokenize
-from .lexicon import bigram_pairs, gather_ranges
 from .onnx_backend import worker_count
 from .passages import Answer, AnswerSentence, Hit, Passage
+from .postings import gather_ranges
 from .ranking import (
     Features,
     RankingSettings,
@@ -31,9 +31,10 @@ from .ranking import (
     question_share,
     relevance,
     score_sentences,
-    top_rows,
 )
 from .store import IndexStore
+from .terms import bigram_pairs
+from .topk import top_rows
 
 __all__ = ["Engine", "Retrieval"]
 

@@ -1,4 +1,4 @@
-"""Words for keyword search: stemmed, stop-word-free tokens (BM25 itself: index/lexicon.py)."""
+"""Words for keyword search: stemmed, stop-word-free tokens (BM25 itself: index/bm25.py)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,6 @@ __all__ = [
     "question_share",
     "relevance",
     "score_sentences",
-    "top_rows",
     "zscore",
 ]
 
@@ -72,15 +71,6 @@ class Features:
     sentence_keyword: np.ndarray
     bigram: np.ndarray
     sentence: np.ndarray
-
-
-def top_rows(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` highest scores, best first (ties by lower index)."""
-    if k <= 0 or scores.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    k = min(k, scores.size)
-    part = np.argpartition(-scores, k - 1)[:k]
-    return part[np.lexsort((part, -scores[part]))]
 
 
 def zscore(values: np.ndarray) -> np.ndarray:

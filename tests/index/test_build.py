@@ -9,7 +9,8 @@ import pytest
 from index.build import BuildSettings, build_index
 from index.embedder import Embedder
 from index.ingest import indexed_documents, list_documents
-from index.store import IndexStore, PassageList
+from index.passage_blocks import PassageList
+from index.store import IndexStore
 
 pytestmark = pytest.mark.slow
 

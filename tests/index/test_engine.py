@@ -9,7 +9,7 @@ from index.embedder import Embedder
 from index.engine import Engine, lexical_features, merge_lexical
 from index.followup import Turn
 from index.keyword import tokenize
-from index.lexicon import bigram_pairs
+from index.terms import bigram_pairs
 
 pytestmark = pytest.mark.slow
 

@@ -17,15 +17,11 @@ from index.build import keyword_text
 from index.chunking import chunk_document
 from index.documents import scan_corpus
 from index.keyword import bigram_tokens, tokenize
-from index.lexicon import (
-    Lexicon,
-    LexiconParts,
-    bigram_pairs,
-    decode_varint,
-    encode_varint,
-)
+from index.lexicon import Lexicon
+from index.passage_blocks import PassageList, reuse_dictionary, write_passages
 from index.passages import Passage
-from index.store import PassageList, reuse_dictionary, write_passages
+from index.postings import decode_posting, decode_varint, encode_varint
+from index.terms import LexiconParts, bigram_pairs
 from tests.conftest import CORPUS
 
 QUESTIONS = [
@@ -138,7 +134,7 @@ def test_round_trip(passages: list[Passage], tmp_path: Path) -> None:
 def _postings_by_term(lexicon: Lexicon) -> dict[str, list[tuple[int, int]]]:
     out = {}
     for term, name in enumerate(lexicon.terms):
-        rows, tf = lexicon._decode_posting(term)
+        rows, tf = decode_posting(lexicon.arrays, term)
         if len(rows):
             out[name] = list(zip(rows.tolist(), tf.tolist(), strict=True))
     return out
@@ -161,7 +157,7 @@ def test_reusing_term_ids_gives_what_a_build_from_scratch_gives(
     assert _postings_by_term(incremental) == _postings_by_term(scratch)
     assert "quokka" in incremental.vocabulary
     for name in ("passage_lengths", "part_words"):
-        np.testing.assert_array_equal(incremental._a[name], scratch._a[name])
+        np.testing.assert_array_equal(incremental.arrays[name], scratch.arrays[name])
     for question in [*QUESTIONS, "quokka sentence", "wombat quokka"]:
         for a, b in zip(_scores(incremental, question), _scores(scratch, question), strict=True):
             np.testing.assert_array_equal(a, b)

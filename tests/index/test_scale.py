@@ -9,12 +9,15 @@ import faiss
 import numpy as np
 import pytest
 
+from index.ann import AnnSettings
 from index.build import BuildSettings, build_index
 from index.embedder import Embedder
 from index.engine import Engine
-from index.lexicon import Lexicon, LexiconParts
+from index.lexicon import Lexicon
 from index.passages import Passage
-from index.store import AnnSettings, IndexStore, make_faiss_index, write_generation
+from index.store import IndexStore, write_generation
+from index.terms import LexiconParts
+from index.vector_index import make_faiss_index
 from tests.conftest import CORPUS
 from tests.index.test_engine import STORY_QUESTIONS
 

@@ -11,7 +11,8 @@ import pytest
 from index.build import BuildSettings, build_index
 from index.embedder import Embedder
 from index.errors import IndexUnavailableError, ReindexInProgressError
-from index.store import IndexStore, build_lock
+from index.generations import build_lock
+from index.store import IndexStore
 
 pytestmark = pytest.mark.slow
 
