@@ -16,8 +16,6 @@ from collections import OrderedDict
 from typing import Any
 
 import aiohttp
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -25,6 +23,18 @@ __all__ = ["AiohttpRequest", "UpdatesRequest"]
 
 
 _JSON = {"Content-Type": "application/json"}
+
+# A timeout as python-telegram-bot passes it to ``do_request``: seconds, None for no limit, or
+# ``BaseRequest.DEFAULT_NONE`` for "this request's own setting" (PTB's name for that type is
+# private).
+TimeoutArg = object
+
+
+def _timeout(value: TimeoutArg, configured: float | None) -> float | None:
+    """The timeout PTB asked for, or ``configured`` when it asked for none."""
+    if value is None or isinstance(value, int | float):
+        return value
+    return configured  # BaseRequest.DEFAULT_NONE
 
 
 def _body(
@@ -99,23 +109,20 @@ class AiohttpRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        read_timeout: TimeoutArg = BaseRequest.DEFAULT_NONE,
+        write_timeout: TimeoutArg = BaseRequest.DEFAULT_NONE,
+        connect_timeout: TimeoutArg = BaseRequest.DEFAULT_NONE,
+        pool_timeout: TimeoutArg = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         session = self._session
         if session is None or session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
         uploads = bool(request_data and request_data.multipart_data)
-        read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
-        connect = (
-            self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
-        )
-        pool = self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout
-        write = write_timeout
-        if isinstance(write, DefaultValue):
-            write = self._media_write_timeout if uploads else self._write_timeout
+        read = _timeout(read_timeout, self._read_timeout)
+        connect = _timeout(connect_timeout, self._connect_timeout)
+        pool = _timeout(pool_timeout, self._pool_timeout)
+        own_write = self._media_write_timeout if uploads else self._write_timeout
+        write = _timeout(write_timeout, own_write)
         # aiohttp has no write timeout of its own: the request as a whole gets the sum of the
         # phases' timeouts as its deadline; waiting for a pooled connection plus connecting gets
         # pool + connect.
