@@ -25,16 +25,21 @@ from telegram.ext import (
 
 from index.errors import StoryError
 
-from . import corpus_admin, handlers
+from . import admin, answering, buttons, commands, corpus_admin
+from .admin import notify_admins
+from .commands import ADMIN_COMMANDS, PUBLIC_COMMANDS
 from .config import Config, ConfigError, Secret
+from .context import CONTEXT_TYPES
+from .corpus_watch import watch_and_reindex
 from .delivery import RetryingRateLimiter
-from .handlers import ADMIN_COMMANDS, PUBLIC_COMMANDS, Services
+from .error_handler import error_handler
 from .inbox import DurableApplication, DurableQueue, Inbox
-from .jobs import IndexWatcher, ReindexJob
+from .index_watch import IndexWatcher
+from .jobs import ReindexJob
 from .request import AiohttpRequest, UpdatesRequest
 from .runtime import make_embedder, open_engine
+from .services import Services
 from .state import StateStore
-from .watch import watch_and_reindex
 from .web import create_web_app, stop_accepting
 
 __all__ = ["TokenFilter", "build_application", "run_bot", "serve"]
@@ -74,19 +79,27 @@ def install_token_filter(*secrets: str) -> None:
 
 
 def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
-    """Every handler in one place."""
-    application.add_handler(CommandHandler("start", handlers.start))
-    application.add_handler(CommandHandler("help", handlers.help_command))
-    application.add_handler(CommandHandler("sources", handlers.sources))
-    application.add_handler(CommandHandler("ask", handlers.ask_command))
-    application.add_handler(CommandHandler("reindex", handlers.reindex_command))
-    application.add_handler(CommandHandler("stats", handlers.stats_command))
-    corpus_admin.register(application)  # /add /remove /docs /latest and uploads
-    application.add_handler(CallbackQueryHandler(handlers.button))
+    """Every handler in one place: the table of contents of the bot. PTB tries the handlers in
+    the order added and runs the first that matches an update."""
+    # Everyone's commands (commands.py, answering.py)
+    application.add_handler(CommandHandler("start", commands.start))
+    application.add_handler(CommandHandler("help", commands.help_command))
+    application.add_handler(CommandHandler("sources", commands.sources))
+    application.add_handler(CommandHandler("ask", answering.ask_command))
+    # Admins' commands (admin.py; they refuse anyone else)
+    application.add_handler(CommandHandler("reindex", admin.reindex_command))
+    application.add_handler(CommandHandler("stats", admin.stats_command))
+    # /add /remove /docs /latest and uploaded files (corpus_admin.py); before the catch-all
+    # for non-text messages below, which would take the files
+    corpus_admin.register(application)
+    # The buttons under answers (buttons.py)
+    application.add_handler(CallbackQueryHandler(buttons.button))
+    # Questions: any text that is not a command (answering.py)
     text = filters.TEXT & ~filters.COMMAND
     application.add_handler(
-        MessageHandler(text & filters.UpdateType.MESSAGES, handlers.question_message)
+        MessageHandler(text & filters.UpdateType.MESSAGES, answering.question_message)
     )
+    # Messages the bot cannot read (commands.py)
     application.add_handler(
         MessageHandler(
             (
@@ -103,24 +116,26 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
                 | filters.POLL
             )
             & filters.UpdateType.MESSAGE,
-            handlers.unsupported_message,
+            commands.unsupported_message,
         )
     )
     # Last: a command none of the handlers above took (keep new commands above this line).
     application.add_handler(
-        MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, handlers.unknown_command)
+        MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, commands.unknown_command)
     )
-    application.add_error_handler(handlers.error_handler)
+    application.add_error_handler(error_handler)
 
 
 async def set_command_menus(application: Application, admins: list[int]) -> None:  # type: ignore[type-arg]
     """Public commands for everyone; admins also see /reindex and /stats in their chat."""
     await application.bot.set_my_commands(PUBLIC_COMMANDS, scope=BotCommandScopeDefault())
-    for admin in admins:
+    for admin_id in admins:
         try:
-            await application.bot.set_my_commands(ADMIN_COMMANDS, scope=BotCommandScopeChat(admin))
+            await application.bot.set_my_commands(
+                ADMIN_COMMANDS, scope=BotCommandScopeChat(admin_id)
+            )
         except TelegramError as exc:  # the admin has not started a chat with the bot yet
-            logger.warning("Could not set the admin command menu for %s: %s", admin, exc)
+            logger.warning("Could not set the admin command menu for %s: %s", admin_id, exc)
 
 
 def build_application(
@@ -137,6 +152,7 @@ def build_application(
     builder = (
         ApplicationBuilder()
         .application_class(DurableApplication)
+        .context_types(CONTEXT_TYPES)
         .update_queue(DurableQueue(inbox or Inbox(config.chat.state_path), updates.raw))
         .token(config.token.get())
         .defaults(Defaults(block=True))
@@ -161,7 +177,7 @@ def build_application(
         await set_command_menus(application, config.telegram.admins)
 
     application = builder.post_init(post_init).build()
-    application.bot_data["services"] = services
+    application.bot_data.services = services
     register_handlers(application)
     return application
 
@@ -262,11 +278,11 @@ def _watch_index(application: Application, services: Services) -> asyncio.Task[N
     admins = config.telegram.admins
 
     async def tell(text: str) -> None:
-        await handlers.notify_admins(application.bot, admins, text)
+        await notify_admins(application.bot, admins, text)
 
     async def tell_failed(text: str, job: ReindexJob) -> None:
         # The admin who asked sees it in their progress message already.
-        await handlers.notify_admins(application.bot, admins, text, skip=job.user_id)
+        await notify_admins(application.bot, admins, text, skip=job.user_id)
 
     services.reindexer.notify = tell_failed
     watcher = IndexWatcher(

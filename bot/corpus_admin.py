@@ -15,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from telegram import Message, Update
-from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
-from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.constants import MessageLimit
+from telegram.error import TelegramError
+from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
+from index.build import BuildReport
 from index.documents import iter_corpus_files
 from index.errors import StoryError
 from index.fetch import add_url
@@ -34,9 +35,11 @@ from index.ingest import (
 )
 from index.store import IndexStore
 
-from .handlers import NO_PREVIEW, Services, _addressed_to_bot, _admin_only, _reply, services
-from .jobs import ReindexJob
-from .watch import reindex_when_free
+from .addressing import for_bot
+from .admin import admin_only, follow_job
+from .context import Context
+from .replies import edit, reply
+from .services import Services
 
 __all__ = [
     "add_command",
@@ -51,7 +54,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 LATEST = 10  # stories listed by /latest
-_MESSAGE = 4000
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
@@ -83,7 +85,7 @@ def describe_document(info: DocumentInfo) -> str:
     return line
 
 
-def fit_lines(head: str, lines: list[str], limit: int = _MESSAGE) -> str:
+def fit_lines(head: str, lines: list[str], limit: int = MessageLimit.MAX_TEXT_LENGTH) -> str:
     """``head`` and as many ``lines`` as fit in one message, saying how many were left out."""
     text = head
     for shown, line in enumerate(lines):
@@ -114,27 +116,27 @@ def _info(store: IndexStore | None, doc_id: str) -> DocumentInfo | None:
 # -- commands -------------------------------------------------------------------------------
 
 
-async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def add_command(update: Update, context: Context) -> None:
     """/add <url> (admins): fetch the story, save it into the corpus, reindex, report."""
-    message = await _admin_only(update, context, "add")
+    message = await admin_only(update, context, "add")
     if message is None:
         return
-    svc = services(context)
+    svc = context.services
     args = context.args or []
     if len(args) != 1:
-        await _reply(
+        await reply(
             message,
             "Send one link: <code>/add https://example.org/news/story.html</code>\n"
             "To add a file, send it to me as a document (.txt, .md, .html or .pdf).",
         )
         return
-    status = await _reply(message, f"Fetching {html.escape(args[0])} …")
+    status = await reply(message, f"Fetching {html.escape(args[0])} …")
     try:
         doc_id, article = await add_url(
             svc.config.corpus.path, args[0], svc.config.fetch_settings()
         )
     except StoryError as exc:
-        await _edit(status, f"Nothing was added: {html.escape(str(exc))}")
+        await edit(status, f"Nothing was added: {html.escape(str(exc))}")
         return
     extra = f"\nBy {html.escape(article.author)}." if article.author else ""
     await _reindex_and_report(
@@ -142,14 +144,14 @@ async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     )
 
 
-async def document_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def document_message(update: Update, context: Context) -> None:
     """A file sent to the bot: admins' .txt/.md/.html/.pdf files are added; others refused."""
     message = update.effective_message
     if message is None or message.document is None:
         return
-    if message.chat.type != ChatType.PRIVATE and not _addressed_to_bot(message, context):
+    if not for_bot(message, context.bot):
         return
-    svc = services(context)
+    svc = context.services
     user = update.effective_user
     if not svc.is_admin(user.id if user else None):
         logger.warning(
@@ -157,7 +159,7 @@ async def document_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
             user.id if user else None,
             message.chat_id,
         )
-        await _reply(
+        await reply(
             message,
             "Thanks, but only the bot's admins can add documents. I answer questions typed as "
             "text — for example: <i>What is the AES?</i>",
@@ -168,41 +170,41 @@ async def document_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     suffix = Path(name).suffix.lower()
     limit = svc.config.upload_max_bytes
     if suffix not in UPLOAD_SUFFIXES:
-        await _reply(
+        await reply(
             message,
             f"Nothing was added: I cannot add {html.escape(suffix or 'extensionless')} files. "
             "Send a .txt, .md, .html or .pdf file.",
         )
         return
     if document.file_size and document.file_size > limit:
-        await _reply(
+        await reply(
             message,
             f"Nothing was added: {html.escape(name)} is {megabytes(document.file_size)}, over "
             f"the {megabytes(limit)} limit.",
         )
         return
-    status = await _reply(message, f"Reading {html.escape(name)} …")
+    status = await reply(message, f"Reading {html.escape(name)} …")
     try:
         file = await document.get_file()
         data = bytes(await file.download_as_bytearray())
         doc_id, _ = await asyncio.to_thread(add_upload, svc.config.corpus.path, name, data, limit)
     except StoryError as exc:
-        await _edit(status, f"Nothing was added: {html.escape(str(exc))}")
+        await edit(status, f"Nothing was added: {html.escape(str(exc))}")
         return
     except TelegramError as exc:
-        await _edit(status, f"Nothing was added: the file could not be downloaded ({exc}).")
+        await edit(status, f"Nothing was added: the file could not be downloaded ({exc}).")
         return
     await _reindex_and_report(
         context, svc, update, status, lambda store: _added_text(store, doc_id, "")
     )
 
 
-async def remove_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def remove_command(update: Update, context: Context) -> None:
     """/remove <document> (admins): delete the file from the corpus and reindex."""
-    message = await _admin_only(update, context, "remove")
+    message = await admin_only(update, context, "remove")
     if message is None:
         return
-    svc = services(context)
+    svc = context.services
     reference = " ".join(context.args or [])
     corpus = svc.config.corpus.path
     try:
@@ -211,10 +213,10 @@ async def remove_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         info = await asyncio.to_thread(_info, svc.engine.store if svc.engine else None, doc_id)
         await asyncio.to_thread(remove_document, corpus, doc_id)
     except StoryError as exc:
-        await _reply(message, html.escape(str(exc)))
+        await reply(message, html.escape(str(exc)))
         return
     title = info.title if info else doc_id
-    status = await _reply(message, f"Removed {html.escape(doc_id)}; reindexing …")
+    status = await reply(message, f"Removed {html.escape(doc_id)}; reindexing …")
     await _reindex_and_report(
         context,
         svc,
@@ -227,30 +229,30 @@ async def remove_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     )
 
 
-async def docs_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def docs_command(update: Update, context: Context) -> None:
     """/docs (admins): every document with its date, passage count and id."""
-    message = await _admin_only(update, context, "docs")
+    message = await admin_only(update, context, "docs")
     if message is None:
         return
-    infos = await asyncio.to_thread(indexed_documents, services(context).ready_engine().store)
+    infos = await asyncio.to_thread(indexed_documents, context.services.ready_engine().store)
     head = f"<b>{len(infos)} documents</b> (/remove &lt;id&gt; takes one out)"
-    await _reply(message, fit_lines(head, [f"• {describe_document(i)}" for i in infos]))
+    await reply(message, fit_lines(head, [f"• {describe_document(i)}" for i in infos]))
 
 
-async def latest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def latest_command(update: Update, context: Context) -> None:
     """/latest: the newest stories, by publication date."""
     message = update.effective_message
     if message is None:
         return
-    infos = await asyncio.to_thread(_latest, services(context).ready_engine().store)
+    infos = await asyncio.to_thread(_latest, context.services.ready_engine().store)
     if not infos:
-        await _reply(message, "None of the stories I know has a publication date.")
+        await reply(message, "None of the stories I know has a publication date.")
         return
     lines = []
     for info in infos:
         source = f" · {html.escape(info.source)}" if info.source else ""
         lines.append(f"• {html.escape(info.date)} — {html.escape(info.title)}{source}")
-    await _reply(message, fit_lines("<b>Latest stories</b>", lines))
+    await reply(message, fit_lines("<b>Latest stories</b>", lines))
 
 
 # -- reindex and report ---------------------------------------------------------------------
@@ -267,7 +269,7 @@ def _added_text(store: IndexStore | None, doc_id: str, extra: str) -> str:
 
 
 async def _reindex_and_report(
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     svc: Services,
     update: Update,
     status: Message | None,
@@ -275,42 +277,12 @@ async def _reindex_and_report(
 ) -> None:
     """Start the shared reindex (after one that is running), then report in ``status``."""
     user = update.effective_user
-    job = await reindex_when_free(
-        svc.reindexer,
-        f"user {user.id}" if user else "unknown",
-        user_id=user.id if user else None,
+    job = await svc.reindexer.start_when_free(
+        f"user {user.id}" if user else "unknown", user_id=user.id if user else None
     )
-    context.application.create_task(_report(svc, job, status, done_text), update=update)
 
+    async def outcome(report: BuildReport) -> str:
+        store = svc.engine.store if svc.engine else None
+        return f"{await asyncio.to_thread(done_text, store)}\n\n{html.escape(report.summary())}"
 
-async def _report(
-    svc: Services,
-    job: ReindexJob,
-    status: Message | None,
-    done_text: Callable[[IndexStore | None], str],
-    interval: float = 1.0,
-) -> None:
-    shown = ""
-    while job.state == "running":
-        text = html.escape(job.progress_text())
-        if text != shown:
-            await _edit(status, text)
-            shown = text
-        await asyncio.sleep(interval)
-    if job.state != "done" or job.report is None:
-        await _edit(status, html.escape(job.progress_text()))
-        return
-    store = svc.engine.store if svc.engine else None
-    lines = [await asyncio.to_thread(done_text, store), "", html.escape(job.report.summary())]
-    await _edit(status, "\n".join(lines))
-
-
-async def _edit(message: Message | None, text: str) -> None:
-    if message is None:
-        return
-    try:
-        await message.edit_text(text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
-    except BadRequest as exc:
-        logger.debug("Status edit skipped: %s", exc)
-    except TelegramError as exc:
-        logger.warning("Status edit failed: %s", exc)
+    context.application.create_task(follow_job(job, status, outcome=outcome), update=update)

@@ -15,7 +15,7 @@ from telegram.ext import Application
 
 from index.errors import ReindexInProgressError
 
-from .handlers import Services
+from .services import Services
 
 __all__ = ["SERVICES_KEY", "create_web_app"]
 

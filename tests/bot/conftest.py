@@ -16,8 +16,8 @@ import pytest
 
 from bot.app import build_application
 from bot.config import Config, load_config
-from bot.handlers import Services
 from bot.jobs import Reindexer
+from bot.services import Services
 from bot.state import StateStore
 from index.embedder import Embedder
 from index.engine import Engine

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.commands import ADMIN_COMMANDS
 from bot.config import Config
-from bot.handlers import ADMIN_COMMANDS
 from index.embedder import Embedder
 from index.engine import Engine
 from index.store import IndexStore
@@ -170,7 +170,7 @@ async def test_non_admin_is_refused_reindex_and_stats(
     assert f"Refused /reindex from non-admin user {alice.id}" in caplog.text
     assert (
         bot_env.engine.store is not None
-        and not bot_env.application.bot_data["services"].reindexer.jobs
+        and not bot_env.application.bot_data.services.reindexer.jobs
     )
 
 
@@ -189,7 +189,7 @@ async def test_admin_reindex_completes_while_questions_are_answered(bot_env: Bot
     (answer,) = await server.wait_for_messages(alice_chat, 1)
     assert "Lavrov" in _text(answer)
 
-    reindexer = bot_env.application.bot_data["services"].reindexer
+    reindexer = bot_env.application.bot_data.services.reindexer
     await server.wait_for_messages(admin_chat, 2)
     await reindexer.wait()
     progress, second = server.sent_messages(admin_chat)[:2]
@@ -262,7 +262,7 @@ async def test_html_hostile_question_and_corpus_are_delivered(
     admin_chat = server.create_private_chat(admin)
     server.send_text(admin_chat, admin, "/reindex")
     await server.wait_for_messages(admin_chat, 1)
-    await bot_env.application.bot_data["services"].reindexer.wait()
+    await bot_env.application.bot_data.services.reindexer.wait()
 
     chat = server.create_private_chat(alice)
     server.send_text(

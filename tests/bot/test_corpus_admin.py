@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from bot.handlers import Services
+from bot.services import Services
 from tests.bot.conftest import BotEnv
 from tests.botapi import BotApiServer, SimChat
 from tests.corpus_site import FLOOD, make_pdf, news_site, wrap
@@ -21,7 +21,7 @@ def _text(message: dict | None) -> str:  # type: ignore[type-arg]
 
 
 def _services(env: BotEnv) -> Services:
-    return env.application.bot_data["services"]  # type: ignore[attr-defined, no-any-return]
+    return env.application.bot_data.services  # type: ignore[attr-defined, no-any-return]
 
 
 async def _final(server: BotApiServer, chat: SimChat, index: int, *words: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
-from bot.jobs import run_reindex_process
+from bot.reindex_process import run_reindex_process
 from index.errors import StoryError
 from index.store import IndexStore
 

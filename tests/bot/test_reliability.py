@@ -549,4 +549,4 @@ async def test_admin_commands_are_refused_to_non_admins_in_groups_too(bot_env, c
     server.send_text(group, admin, "/stats")  # the admin may, in a group as well
     replies = await server.wait_for_messages(group, 3, timeout=60)
     assert "Documents:" in replies[2]["text"]
-    assert bot_env.application.bot_data["services"].reindexer.running is None
+    assert bot_env.application.bot_data.services.reindexer.running is None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.watch import is_corpus_file, watch_and_reindex, watch_corpus
+from bot.corpus_watch import is_corpus_file, watch_and_reindex, watch_corpus
 from tests.bot.conftest import BotEnv
 from tests.corpus_site import FLOOD
 
@@ -50,7 +50,7 @@ async def test_a_burst_of_files_is_one_change(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 async def test_serve_watch_indexes_a_dropped_document(bot_env: BotEnv) -> None:
-    services = bot_env.application.bot_data["services"]  # type: ignore[attr-defined]
+    services = bot_env.application.bot_data.services  # type: ignore[attr-defined]
     stop = asyncio.Event()
     task = asyncio.create_task(watch_and_reindex(bot_env.config, services.reindexer, stop))
     try:

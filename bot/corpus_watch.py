@@ -13,12 +13,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from index.documents import SUPPORTED_SUFFIXES
-from index.errors import ReindexInProgressError
 
 from .config import Config
-from .jobs import Reindexer, ReindexJob
+from .jobs import Reindexer
 
-__all__ = ["is_corpus_file", "reindex_when_free", "watch_and_reindex", "watch_corpus"]
+__all__ = ["is_corpus_file", "watch_and_reindex", "watch_corpus"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,18 +32,6 @@ def is_corpus_file(corpus: Path, path: str) -> bool:
     if any(part.startswith(".") for part in rel.parts):
         return False
     return Path(path).suffix.lower() in SUPPORTED_SUFFIXES
-
-
-async def reindex_when_free(
-    reindexer: Reindexer, requested_by: str, *, user_id: int | None = None
-) -> ReindexJob:
-    """Start a reindex; if one is running, wait for it and start another (it may have read
-    the folder before the latest change)."""
-    while True:
-        try:
-            return reindexer.start(requested_by, user_id=user_id)
-        except ReindexInProgressError:
-            await reindexer.wait()
 
 
 async def watch_corpus(
@@ -80,6 +67,11 @@ async def watch_and_reindex(config: Config, reindexer: Reindexer, stop: asyncio.
     """``serve --watch``: the shared reindex after each quiet period of corpus changes."""
 
     async def changed(_paths: set[str]) -> None:
-        await reindex_when_free(reindexer, "corpus watch")
+        await reindexer.start_when_free("corpus watch")
 
     await watch_corpus(config.corpus.path, config.corpus.watch_debounce_seconds, changed, stop)
+
+
+async def reindex_when_free(reindexer, requested_by, *, user_id=None):  # type: ignore[no-untyped-def]
+    """Transitional, for corpus_admin.py: ``Reindexer.start_when_free``."""
+    return await reindexer.start_when_free(requested_by, user_id=user_id)

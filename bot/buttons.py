@@ -1,0 +1,109 @@
+"""The buttons under an answer: their callback data, the keyboard, and what a press does
+(show a cited passage, show more sources, record feedback)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+
+from index.engine import Engine
+from index.passages import Passage
+
+from .context import Context
+from .formatting import format_passage_html, format_sources_html
+from .replies import reply
+
+__all__ = ["MORE_SOURCES", "answer_keyboard", "button", "parse_callback"]
+
+MORE_SOURCES = 5  # extra passages behind the "More sources" button
+
+# Callback data names the answer by its key in the state store (so a button keeps working
+# after a restart, and data from elsewhere finds no answer):
+#   p:<key>:<n>   show cited passage n (1-based)
+#   m:<key>       show the passages after the cited ones
+#   f:<key>:+|-   feedback on the answer
+
+
+def answer_keyboard(key: str, citations: int, more: bool) -> InlineKeyboardMarkup:
+    """📄 [1] … [n] for the cited passages; then 📚 More sources (when there are more), 👍, 👎."""
+    rows = []
+    if citations:
+        rows.append(
+            [
+                InlineKeyboardButton(f"📄 [{i}]", callback_data=f"p:{key}:{i}")
+                for i in range(1, citations + 1)
+            ]
+        )
+    last = [
+        InlineKeyboardButton("👍", callback_data=f"f:{key}:+"),
+        InlineKeyboardButton("👎", callback_data=f"f:{key}:-"),
+    ]
+    if more:
+        last.insert(0, InlineKeyboardButton("📚 More sources", callback_data=f"m:{key}"))
+    rows.append(last)
+    return InlineKeyboardMarkup(rows)
+
+
+def parse_callback(data: str) -> tuple[str, str, str]:
+    """Button data to (kind, answer key, argument); ("", "", "") when it is not ours."""
+    parts = data.split(":")
+    if len(parts) == 2 and parts[0] == "m":
+        return "m", parts[1], ""
+    if len(parts) == 3 and parts[0] in ("p", "f"):
+        return parts[0], parts[1], parts[2]
+    return "", "", ""
+
+
+async def button(update: Update, context: Context) -> None:
+    """Inline buttons: full passage, more sources, feedback. Forged or stale data is refused."""
+    query = update.callback_query
+    if query is None:
+        return
+    svc = context.services
+    kind, key, arg = parse_callback(query.data or "")
+    record = await asyncio.to_thread(svc.state.answer, key) if kind else None
+    if record is None or (query.message is not None and record.chat_id != query.message.chat.id):
+        await query.answer("This button has expired. Please ask again.", show_alert=True)
+        return
+    if kind == "f":
+        if arg not in ("+", "-"):
+            await query.answer("Unknown feedback.", show_alert=True)
+            return
+        await asyncio.to_thread(
+            svc.state.set_feedback, key, query.from_user.id, 1 if arg == "+" else -1
+        )
+        await query.answer("Thanks for the feedback!")
+        return
+    # The first lookup builds an id -> passage map over the whole index: not on the loop.
+    passages = await asyncio.to_thread(_passages, svc.ready_engine(), record.passage_ids)
+    k = svc.config.retrieval.top_k
+    if kind == "p":
+        index = int(arg) - 1 if arg.isdigit() else -1
+        if not 0 <= index < min(len(record.passage_ids), k + MORE_SOURCES):
+            await query.answer("There is no such source.", show_alert=True)
+            return
+        passage = passages.get(record.passage_ids[index])
+        if passage is None:
+            await query.answer("That passage is no longer in the index.", show_alert=True)
+            return
+        await query.answer()
+        await _send_to(query.message, format_passage_html(passage, index + 1))
+        return
+    extra = [passages[p] for p in record.passage_ids[k:] if p in passages]
+    if not extra:
+        await query.answer("No more sources for this answer.", show_alert=True)
+        return
+    await query.answer()
+    await _send_to(query.message, format_sources_html(extra, start=k + 1))
+
+
+def _passages(engine: Engine, ids: tuple[str, ...]) -> dict[str, Passage]:
+    by_id = engine.store.passage_by_id
+    return {pid: by_id[pid] for pid in ids if pid in by_id}
+
+
+async def _send_to(message: object, text: str) -> None:
+    """Reply to the answer a button is under (not when it is too old for the bot to reach)."""
+    if isinstance(message, Message):
+        await reply(message, text)

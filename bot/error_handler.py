@@ -1,0 +1,39 @@
+"""The one error handler: every error a handler raises is logged, and the asker told."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from telegram import Update
+from telegram.error import TelegramError
+
+from index.errors import StoryError
+
+from .context import Context
+from .replies import reply
+
+__all__ = ["error_handler"]
+
+logger = logging.getLogger(__name__)
+
+
+async def error_handler(update: object, context: Context) -> None:
+    """Log every error with its traceback; tell the asker politely when there is one.
+
+    A StoryError is the user-facing kind (its message is for them); anything else is a bug,
+    logged with its traceback, and the asker gets an apology."""
+    error = context.error
+    if isinstance(error, TelegramError):
+        context.services.metrics.telegram_errors.labels(type(error).__name__).inc()
+    if isinstance(error, StoryError):
+        logger.warning("Update failed: %s", error)
+        text = html.escape(str(error))
+    else:
+        logger.error("Unhandled error while processing an update", exc_info=error)
+        text = "Sorry, something went wrong while answering. Please try again in a moment."
+    if isinstance(update, Update) and update.effective_message is not None:
+        try:
+            await reply(update.effective_message, text)
+        except TelegramError:
+            logger.warning("Could not tell the user about the error")
