@@ -228,35 +228,7 @@ async def serve(
     try:
         await _load(services)
         async with application:
-            await application.post_init(application)  # type: ignore[misc]
-            await application.start()
-            await replay_inbox(application)
-            index_watcher = _watch_index(application, services)
-            if webhook:
-                await application.bot.set_webhook(
-                    config.web.webhook_url,
-                    secret_token=config.webhook_secret.get(),
-                    allowed_updates=Update.ALL_TYPES,
-                )
-                logger.info("Webhook registered; taking updates at %s", config.web.webhook_path)
-            else:
-                await application.updater.start_polling(  # type: ignore[union-attr]
-                    allowed_updates=Update.ALL_TYPES, error_callback=_polling_error(services)
-                )
-                logger.info("Polling for updates")
-            await stop.wait()
-            index_watcher.cancel()
-            logger.info("Stopping: no new updates; finishing the replies in flight")
-            stop_accepting(web_app)
-            if webhook:
-                try:
-                    await application.bot.delete_webhook()
-                except TelegramError as exc:
-                    logger.warning("Could not remove the webhook: %s", exc)
-            elif application.updater is not None:
-                await application.updater.stop()
-            await services.reindexer.wait()
-            await application.stop()
+            await _take_updates(application, services, web_app, webhook=webhook, stop=stop)
     finally:
         if watcher is not None:
             watcher.cancel()
@@ -269,6 +241,49 @@ async def serve(
         if isinstance(queue, DurableQueue):
             queue.inbox.close()
         logger.info("Stopped")
+
+
+async def _take_updates(
+    application: Application,  # type: ignore[type-arg]
+    services: Services,
+    web_app: web.Application,
+    *,
+    webhook: bool,
+    stop: asyncio.Event,
+) -> None:
+    """Answer updates (those left from the last run first, then new ones from the webhook or
+    long polling) until ``stop``; then take no more, and finish the replies and the reindex in
+    flight. Call inside ``async with application``."""
+    config = services.config
+    await application.post_init(application)  # type: ignore[misc]
+    await application.start()
+    await replay_inbox(application)
+    index_watcher = _watch_index(application, services)
+    if webhook:
+        await application.bot.set_webhook(
+            config.web.webhook_url,
+            secret_token=config.webhook_secret.get(),
+            allowed_updates=Update.ALL_TYPES,
+        )
+        logger.info("Webhook registered; taking updates at %s", config.web.webhook_path)
+    else:
+        await application.updater.start_polling(  # type: ignore[union-attr]
+            allowed_updates=Update.ALL_TYPES, error_callback=_polling_error(services)
+        )
+        logger.info("Polling for updates")
+    await stop.wait()
+    index_watcher.cancel()
+    logger.info("Stopping: no new updates; finishing the replies in flight")
+    stop_accepting(web_app)
+    if webhook:
+        try:
+            await application.bot.delete_webhook()
+        except TelegramError as exc:
+            logger.warning("Could not remove the webhook: %s", exc)
+    elif application.updater is not None:
+        await application.updater.stop()
+    await services.reindexer.wait()
+    await application.stop()
 
 
 def _watch_index(application: Application, services: Services) -> asyncio.Task[None]:  # type: ignore[type-arg]
