@@ -95,7 +95,8 @@ def run_reindex_process(config: Config, progress: Callable[[str, int, int], None
             if kind == "progress":
                 progress(*message[1:])
             elif kind == "done":
-                return message[1]
+                report: BuildReport = message[1]
+                return report
             elif kind == "failed":
                 raise StoryError(message[1])
             else:

@@ -124,8 +124,8 @@ async def telegram_webhook(request: web.Request) -> web.Response:
 
 
 def create_web_app(
-    application: Application,
-    services: Services,  # type: ignore[type-arg]
+    application: Application,  # type: ignore[type-arg]
+    services: Services,
     *,
     webhook: bool,
 ) -> web.Application:
