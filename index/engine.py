@@ -13,8 +13,8 @@ import numpy as np
 
 from .documents import normalize_date
 from .embedder import Embedder
-from .followup import Turn, contextualize, refers_back, with_context
-from .keyword import question_weights, text_terms, tokenize
+from .followup import Turn, contextualize, reading, strip_connective, with_context
+from .keyword import content_terms, question_weights, text_terms, tokenize
 from .onnx_backend import worker_count
 from .passages import Answer, AnswerSentence, Hit, Passage
 from .postings import gather_ranges
@@ -56,6 +56,8 @@ class Retrieval:
         default_factory=lambda: np.zeros(0, np.float32), repr=False
     )
     spans: dict[int, range] = field(default_factory=dict, repr=False)
+    # The sentence BM25 that counts as 1 when sentences are scored (0: the best sentence's).
+    sentence_bm25_scale: float = 0.0
 
 
 @dataclass(slots=True)
@@ -315,7 +317,7 @@ class Engine:
     ) -> None:
         """Raise the best passages that hold a sentence with the kind of answer the question
         asks for (a time, a number, a name, a definition) next to one of its words."""
-        kind = answer_type(question)
+        kind = asked_type(question, question)
         weight = (
             self.settings.definition_weight if kind == "definition" else self.settings.type_weight
         )
@@ -346,14 +348,56 @@ class Engine:
         if query != question.strip():
             vector = None
         found = self.retrieve(query, k, question, vector=vector)
-        if history and query == question.strip() and refers_back(question):
-            # A pronoun, but the question names things too: take it with the previous turn
-            # only if the corpus answers that reading clearly better.
+        if history and query == question.strip() and reading(question) == "either":
+            # It may point back, but it may stand alone too ("When was it formed?", "What is
+            # the AES?"): take it with the previous turn only if the corpus answers that
+            # reading clearly better.
             joined = with_context(question, history)
             combined = self.retrieve(joined, k, question)
             if combined.relevance > found.relevance + self.settings.context_margin:
                 query, found = joined, combined
+        if query != question.strip() and found.hits:
+            found = self._refocus(found, question)
         return self.compose(question, query, found)
+
+    def _question_vector(self, text: str) -> np.ndarray:
+        assert self.embedder is not None
+        cached = self.embedder.cached_query(text)
+        return cached if cached is not None else self.embedder.encode_query(text)
+
+    def _refocus(self, found: Retrieval, question: str) -> Retrieval:
+        """A follow-up read with the previous turn finds its passages through the joined
+        query, but its answer sentence is the one that answers what is asked now: the
+        sentence features of the kept passages are blended with those of the question as
+        typed ("who created it?" after "when was the airport formed?" must not pick the
+        founding date again)."""
+        store = self._store
+        weight = self.settings.followup_sentence_weight
+        own = strip_connective(question)
+        if self.embedder is None or weight <= 0 or not content_or_type(own):
+            return found
+        rows = found.rows
+        sentence_ids, counts = store.candidate_sentences(rows)
+        cosine = store.sentence_vectors.cosines(sentence_ids, self._question_vector(own))
+        bm25 = store.lexicon.candidates(np.asarray(rows, np.int64)).sentence_scores(tokenize(own))
+        old = np.concatenate(
+            [found.sentence_cosine[found.spans[r].start : found.spans[r].stop] for r in rows]
+        )
+        old_bm25 = np.concatenate(
+            [found.sentence_bm25[found.spans[r].start : found.spans[r].stop] for r in rows]
+        )
+        starts = np.zeros(len(rows) + 1, np.int64)
+        np.cumsum(counts, out=starts[1:])
+        return Retrieval(
+            found.hits,
+            rows,
+            found.relevance,
+            found.query_vector,
+            ((1 - weight) * _unit(old_bm25) + weight * _unit(bm25)).astype(np.float32),
+            ((1 - weight) * old + weight * cosine).astype(np.float32),
+            {r: range(int(starts[i]), int(starts[i + 1])) for i, r in enumerate(rows)},
+            sentence_bm25_scale=1.0,  # both sides are already on a 0..1 scale
+        )
 
     def compose(self, question: str, query: str, found: Retrieval) -> Answer:
         """The Answer for retrieved passages: "not found" below the gate, else cited sentences."""
@@ -391,8 +435,11 @@ class Engine:
         passage as the first and score nearly as well.
         """
         settings = self.settings
-        question_terms = set(tokenize(question)) | set(tokenize(query))
-        kind = answer_type(question)
+        bare = not content_or_type(strip_connective(question), typed=False)
+        # A question that asks only for a kind of answer ("and when?") restates nothing: the
+        # earlier question's words in a sentence are its topic, not a restatement.
+        question_terms = set(tokenize(question)) | (set() if bare else set(tokenize(query)))
+        kind = asked_type(question, query)
         owners: list[int] = []  # hit rank of each candidate sentence
         texts: list[str] = []
         cosines: list[np.ndarray] = []
@@ -409,6 +456,8 @@ class Engine:
             np.array([question_share(question_terms, text_terms(t)) for t in texts], np.float32),
             np.array([matches_answer_type(t, question, kind) for t in texts], np.float32),
             settings,
+            found.sentence_bm25_scale,
+            settings.bare_type_weight if bare else None,
         ) - settings.answer_rank_penalty * np.asarray(owners, np.float32)
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         best = order[0]
@@ -444,6 +493,24 @@ class Engine:
             (d.get("title", doc_id), d.get("date", ""), d.get("source", ""))
             for doc_id, d in documents
         ]
+
+
+def _unit(values: np.ndarray) -> np.ndarray:
+    """``values`` over their maximum (BM25 scores of two queries on one scale)."""
+    top = float(values.max()) if values.size else 0.0
+    return values / top if top > 0 else np.zeros_like(values, dtype=np.float32)
+
+
+def content_or_type(question: str, typed: bool = True) -> bool:
+    """Whether a question says anything of its own: a content word (or an answer type)."""
+    return bool(content_terms(question)) or (typed and bool(answer_type(question)))
+
+
+def asked_type(question: str, query: str) -> str:
+    """The kind of answer asked for: from the question as typed, without the chat words that
+    open it ("and when?"), else from the query it was read as ("and the NFC?" after a "Which
+    team" question)."""
+    return answer_type(strip_connective(question)) or answer_type(query)
 
 
 def span_max(values: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -10,7 +10,15 @@ from dataclasses import dataclass
 
 from .keyword import content_terms
 
-__all__ = ["Turn", "contextualize", "is_follow_up", "refers_back", "with_context"]
+__all__ = [
+    "Turn",
+    "contextualize",
+    "is_follow_up",
+    "reading",
+    "refers_back",
+    "strip_connective",
+    "with_context",
+]
 
 _WORD = re.compile(r"[\w']+")
 _PRONOUNS = frozenset(
@@ -102,20 +110,76 @@ class Turn:
     query: str
 
 
-def is_follow_up(question: str) -> bool:
-    """True when the question cannot stand alone: it opens with a connective, points back with a
-    pronoun or "the group"-like phrase while naming little itself, or is a bare fragment."""
+# Words that open a chat message without adding to the question ("and when?", "ok, why?").
+_OPENERS = re.compile(
+    r"^(?:(?:and|but|also|so|then|ok|okay|well|hm+|oh|right|yes|no|nope|sorry|wait)\b[\s,.!:;-]*)+",
+    re.IGNORECASE,
+)
+_AUXILIARIES = frozenset(
+    "is are was were be been am do does did has have had will would can could shall should "
+    "may might must".split()
+)
+# A question made only of a question word: it asks the previous question again, for another
+# kind of answer ("and when?" after "Who are the ministers meeting in Moscow?").
+_BARE_WH = re.compile(
+    r"^(?:(when|where|why|who|whom|whose|what|which|how(?:\s+(?:many|much|long|often|old|far|"
+    r"big|come))?|(?:what|which)\s+(?:year|date|day|month|time|century|decade|country|city|"
+    r"place|team|person|one))(?:\s+(?:else|exactly|then|so|again))?)\s*\??$",
+    re.IGNORECASE,
+)
+# "no, I meant the force": the previous question again, about something else.
+_CORRECTION = re.compile(
+    r"^(?:(?:no|nope|sorry|oops)\b[\s,.!:;-]*)*(?:i\s+mean[t]?|i\s+was\s+asking\s+about|"
+    r"not\s+that|rather)\b",
+    re.IGNORECASE,
+)
+_LEADING_WH = re.compile(
+    r"^(?:when|where|why|who|whom|whose|what|which|how(?:\s+(?:many|much|long|often|old|far|"
+    r"big))?)\b",
+    re.IGNORECASE,
+)
+
+
+def strip_connective(question: str) -> str:
+    """The question without the chat words that open it: "and when?" -> "when?"."""
+    return _OPENERS.sub("", question.strip()).strip() or question.strip()
+
+
+def reading(question: str) -> str:
+    """How a question relates to the conversation before it:
+
+    - "follow": it cannot stand alone ("and when?", "why?", "what about the force?");
+    - "either": it may point back ("When was it formed?", "What is the AES?" as a fragment),
+      so both readings are searched and the evidence decides;
+    - "alone": it names what it asks about.
+    """
     text = question.strip().lower()
     words = _WORD.findall(text)
     if not words:
-        return False
-    if text.startswith(_CONNECTIVES):
-        return True
+        return "alone"
+    bare = strip_connective(text)
+    if (
+        text.startswith(_CONNECTIVES)
+        or _CORRECTION.match(text)
+        or not content_terms(bare)
+        or _BARE_WH.match(bare)
+    ):
+        return "follow"
     content = content_terms(text)
     capitalised = [w for w in question.split()[1:] if w[:1].isupper()]
     if refers_back(question) and len(content) <= 3 and not capitalised:
-        return True
-    return len(content) <= 1 and len(words) <= 4
+        # "When was it formed?", "who was his bishop then?": it names nothing of its own.
+        return "follow"
+    if len(content) <= 1 and len(words) <= 4 and not _AUXILIARIES.intersection(words):
+        # A fragment with no verb ("how many soldiers?", "the force?"); one with a verb and
+        # nothing pointing back is a whole question ("What is the AES?").
+        return "either"
+    return "alone"
+
+
+def is_follow_up(question: str) -> bool:
+    """True when the question cannot stand alone (see ``reading``)."""
+    return reading(question) == "follow"
 
 
 def refers_back(question: str) -> bool:
@@ -128,14 +192,20 @@ def refers_back(question: str) -> bool:
 
 
 def with_context(question: str, history: Sequence[Turn]) -> str:
-    """The question joined to the previous turn's query (for a follow-up)."""
-    return f"{history[-1].query} {question.strip()}"
+    """The question read with the previous turn: a bare question word takes the place of the
+    previous question's own ("Who are they meeting?" + "and when?" -> "When are they
+    meeting?"); anything else is searched together with the previous query."""
+    previous = history[-1].query.strip()
+    bare = strip_connective(question)
+    wh = _BARE_WH.match(bare)
+    if wh and _LEADING_WH.match(previous) and wh.group(1).lower() not in ("what", "which"):
+        return _LEADING_WH.sub(wh.group(1).capitalize(), previous, count=1)
+    return f"{previous} {question.strip()}"
 
 
 def contextualize(question: str, history: Sequence[Turn]) -> str:
-    """The text to search for: the question itself, or the previous query plus the question when
-    the question is a follow-up. Chains of follow-ups carry the first question's topic along."""
-    if not history or not is_follow_up(question):
+    """The text to search for: the question itself, or the question read with the previous
+    turn when it cannot stand alone. Chains of follow-ups carry the first question's topic."""
+    if not history or reading(question) != "follow":
         return question.strip()
-    previous = history[-1].query
-    return f"{previous} {question.strip()}"
+    return with_context(question, history)

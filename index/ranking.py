@@ -53,6 +53,12 @@ class RankingSettings:
     hedge: float = 0.08  # below this, "not found"; between hedge and gate, a hedged answer
     answer_sentences: int = 2  # at most this many sentences lead the reply
     context_margin: float = 0.1  # how much better a follow-up reading must be to be chosen
+    # A follow-up's answer sentence: this share of its features from the question as typed,
+    # the rest from the query joined with the previous turn (fitted on the conversation set).
+    followup_sentence_weight: float = 0.7
+    # The answer-type bonus for a question that asks only for a kind of answer ("and when?"):
+    # the kind is all it says of its own.
+    bare_type_weight: float = 0.5
     answer_passages: int = 3  # the answer sentence is sought in this many of the best passages
     answer_rank_penalty: float = 0.08  # taken off a sentence's score per rank of its passage
     sentence_cosine_weight: float = 0.5
@@ -203,17 +209,20 @@ def score_sentences(
     shares: np.ndarray,
     typed: np.ndarray,
     settings: RankingSettings,
+    keyword_scale: float = 0.0,
+    type_weight: float | None = None,
 ) -> np.ndarray:
     """How well each sentence of a passage answers the question: its cosine with the question,
     its BM25 relative to the passage's best sentence, less its share of the question's own
-    words, plus a bonus when it holds the kind of thing asked for."""
-    best = float(keyword.max()) if keyword.size else 0.0
+    words, plus a bonus when it holds the kind of thing asked for. ``keyword_scale`` is the
+    BM25 that counts as 1 (the best sentence's when 0)."""
+    best = keyword_scale or (float(keyword.max()) if keyword.size else 0.0)
     relative = keyword / best if best > 0 else np.zeros_like(keyword)
     return (
         settings.sentence_cosine_weight * cosines
         + settings.sentence_bm25_weight * relative
         - settings.question_share_penalty * shares
-        + settings.sentence_type_weight * typed
+        + (settings.sentence_type_weight if type_weight is None else type_weight) * typed
     )
 
 

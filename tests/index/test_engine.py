@@ -82,6 +82,26 @@ def test_follow_up_is_answered_in_context(story_engine: Engine) -> None:
     assert alone.query == "Who will the ministers meet in Moscow?"  # not polluted
 
 
+def test_a_standalone_question_mid_conversation_is_not_merged(story_engine: Engine) -> None:
+    history = [
+        Turn(
+            "Who are the ministers meeting in Moscow?", "Who are the ministers meeting in Moscow?"
+        )
+    ]
+    answer = story_engine.ask("What is the AES?", history)
+    assert answer.query == "What is the AES?"
+    assert "Confederation of Sahel States" in answer.sentences[0].text
+
+
+def test_a_follow_up_answers_what_is_asked_now(story_engine: Engine) -> None:
+    """The passage comes from the conversation, the sentence from the new question: "and
+    when?" after "who are they meeting?" must not repeat the meeting's sentence."""
+    first = story_engine.ask("Who are the ministers meeting in Moscow?")
+    assert "Lavrov" in first.sentences[0].text
+    follow = story_engine.ask("and when?", [Turn(first.question, first.query)])
+    assert "April 3-4" in follow.sentences[0].text
+
+
 def test_hits_are_distinct_passages_best_first(story_engine: Engine) -> None:
     answer = story_engine.ask("Russia military aid Sahel")
     ids = [h.passage.passage_id for h in answer.hits]
