@@ -21,10 +21,10 @@ from index.passages import Answer
 from .addressing import for_bot
 from .buttons import MORE_SOURCES, answer_keyboard
 from .context import Context
+from .conversation import continued_answer, history_of
 from .formatting import format_html
 from .replies import NO_PREVIEW, reply
 from .services import Services
-from .state import AnswerRecord
 
 __all__ = [
     "answer_question",
@@ -201,21 +201,23 @@ def _prepare_answer(
 def _history(
     svc: Services, message: Message, thread_id: int | None, update_id: int
 ) -> tuple[Turn, ...] | None:
-    """The conversation a question belongs to: the answer it replies to, else the newest answer
-    in this chat (and forum topic), if recent enough. None when this update was answered
-    already (it is being replayed after a crash)."""
+    """The conversation a question belongs to (``conversation.continued_answer``: the answer
+    it replies to, else the asker's newest answer in this chat and topic, else the chat's).
+    None when this update was answered already (it is being replayed after a crash)."""
     if svc.state.answered(update_id):
         return None
-    since = time.time() - svc.config.chat.context_minutes * 60
     reply_to = message.reply_to_message
-    record: AnswerRecord | None = None
-    if reply_to is not None and not (message.is_topic_message and reply_to.forum_topic_created):
-        record = svc.state.answer_for_message(message.chat_id, reply_to.message_id)
-        if record is not None and record.created < since:
-            return ()
-    if record is None:
-        record = svc.state.latest_answer(message.chat_id, thread_id, since)
-    return record.context()[-4:] if record else ()
+    if reply_to is not None and message.is_topic_message and reply_to.forum_topic_created:
+        reply_to = None  # in a forum topic every message "replies" to the topic's start
+    record = continued_answer(
+        svc.state,
+        chat_id=message.chat_id,
+        thread_id=thread_id,
+        user_id=message.from_user.id if message.from_user else None,
+        reply_to_message_id=reply_to.message_id if reply_to is not None else None,
+        since=time.time() - svc.config.chat.context_minutes * 60,
+    )
+    return history_of(record)
 
 
 async def _typing(context: Context, chat_id: int, thread_id: int | None, after: float) -> None:

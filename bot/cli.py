@@ -7,12 +7,12 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
 from index.errors import StoryError
-from index.followup import Turn
 
 from .config import Config, ConfigError, load_config
 from .formatting import answer_to_dict, format_text
@@ -189,11 +189,16 @@ def cmd_ask(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_chat(args: argparse.Namespace, config: Config) -> int:
+    """A conversation in the terminal, kept by the same rules as a chat with the bot."""
+    from .conversation import continued_answer, history_of
+    from .state import StateStore
+
     engine = _engine(config)
     interactive = sys.stdin.isatty() and not args.json
     if interactive:
         print("Ask about the stories I know. /reset starts a new topic; Ctrl-D leaves.")
-    history: list[Turn] = []
+    state = StateStore(":memory:")
+    fresh_since = 0.0  # /reset: earlier answers are no longer continued
     while True:
         try:
             line = input("you> ") if interactive else sys.stdin.readline()
@@ -205,18 +210,33 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
         if not question:
             continue
         if question in ("/reset", "/new"):
-            history.clear()
+            fresh_since = time.time()
             if interactive:
                 print("(context cleared)")
             continue
         if question in ("/quit", "/exit"):
             break
+        since = max(fresh_since, time.time() - config.chat.context_minutes * 60)
+        record = continued_answer(
+            state, chat_id=0, thread_id=None, user_id=0, reply_to_message_id=None, since=since
+        )
+        history = history_of(record)
         answer = engine.ask(question, history)
-        history = [*history, Turn(question, answer.query)][-5:]
+        state.add_answer(
+            chat_id=0,
+            thread_id=None,
+            user_id=0,
+            question=question,
+            query=answer.query,
+            found=answer.found,
+            history=history,
+            passage_ids=[h.passage.passage_id for h in answer.hits],
+        )
         if args.json:
             print(json.dumps(answer_to_dict(answer), ensure_ascii=False), flush=True)
         else:
             print(("bot> " if interactive else "") + format_text(answer) + "\n", flush=True)
+    state.close()
     return 0
 
 
