@@ -395,6 +395,11 @@ def format_eval(result: dict) -> str:  # type: ignore[type-arg]
             f"{f['mrr@10']:>7.3f} {f['latency_p50_ms']:>7.2f} {f['latency_p95_ms']:>7.2f} "
             f"{answer:>7} {nf:>8}"
         )
+        if "phrase_coverage" in f:
+            lines.append(
+                f"{'':<8} answer phrase in bold for {f['phrase_coverage']:.3f} of answers: "
+                f"EM {f['phrase_em']:.3f}, F1 {f['phrase_f1']:.3f}"
+            )
     if "followups" in result:
         lines += [
             "",

@@ -112,6 +112,8 @@ def format_text(answer: Answer) -> str:
         return text
     numbers = _citation_numbers(answer)
     lines = [] if answer.sure else [UNSURE]
+    if answer.phrase_text:
+        lines.append(f"» {answer.phrase_text}")
     lines += [f"{s.text} [{numbers.get(s.passage.passage_id, '?')}]" for s in answer.sentences]
     if note := date_note(answer.hits):
         lines.append(note)
@@ -158,9 +160,9 @@ def format_html(
     sentence_chars = 1500
     while True:
         head = "\n".join(
-            f"{html.escape(shorten(s.text, sentence_chars))} "
+            f"{_sentence_html(s.text, sentence_chars, answer.phrase if i == 0 else None)} "
             f"<i>[{numbers.get(s.passage.passage_id, '?')}]</i>"
-            for s in answer.sentences
+            for i, s in enumerate(answer.sentences)
         )
         blocks = [head if answer.sure else f"<i>{html.escape(UNSURE)}</i>\n{head}"]
         if note := date_note(hits):
@@ -181,6 +183,18 @@ def format_html(
             sentence_chars = max(sentence_chars // 2, 40)
             if sentence_chars == 40 and len(text) > limit:
                 return escaped_within(" ".join(s.text for s in answer.sentences), limit)
+
+
+def _sentence_html(text: str, limit: int, phrase: tuple[int, int] | None) -> str:
+    """An answer sentence, escaped, with the phrase that answers the question in bold (when
+    the sentence is shown whole; a shortened one is shown plain)."""
+    if phrase is None or len(text) > limit or not 0 <= phrase[0] < phrase[1] <= len(text):
+        return html.escape(shorten(text, limit))
+    start, end = phrase
+    return (
+        f"{html.escape(text[:start])}<b>{html.escape(text[start:end])}</b>"
+        f"{html.escape(text[end:])}"
+    )
 
 
 def format_passage_html(passage: Passage, number: int, limit: int = MAX_MESSAGE) -> str:
@@ -216,6 +230,7 @@ def answer_to_dict(answer: Answer) -> dict[str, object]:
         "sure": answer.found and answer.sure,
         "relevance": round(answer.relevance, 4),
         "answer": " ".join(s.text for s in answer.sentences),
+        "phrase": answer.phrase_text,
         "citations": [
             {
                 "document": hit.passage.doc_id,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .answer_span import answer_span
 from .documents import normalize_date
 from .embedder import Embedder
 from .followup import Turn, contextualize, reading, strip_connective, with_context
@@ -414,6 +415,7 @@ class Engine:
         # The passage that holds the answer is cited first.
         lead = sentences[0].passage.passage_id
         hits = sorted(found.hits, key=lambda h: h.passage.passage_id != lead)
+        span = answer_span(question, sentences[0].text) if level == "sure" else None
         return Answer(
             question,
             query,
@@ -422,6 +424,7 @@ class Engine:
             tuple(hits),
             sure=level == "sure",
             relevance=found.relevance,
+            phrase=(span.start, span.end) if span else None,
         )
 
     def _answer_sentences(

@@ -6,9 +6,12 @@ their figures (and latencies) compare fairly.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
+import re
 import statistics
+import string
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -36,6 +39,7 @@ __all__ = [
 ]
 
 METHODS = ("bm25", "dense", "hybrid")
+_PUNCTUATION = frozenset(string.punctuation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,9 @@ class MethodResult:
     latencies: list[float] = field(default_factory=list)
     answer_hits: int = 0  # gold answer string inside the first answer sentence
     not_found: int = 0
+    phrases: int = 0  # answers with a phrase in bold
+    phrase_em: float = 0.0  # summed over those: exact match with a gold answer
+    phrase_f1: float = 0.0  # and token F1 (SQuAD's normalisation)
 
     def figures(self) -> dict[str, float]:
         n = max(len(self.ranks), 1)
@@ -72,6 +79,11 @@ class MethodResult:
         if self.answer_hits or self.not_found:
             out["answer_sentence_hit"] = self.answer_hits / n
             out["not_found_rate"] = self.not_found / n
+        if self.phrases:
+            answered = max(len(self.ranks) - self.not_found, 1)
+            out["phrase_coverage"] = self.phrases / answered
+            out["phrase_em"] = self.phrase_em / self.phrases
+            out["phrase_f1"] = self.phrase_f1 / self.phrases
         return out
 
 
@@ -231,6 +243,28 @@ def _measure(engine: Engine, q: EvalQuestion, results: dict[str, MethodResult]) 
         hybrid.not_found += 1
     elif answer.sentences and _contains_answer(answer.sentences[0].text, q.answers):
         hybrid.answer_hits += 1
+    if answer.phrase_text and q.answers:
+        hybrid.phrases += 1
+        hybrid.phrase_em += max(
+            float(normalize_answer(answer.phrase_text) == normalize_answer(g)) for g in q.answers
+        )
+        hybrid.phrase_f1 += max(token_f1(answer.phrase_text, g) for g in q.answers)
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, articles or extra spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """SQuAD's token F1 between a predicted and a gold answer."""
+    predicted, wanted = normalize_answer(prediction).split(), normalize_answer(gold).split()
+    same = sum((collections.Counter(predicted) & collections.Counter(wanted)).values())
+    if not same:
+        return 0.0
+    precision, recall = same / len(predicted), same / len(wanted)
+    return 2 * precision * recall / (precision + recall)
 
 
 def as_json(result: dict[str, object]) -> str:

@@ -86,3 +86,12 @@ class Answer:
     nearest_titles: tuple[str, ...] = field(default=())  # when not found: what the corpus is about
     sure: bool = True  # False: the best passage may not answer it, and the reply says so
     relevance: float = 0.0  # the gate's probability that the best passage answers
+    # The phrase of the first sentence that answers the question, as (start, end) in its text;
+    # set only for a sure answer whose phrase stands out (index/answer_span.py).
+    phrase: tuple[int, int] | None = None
+
+    @property
+    def phrase_text(self) -> str:
+        if self.phrase is None or not self.sentences:
+            return ""
+        return self.sentences[0].text[self.phrase[0] : self.phrase[1]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -205,3 +207,22 @@ def test_the_last_resort_reply_fits_after_escaping() -> None:
     message = format_html(_answer(passage))
     _assert_sendable(message)
     assert "&amp;" in message
+
+
+def test_the_answer_phrase_is_bold_in_telegram_and_first_in_the_terminal() -> None:
+    passage = _passage("The ministers visit Moscow on April 3-4 & meet Lavrov.")
+    text = passage.sentences[0]
+    start = text.index("April 3-4")
+    answer = dataclasses.replace(_answer(passage), phrase=(start, start + len("April 3-4")))
+    html_text = format_html(answer)
+    assert "on <b>April 3-4</b> &amp; meet" in html_text
+    _assert_sendable(html_text)
+    assert format_text(answer).splitlines()[0] == "» April 3-4"
+    assert answer_to_dict(answer)["phrase"] == "April 3-4"
+
+
+@settings(max_examples=60, deadline=None)
+@given(_hostile, st.integers(0, 9000), st.integers(0, 9000))
+def test_any_phrase_bounds_give_a_sendable_reply(text: str, start: int, end: int) -> None:
+    answer = dataclasses.replace(_answer(_passage(text or "x")), phrase=(start, end))
+    _assert_sendable(format_html(answer))
