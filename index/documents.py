@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import re
@@ -15,10 +16,19 @@ from .errors import DocumentError
 from .passages import Document, Section
 
 __all__ = [
+    "MAX_DATE_CHARS",
     "MAX_DOCUMENT_BYTES",
+    "MAX_FRONT_MATTER_CHARS",
+    "MAX_SECTION_CHARS",
+    "MAX_SOURCE_CHARS",
+    "MAX_TITLE_CHARS",
+    "MAX_URL_CHARS",
     "SUPPORTED_SUFFIXES",
     "CorpusScan",
+    "capped_url",
+    "clip_text",
     "load_document",
+    "load_front_matter",
     "parse_html",
     "parse_markdown",
     "parse_text",
@@ -30,9 +40,21 @@ logger = logging.getLogger(__name__)
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_EMPHASIS = re.compile(r"(\*\*|__|\*|`)(?=\S)(.+?)(?<=\S)\1")
+# Metadata is shown in every citation: a longer value is cut (a URL is dropped) where it is read.
+MAX_TITLE_CHARS = 300
+MAX_SECTION_CHARS = 200
+MAX_SOURCE_CHARS = 200
+MAX_DATE_CHARS = 40
+MAX_URL_CHARS = 2048
+MAX_FRONT_MATTER_CHARS = 64 * 1024  # a story's front matter is a few lines
+
+# Every pattern run on a document's text is linear in its length. Headings, links and emphasis
+# are found by the small scanners below instead of the obvious regexes, which backtrack
+# (``^(#{1,6})\s+(.*?)\s*#*\s*$`` is cubic on "# a" + spaces + "b"; ``!?\[([^\]]*)\]\([^)]*\)``
+# and ``(\*\*|__|\*|`)(?=\S)(.+?)(?<=\S)\1`` are quadratic on many unclosed "[" or "*").
+_EMPHASIS_MARKS = ("**", "__", "*", "`")  # tried in this order, as the regex's alternation
+_EMPHASIS_OPEN = re.compile(r"[*_`]")
+_EMPHASIS_CLOSE = {mark: re.compile(rf"(?<=\S)(?={re.escape(mark)})") for mark in _EMPHASIS_MARKS}
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _DATE = re.compile(r"^\s*(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?(?:$|[T\s])")
 _SENTENCE_END = (".", "!", "?", "…", ":", ";", ",", '"', "”", "’", "'", ")")
@@ -45,6 +67,66 @@ class CorpusScan:
     documents: tuple[Document, ...]
     skipped: tuple[tuple[str, str], ...]  # (relative path, reason)
     reused: tuple[str, ...] = ()  # files not read: the caller knows them unchanged (``reuse``)
+
+
+def clip_text(value: object, limit: int) -> str:
+    """``value`` as one line of at most ``limit`` characters (a longer one ends with "…")."""
+    text = " ".join(str(value or "").split())
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
+def capped_url(value: object, what: str = "a document") -> str:
+    """A URL as read, or "" (with a warning) when it is over MAX_URL_CHARS: a cut URL would lead
+    somewhere else, and no real page has such an address."""
+    url = str(value or "").strip()
+    if len(url) > MAX_URL_CHARS:
+        logger.warning(
+            "Dropping the URL of %s: %d characters, over the limit of %d",
+            what,
+            len(url),
+            MAX_URL_CHARS,
+        )
+        return ""
+    return url
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """Safe YAML without anchors and aliases: a few hundred bytes of nested aliases expand to
+    gigabytes ("billion laughs"), and a story's metadata never needs them."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (& and *) are not allowed", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def load_front_matter(text: str) -> dict[str, str]:
+    """YAML front matter to a mapping of strings; DocumentError when it is too long, not YAML,
+    uses anchors or aliases, nests too deep, or is not a mapping."""
+    if len(text) > MAX_FRONT_MATTER_CHARS:
+        raise DocumentError(
+            f"the front matter is {len(text):,} characters long, over the limit of "
+            f"{MAX_FRONT_MATTER_CHARS:,}"
+        )
+    try:
+        loaded = yaml.load(text, Loader=_FrontMatterLoader) or {}  # a SafeLoader
+    except yaml.YAMLError as exc:
+        raise DocumentError(f"the front matter is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise DocumentError("the front matter is nested too deep") from None
+    except (ValueError, OverflowError) as exc:  # a date like 2024-13-45, a 5,000-digit number
+        reason = clip_text(f"{type(exc).__name__}: {exc}", 200)
+        raise DocumentError(
+            f"the front matter holds a value that cannot be read ({reason})"
+        ) from None
+    if not isinstance(loaded, dict):
+        raise DocumentError("the front matter must be a mapping of keys to values")
+    return {str(k): "" if v is None else str(v) for k, v in loaded.items()}
 
 
 def normalize_date(value: object) -> str:
@@ -84,9 +166,85 @@ def decode_text(data: bytes) -> str:
     return text
 
 
+def markdown_heading(line: str) -> tuple[int, str] | None:
+    """An ATX heading's (level, text) or None: what ``^(#{1,6})\\s+(.*?)\\s*#*\\s*$`` matches,
+    in linear time (the closing run of "#" and the spaces around it are dropped)."""
+    level = len(line) - len(line.lstrip("#"))
+    if not 1 <= level <= 6 or level == len(line) or not line[level].isspace():
+        return None
+    return level, line[level:].strip().rstrip("#").rstrip()
+
+
+def strip_links(text: str) -> str:
+    """``[label](target)`` and ``![alt](src)`` replaced by their label, as
+    ``re.sub(r"!?\\[([^\\]]*)\\]\\([^)]*\\)", r"\\1", text)`` does, in linear time.
+
+    Every "[" before the same "]" shares that "]" (and every "]" before the same ")" shares that
+    ")"), so each is looked for once instead of once per "["."""
+    out: list[str] = []
+    copied = start = 0
+    close = paren = -1  # the first "]" after the current "[", the first ")" after its "("
+    paren_from = -1  # where the search for ``paren`` started
+    while (i := text.find("[", start)) != -1:
+        if close < i:
+            close = text.find("]", i + 1)
+            if close == -1:
+                break  # no "]" after this "[": no link starts here or later
+        if not text.startswith("(", close + 1):
+            start = close + 1  # every "[" up to ``close`` ends at this "]"
+            continue
+        if paren_from == -1 or (paren != -1 and paren < close + 2):
+            paren_from = close + 2
+            paren = text.find(")", paren_from)
+        if paren == -1:
+            break  # no ")" after this "](": no link completes here or later
+        begin = i - 1 if i > copied and text[i - 1] == "!" else i
+        out.append(text[copied:begin])
+        out.append(text[i + 1 : close])
+        copied = start = paren + 1
+    out.append(text[copied:])
+    return "".join(out)
+
+
+def _strip_emphasis_line(line: str) -> str:
+    closers = {
+        mark: [m.start() for m in pattern.finditer(line)]
+        for mark, pattern in _EMPHASIS_CLOSE.items()
+        if mark[0] in line
+    }
+    last = max((ends[-1] for ends in closers.values() if ends), default=0)
+    out: list[str] = []
+    copied = i = 0
+    while (found := _EMPHASIS_OPEN.search(line, i, last)) is not None:  # opens before a close
+        i = found.start()
+        for mark in _EMPHASIS_MARKS:
+            inner = i + len(mark)
+            if not line.startswith(mark, i) or inner >= len(line) or line[inner].isspace():
+                continue
+            ends = closers[mark]
+            k = bisect.bisect_left(ends, inner + 1)
+            if k < len(ends):
+                out.append(line[copied:i])
+                out.append(line[inner : ends[k]])
+                copied = i = ends[k] + len(mark)
+                break
+        else:
+            i += 1
+    out.append(line[copied:])
+    return "".join(out)
+
+
+def strip_emphasis(text: str) -> str:
+    """``**bold**``, ``__bold__``, ``*italic*`` and ```code``` replaced by their text, as
+    ``re.sub(r"(\\*\\*|__|\\*|`)(?=\\S)(.+?)(?<=\\S)\\1", r"\\2", text)`` does, in
+    O(n log n) time: the closing marks are listed once, and each opening mark looks up the first
+    one after it."""
+    return "\n".join(_strip_emphasis_line(line) for line in text.split("\n"))
+
+
 def _clean_inline(line: str) -> str:
-    line = _LINK.sub(r"\1", line)
-    line = _EMPHASIS.sub(r"\2", line)
+    line = strip_links(line)
+    line = strip_emphasis(line)
     return " ".join(line.split())
 
 
@@ -110,7 +268,7 @@ def _sections_from_blocks(blocks: list[tuple[str, str]]) -> tuple[Section, ...]:
         if kind == "h":
             if paragraphs:
                 sections.append(Section(heading, tuple(paragraphs)))
-            heading, paragraphs = text, []
+            heading, paragraphs = clip_text(text, MAX_SECTION_CHARS), []
         else:
             paragraphs.append(text)
     if paragraphs:
@@ -133,11 +291,11 @@ def parse_markdown_body(body: str) -> tuple[str, tuple[Section, ...]]:
 
     for raw in body.split("\n"):
         line = raw.strip()
-        match = _HEADING.match(line)
-        if match:
+        heading = markdown_heading(line)
+        if heading:
             flush()
-            text = _clean_inline(match.group(2))
-            if len(match.group(1)) == 1 and not title and not blocks:
+            level, text = heading[0], _clean_inline(heading[1])
+            if level == 1 and not title and not blocks:
                 title = text
             elif text:
                 blocks.append(("h", text))
@@ -159,13 +317,7 @@ def parse_markdown(text: str) -> tuple[dict[str, str], tuple[Section, ...]]:
         end = text.find("\n---", 4)
         if end == -1:
             raise DocumentError("the front matter opened with '---' is never closed")
-        try:
-            loaded = yaml.safe_load(text[4:end]) or {}
-        except yaml.YAMLError as exc:
-            raise DocumentError(f"the front matter is not valid YAML: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise DocumentError("the front matter must be a mapping of keys to values")
-        meta = {str(k): "" if v is None else str(v) for k, v in loaded.items()}
+        meta = load_front_matter(text[4:end])
         text = text[end + 4 :].split("\n", 1)[1] if "\n" in text[end + 4 :] else ""
     title, sections = parse_markdown_body(text)
     if title and "title" not in meta:
@@ -234,13 +386,14 @@ def load_document(path: Path, doc_id: str, max_bytes: int = MAX_DOCUMENT_BYTES) 
         meta, sections = parse_text(text)
     if not sections:
         raise DocumentError("the file has no text to index")
+    date = meta.get("date", "")
     return Document(
         doc_id=doc_id,
-        title=meta.get("title") or _title_from_path(path),
+        title=clip_text(meta.get("title") or _title_from_path(path), MAX_TITLE_CHARS),
         sections=sections,
-        source=meta.get("source", ""),
-        date=normalize_date(meta.get("date", "")) or meta.get("date", ""),
-        url=meta.get("url", ""),
+        source=clip_text(meta.get("source", ""), MAX_SOURCE_CHARS),
+        date=normalize_date(date) or clip_text(date, MAX_DATE_CHARS),
+        url=capped_url(meta.get("url", ""), doc_id),
         fingerprint=file_fingerprint(data),
     )
 

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import re
+import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from index.documents import load_document, parse_markdown, parse_text, scan_corpus
+from index.documents import (
+    MAX_DATE_CHARS,
+    MAX_FRONT_MATTER_CHARS,
+    MAX_SECTION_CHARS,
+    MAX_SOURCE_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    load_document,
+    markdown_heading,
+    parse_markdown,
+    parse_markdown_body,
+    parse_text,
+    scan_corpus,
+    strip_emphasis,
+    strip_links,
+)
 from index.errors import DocumentError
 from tests.conftest import CORPUS
 
@@ -138,3 +159,157 @@ def test_scan_does_not_read_the_files_it_is_told_are_unchanged(tmp_path: Path) -
     assert [d.doc_id for d in scan.documents] == ["new.md"]
     assert scan.reused == ("same.txt",)
     assert not scan.skipped
+
+
+# -- hostile documents: bounded work, bounded metadata ------------------------------------------
+
+
+def alias_bomb(levels: int = 7) -> str:
+    """Front matter of a few hundred bytes whose aliases expand ninefold per level ("billion
+    laughs"): 7 levels make a 68-million-character title."""
+    lines = ['a0: &a0 ["laugh","laugh","laugh","laugh","laugh","laugh","laugh","laugh","laugh"]']
+    for n in range(1, levels):
+        lines.append(f"a{n}: &a{n} [{','.join([f'*a{n - 1}'] * 9)}]")
+    lines.append(f"title: *a{levels - 1}")
+    return "---\n" + "\n".join(lines) + "\n---\n\nThe story.\n"
+
+
+def test_yaml_aliases_and_anchors_are_refused() -> None:
+    bomb = alias_bomb()
+    assert len(bomb) < 500
+    with pytest.raises(DocumentError, match="aliases"):
+        parse_markdown(bomb)
+    with pytest.raises(DocumentError, match="aliases"):
+        parse_markdown("---\ntitle: &t Floods\n---\n\nThe story.\n")  # an anchor alone
+    with pytest.raises(DocumentError, match="aliases"):
+        parse_markdown("---\nbase: &b {title: x}\nmeta:\n  <<: *b\n---\n\nThe story.\n")
+
+
+@pytest.mark.parametrize(
+    ("front", "reason"),
+    [
+        ("title: " + "x" * (MAX_FRONT_MATTER_CHARS + 10), "over the limit"),
+        ("title: " + "[" * 5000 + "]" * 5000, "nested too deep"),
+        ("title: " + "1" * 5000, "cannot be read"),  # over Python's int digit limit
+    ],
+)
+def test_front_matter_that_would_take_long_to_read_is_refused(front: str, reason: str) -> None:
+    with pytest.raises(DocumentError, match=reason):
+        parse_markdown(f"---\n{front}\n---\n\nThe story.\n")
+
+
+def test_a_bomb_in_the_corpus_is_skipped_and_never_matched_by_url(tmp_path: Path) -> None:
+    from index.ingest import find_url
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "bomb.md").write_text(alias_bomb(9))  # 9 levels: 5.5 billion characters
+    (corpus / "story.md").write_text("---\nurl: https://example.org/a\n---\n\nA story.\n")
+    scan = scan_corpus(corpus)
+    assert [d.doc_id for d in scan.documents] == ["story.md"]
+    assert "aliases" in dict(scan.skipped)["bomb.md"]
+    assert find_url(corpus, "https://example.org/a") == "story.md"
+    assert find_url(corpus, "https://example.org/b") is None
+
+
+# The regexes the scanners replace: the reference for what they do, on short text only (on long
+# hostile text they take minutes: the heading one is cubic, the others quadratic).
+OLD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+OLD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+OLD_EMPHASIS = re.compile(r"(\*\*|__|\*|`)(?=\S)(.+?)(?<=\S)\1")
+MARKDOWNISH = st.text(alphabet="#a [](!)*_`\t\n\u00a0\x1c", max_size=30)
+
+
+@given(MARKDOWNISH)
+@settings(max_examples=1500)
+def test_the_linear_scanners_do_what_the_regexes_did(text: str) -> None:
+    line = text.split("\n")[0]
+    old = OLD_HEADING.match(line)
+    assert markdown_heading(line) == ((len(old.group(1)), old.group(2)) if old else None)
+    assert strip_links(text) == OLD_LINK.sub(r"\1", text)
+    assert strip_emphasis(text) == OLD_EMPHASIS.sub(r"\2", text)
+
+
+BOMBS = {
+    "a heading with a long gap": lambda n: "# a" + " " * n + "b",  # 92 s at n=5,000 before
+    "unclosed brackets": lambda n: "[" * n,
+    "links never closed": lambda n: "[a](" * n,
+    "brackets without links": lambda n: "[a]" * n,
+    "unclosed emphasis": lambda n: " *a" * n,
+    "unclosed bold": lambda n: " **a" * n,
+    "unclosed code": lambda n: " `a" * n,
+    "stars": lambda n: "*" * n,
+}
+
+
+@given(kind=st.sampled_from(sorted(BOMBS)), n=st.integers(2_000, 200_000))
+@settings(max_examples=40, deadline=timedelta(seconds=2))
+def test_markdown_bombs_are_read_in_linear_time(kind: str, n: int) -> None:
+    text = BOMBS[kind](n)
+    title, sections = parse_markdown_body(text + "\n\n" + text)
+    assert len(title) <= len(text)
+    assert sum(len(p) for s in sections for p in s.paragraphs) <= 2 * len(text)
+
+
+@given(MARKDOWNISH.map(lambda t: t * 200))
+@settings(max_examples=60, deadline=timedelta(seconds=2))
+def test_any_markdown_is_read_in_bounded_time(text: str) -> None:
+    title, sections = parse_markdown_body(text)
+    assert len(title) <= len(text)
+    assert all(len(s.heading) <= MAX_SECTION_CHARS for s in sections)
+
+
+TEXT = st.text(max_size=3000) | st.text(alphabet="ab #\n", min_size=2000, max_size=6000)
+
+
+@given(title=TEXT, source=TEXT, date=TEXT, url=TEXT, heading=TEXT)
+@settings(max_examples=60, deadline=timedelta(seconds=2))
+def test_metadata_is_capped_where_documents_are_read(
+    title: str, source: str, date: str, url: str, heading: str
+) -> None:
+    front = yaml.safe_dump(
+        {"title": title, "source": source, "date": date, "url": url}, allow_unicode=True
+    )
+    body = f"## {' '.join(heading.split()) or 'Part'}\n\nThe story, told at length.\n"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "story.md"
+        path.write_text(f"---\n{front}---\n\n{body}", encoding="utf-8")
+        doc = load_document(path, "story.md")
+    assert 0 < len(doc.title) <= MAX_TITLE_CHARS and "\n" not in doc.title
+    assert len(doc.source) <= MAX_SOURCE_CHARS and len(doc.date) <= MAX_DATE_CHARS
+    assert doc.url in (url.strip(), "") and len(doc.url) <= MAX_URL_CHARS
+    assert all(len(s.heading) <= MAX_SECTION_CHARS for s in doc.sections)
+
+
+def test_a_long_title_is_cut_and_a_long_url_dropped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "long.md"
+    long_url = "https://example.org/" + "a" * 4100
+    path.write_text(
+        f"---\ntitle: {'Floods ' * 1000}\nsource: {'Coast FM ' * 100}\nurl: {long_url}\n---\n\n"
+        f"## {'Part ' * 500}\n\nThe story.\n"
+    )
+    with caplog.at_level("WARNING"):
+        doc = load_document(path, "long.md")
+    assert len(doc.title) == MAX_TITLE_CHARS and doc.title.endswith("…")
+    assert doc.title.startswith("Floods Floods") and len(doc.source) <= MAX_SOURCE_CHARS
+    assert doc.sections[0].heading.startswith("Part Part")
+    assert len(doc.sections[0].heading) <= MAX_SECTION_CHARS
+    assert doc.url == "" and "Dropping the URL of long.md" in caplog.text
+
+
+def test_html_titles_and_headings_are_capped(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    heading = "Background " * 500
+    page.write_text(
+        f"<html><head><title>{'Floods ' * 1000}</title></head><body><article>"
+        f"<h1>{'Floods ' * 1000}</h1><p>Heavy rain flooded the harbour district overnight, "
+        "forcing three hundred families to leave their homes, the water authority said.</p>"
+        f"<h2>{heading}</h2><p>The river rose four metres above its normal level, and the "
+        "mayor opened two schools as shelters for the families.</p></article></body></html>",
+        encoding="utf-8",
+    )
+    doc = load_document(page, "page.html")
+    assert len(doc.title) <= MAX_TITLE_CHARS
+    assert all(len(s.heading) <= MAX_SECTION_CHARS for s in doc.sections)
