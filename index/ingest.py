@@ -22,22 +22,30 @@ from typing import TYPE_CHECKING
 import yaml
 
 from .documents import (
+    MAX_SOURCE_CHARS,
+    MAX_TITLE_CHARS,
     SUPPORTED_SUFFIXES,
+    capped_url,
+    clip_text,
     decode_text,
     file_fingerprint,
     iter_corpus_files,
+    load_front_matter,
     normalize_date,
     parse_html,
     parse_markdown,
     parse_text,
 )
 from .errors import DocumentError
+from .isolation import ReadLimits, run_isolated
 from .passages import Section
 
 if TYPE_CHECKING:
     from .store import IndexStore
 
 __all__ = [
+    "MAX_PDF_CHARS",
+    "MAX_PDF_PAGES",
     "MIN_ARTICLE_WORDS",
     "UPLOAD_SUFFIXES",
     "Article",
@@ -47,6 +55,7 @@ __all__ = [
     "article_from_html",
     "article_from_pdf",
     "article_to_markdown",
+    "capped_article",
     "date_key",
     "find_duplicate_file",
     "find_url",
@@ -66,6 +75,8 @@ logger = logging.getLogger(__name__)
 
 UPLOAD_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 MIN_ARTICLE_WORDS = 40  # less main text than this is not a story (a login page, a video page)
+MAX_PDF_PAGES = 500  # pages of a PDF that are read; the rest is left out, with a warning
+MAX_PDF_CHARS = 1_000_000  # text kept from a PDF (a long report has a few hundred thousand)
 _MAX_NAME = 60
 
 
@@ -127,6 +138,27 @@ def safe_filename(name: str, suffix: str, taken: set[str] | frozenset[str] = fro
     return candidate
 
 
+def capped_article(
+    title: str,
+    text: str,
+    source: str = "",
+    date: str = "",
+    url: str = "",
+    author: str = "",
+    what: str = "a story",
+) -> Article:
+    """An Article whose metadata is within the limits every citation relies on: title, source
+    and author cut to one short line, a date normalised, an over-long URL dropped."""
+    return Article(
+        title=clip_text(title, MAX_TITLE_CHARS),
+        text=text,
+        source=clip_text(source, MAX_SOURCE_CHARS),
+        date=normalize_date(date),
+        url=capped_url(url, what),
+        author=clip_text(author, MAX_SOURCE_CHARS),
+    )
+
+
 def article_to_markdown(article: Article) -> str:
     """The corpus's Markdown form: YAML front matter (title, source, date, url, author), body."""
     meta = {
@@ -181,24 +213,46 @@ def article_from_html(html: str, url: str = "") -> Article:
     source = meta.get("source", "")
     if not source and url:
         source = re.sub(r"^www\.", "", url.split("//", 1)[-1].split("/", 1)[0])
-    return Article(
+    return capped_article(
         title=title,
         text=_sections_to_markdown(sections),
         source=source,
-        date=normalize_date(meta.get("date", "")),
+        date=meta.get("date", ""),
         url=url or meta.get("url", ""),
         author=meta.get("author", ""),
+        what=url or "a web page",
     )
 
 
 _PDF_DATE = re.compile(r"^D:(\d{4})(\d{2})?(\d{2})?")
 
 
+def _pdf_pages(reader, file_name: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The text of at most MAX_PDF_PAGES pages, MAX_PDF_CHARS characters in all."""
+    pages: list[str] = []
+    total = 0
+    for number, page in enumerate(reader.pages, start=1):
+        if number > MAX_PDF_PAGES:
+            logger.warning("%s: only the first %d pages are read", file_name, MAX_PDF_PAGES)
+            break
+        text = page.extract_text() or ""
+        if total + len(text) > MAX_PDF_CHARS:
+            pages.append(text[: MAX_PDF_CHARS - total])
+            logger.warning(
+                "%s: only the first %d characters of text are kept", file_name, MAX_PDF_CHARS
+            )
+            break
+        pages.append(text)
+        total += len(text)
+    return pages
+
+
 def article_from_pdf(data: bytes, file_name: str) -> Article:
     """The text of a PDF (pypdf), one paragraph per block of lines; DocumentError when it is
-    not a PDF, is encrypted, or holds no text (a scan)."""
+    not a PDF, is encrypted, is damaged or trips one of pypdf's limits, or holds no text (a
+    scan). At most MAX_PDF_PAGES pages and MAX_PDF_CHARS characters of text are read."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PyPdfError
 
     if not data.startswith(b"%PDF-"):
         raise DocumentError(f"{file_name} is not a PDF file (it does not start with %PDF-).")
@@ -206,12 +260,22 @@ def article_from_pdf(data: bytes, file_name: str) -> Article:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise DocumentError(f"{file_name} is password-protected; send an unlocked copy.")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = _pdf_pages(reader, file_name)
         info = reader.metadata or {}
     except DocumentError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise DocumentError(f"{file_name} is a damaged PDF that cannot be read ({exc}).") from None
+    except LimitReachedError:
+        raise DocumentError(
+            f"{file_name} is built in a way that would take too much work to read (it goes "
+            "over one of the PDF reader's safety limits)."
+        ) from None
+    except RecursionError:
+        raise DocumentError(f"{file_name} is nested too deep to be read.") from None
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        reason = clip_text(f"{type(exc).__name__}: {exc}", 200)
+        raise DocumentError(
+            f"{file_name} is a damaged PDF that cannot be read ({reason})."
+        ) from None
     paragraphs = []
     for page in pages:
         for block in re.split(r"\n\s*\n", page):
@@ -226,21 +290,18 @@ def article_from_pdf(data: bytes, file_name: str) -> Article:
     _checked_words(sections, file_name)
     title = str(info.get("/Title") or "").strip() or Path(file_name).stem.replace("_", " ")
     date_match = _PDF_DATE.match(str(info.get("/CreationDate") or ""))
-    date = normalize_date("-".join(g for g in date_match.groups() if g)) if date_match else ""
-    return Article(
+    date = "-".join(g for g in date_match.groups() if g) if date_match else ""
+    return capped_article(
         title=title,
         text="\n\n".join(paragraphs),
         source=str(info.get("/Author") or "").strip(),
         date=date,
+        what=file_name,
     )
 
 
-def prepare_upload(file_name: str, data: bytes, max_bytes: int) -> tuple[str, bytes, str]:
-    """Check an uploaded file and turn it into what is saved: (suffix, bytes, title).
-
-    .txt and .md are kept as they are once they are readable text with something to index;
-    .html and .pdf become Markdown with front matter (the extracted text and metadata).
-    """
+def check_upload(file_name: str, data: bytes, max_bytes: int) -> str:
+    """The upload's suffix once its type and size are acceptable; DocumentError saying why not."""
     suffix = Path(file_name).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise DocumentError(
@@ -251,6 +312,17 @@ def prepare_upload(file_name: str, data: bytes, max_bytes: int) -> tuple[str, by
         raise DocumentError(
             f"{file_name} is {megabytes(len(data))}, over the {megabytes(max_bytes)} limit."
         )
+    return suffix
+
+
+def prepare_upload(file_name: str, data: bytes, max_bytes: int) -> tuple[str, bytes, str]:
+    """Check an uploaded file and turn it into what is saved: (suffix, bytes, title).
+
+    .txt and .md are kept as they are once they are readable text with something to index;
+    .html and .pdf become Markdown with front matter (the extracted text and metadata).
+    This parses outside data: :func:`add_upload` runs it in a child process with limits.
+    """
+    suffix = check_upload(file_name, data, max_bytes)
     if suffix == ".pdf":
         article = article_from_pdf(data, file_name)
         return ".md", article_to_markdown(article).encode(), article.title
@@ -261,10 +333,15 @@ def prepare_upload(file_name: str, data: bytes, max_bytes: int) -> tuple[str, by
     if suffix in (".html", ".htm"):
         article = article_from_html(text)
         return ".md", article_to_markdown(article).encode(), article.title
-    meta, sections = parse_markdown(text) if suffix in (".md", ".markdown") else parse_text(text)
+    try:
+        meta, sections = (
+            parse_markdown(text) if suffix in (".md", ".markdown") else parse_text(text)
+        )
+    except DocumentError as exc:
+        raise DocumentError(f"{file_name} cannot be read: {exc}.") from None
     if not sections:
         raise DocumentError(f"{file_name} has no text to index.")
-    title = meta.get("title") or Path(file_name).stem
+    title = clip_text(meta.get("title") or Path(file_name).stem, MAX_TITLE_CHARS)
     return suffix, data, title
 
 
@@ -411,10 +488,10 @@ def find_url(corpus: Path, url: str) -> str | None:
             continue
         front = head[4 : head.find("\n---", 4)] if "\n---" in head[4:] else ""
         try:
-            meta = yaml.safe_load(front) or {}
-        except yaml.YAMLError:
+            meta = load_front_matter(front)
+        except DocumentError:
             continue
-        if isinstance(meta, dict) and str(meta.get("url", "")).strip() == url:
+        if meta.get("url", "").strip() == url:
             return doc_id
     return None
 
@@ -429,9 +506,19 @@ def add_article(corpus: Path, article: Article) -> str:
     return save_document(corpus, f"{article.title}.md", data)
 
 
-def add_upload(corpus: Path, file_name: str, data: bytes, max_bytes: int) -> tuple[str, str]:
-    """Check and save an uploaded file; returns (document id, title)."""
-    suffix, content, title = prepare_upload(file_name, data, max_bytes)
+def add_upload(
+    corpus: Path,
+    file_name: str,
+    data: bytes,
+    max_bytes: int,
+    limits: ReadLimits | None = None,
+) -> tuple[str, str]:
+    """Check and save an uploaded file; returns (document id, title). The file is read in a
+    child process under ``limits`` (blocking: call it from a worker thread)."""
+    check_upload(file_name, data, max_bytes)  # refused here without starting a reader
+    suffix, content, title = run_isolated(
+        prepare_upload, file_name, data, max_bytes, limits=limits
+    )
     if known := find_duplicate_file(corpus, content):
         raise DocumentError(f"{file_name} is already in the corpus as {known}.")
     kept_as_is = Path(file_name).suffix.lower() in (".txt", ".md", ".markdown")
