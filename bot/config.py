@@ -56,6 +56,11 @@ class CorpusSection:
 
 
 @dataclass(frozen=True, slots=True)
+class FetchSection:
+    allow_private_networks: bool = False  # /add may fetch local and private addresses (intranet)
+
+
+@dataclass(frozen=True, slots=True)
 class IndexSection:
     path: Path = Path("index/data")
     model: str = BUNDLED_MODEL
@@ -131,6 +136,7 @@ class WebSection:
 @dataclass(frozen=True, slots=True)
 class Config:
     corpus: CorpusSection = field(default_factory=CorpusSection)
+    fetch: FetchSection = field(default_factory=FetchSection)
     index: IndexSection = field(default_factory=IndexSection)
     retrieval: RetrievalSection = field(default_factory=RetrievalSection)
     chat: ChatSection = field(default_factory=ChatSection)
@@ -162,6 +168,7 @@ class Config:
             timeout=self.corpus.fetch_timeout_seconds,
             max_bytes=int(self.corpus.fetch_max_mb * 1024 * 1024),
             max_redirects=self.corpus.fetch_max_redirects,
+            allow_private_networks=self.fetch.allow_private_networks,
         )
 
     @property
@@ -174,6 +181,7 @@ class Config:
 
 _SECTIONS: dict[str, type] = {
     "corpus": CorpusSection,
+    "fetch": FetchSection,
     "index": IndexSection,
     "retrieval": RetrievalSection,
     "chat": ChatSection,

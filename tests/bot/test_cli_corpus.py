@@ -45,6 +45,10 @@ def test_add_url_then_docs_then_remove(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     cfg = ["--config", str(config_file)]
+    code, out, err = _run(capsys, *cfg, "add", f"{site}/lavrov.html")
+    assert code == 1 and "Refused: address not allowed" in err  # the site is on 127.0.0.1
+    with config_file.open("a") as handle:
+        handle.write("[fetch]\nallow_private_networks = true\n")
     code, out, _ = _run(capsys, *cfg, "add", f"{site}/lavrov.html")
     assert code == 0, out
     assert out.startswith("Added sahel-ministers-meet-lavrov-in-moscow.md")

@@ -17,6 +17,7 @@ def test_shipped_config_loads_with_paths_relative_to_it() -> None:
     assert config.index.model == "bundled:all-MiniLM-L6-v2"
     assert config.telegram.admins == []
     assert not config.token
+    assert config.fetch_settings().allow_private_networks is False
 
 
 def test_empty_mapping_gives_defaults() -> None:
@@ -27,6 +28,9 @@ def test_empty_mapping_gives_defaults() -> None:
     assert config.chat.context_minutes == 30.0
     fetch = config.fetch_settings()
     assert (fetch.timeout, fetch.max_bytes, fetch.max_redirects) == (20.0, 5 * 1024 * 1024, 5)
+    assert fetch.allow_private_networks is False  # links to local addresses are refused
+    intranet = load_config({"fetch": {"allow_private_networks": True}}, environ={})
+    assert intranet.fetch_settings().allow_private_networks is True
     assert config.upload_max_bytes == 20 * 1024 * 1024
     assert config.ranking_settings().date_margin == config.retrieval.date_margin == 0.5
     assert config.build_settings().duplicate_overlap == 0.8
@@ -68,6 +72,11 @@ def test_empty_mapping_gives_defaults() -> None:
         ({"index": {"hnsw_ef_search": 8}}, "'index.hnsw_ef_search' must be at least 16, not 8"),
         ({"index": {"sentence_pq_above": -1}}, "'index.sentence_pq_above' must not be negative"),
         ({"chat": {"answer_threads": -1}}, "'chat.answer_threads' must not be negative"),
+        (
+            {"fetch": {"allow_private_networks": "yes"}},
+            "'fetch.allow_private_networks' must be true or false, not 'yes'",
+        ),
+        ({"fetch": {"allow_private": True}}, "'fetch.allow_private' is not a known setting"),
     ],
 )
 def test_bad_values_name_the_key_and_value(data: dict, message: str) -> None:  # type: ignore[type-arg]

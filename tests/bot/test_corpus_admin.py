@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from bot.config import FetchSection
 from bot.services import Services
 from tests.bot.conftest import BotEnv
 from tests.botapi import BotApiServer, SimChat
@@ -43,9 +44,14 @@ async def test_admin_adds_a_story_by_link_and_it_is_cited_with_its_date(
 ) -> None:
     server, admin, alice = bot_env.server, bot_env.admin, bot_env.alice
     admin_chat = server.create_private_chat(admin)
+    svc = _services(bot_env)
     async with news_site() as root:
+        server.send_text(admin_chat, admin, f"/add {root}/lavrov.html")  # a local address
+        refused = await _final(server, admin_chat, 0, "Nothing was added")
+        assert "Refused: address not allowed" in refused
+        svc.config = dataclasses.replace(svc.config, fetch=FetchSection(True))  # an intranet
         server.send_text(admin_chat, admin, f"/add {root}/lavrov.html")
-        added = await _final(server, admin_chat, 0, "Added", "passage")
+        added = await _final(server, admin_chat, 1, "Added", "passage")
     assert "Sahel ministers meet Lavrov in Moscow" in added
     assert "2025-04-04" in added and "Jane Doe" in added
     assert "sahel-ministers-meet-lavrov-in-moscow.md" in added and "1 added" in added
@@ -64,7 +70,7 @@ async def test_admin_adds_a_story_by_link_and_it_is_cited_with_its_date(
     assert lines[1].startswith("• 2025-04-04 — Sahel ministers meet Lavrov in Moscow")
 
     server.send_text(admin_chat, admin, "/docs")
-    docs = _text((await server.wait_for_messages(admin_chat, 2))[1])
+    docs = _text((await server.wait_for_messages(admin_chat, 3))[2])
     assert "2 documents" in docs and "000_1517f336e036ffe5.md" in docs
     assert "id sahel-ministers-meet-lavrov-in-moscow.md" in docs and "2025-04-04" in docs
 
@@ -75,6 +81,7 @@ async def test_bad_links_get_clear_messages_and_add_nothing(bot_env: BotEnv) -> 
     svc.config = dataclasses.replace(
         svc.config,
         corpus=dataclasses.replace(svc.config.corpus, fetch_timeout_seconds=1.0, fetch_max_mb=1.0),
+        fetch=FetchSection(allow_private_networks=True),  # the site is on 127.0.0.1
     )
     chat = server.create_private_chat(admin)
     before = sorted(p.name for p in bot_env.corpus.iterdir())
@@ -83,10 +90,10 @@ async def test_bad_links_get_clear_messages_and_add_nothing(bot_env: BotEnv) -> 
             ("/add", "Send one link"),
             ("/add ftp://example.org/a", "Only http:// and https://"),
             ("/add example.org/story", "should start with https://"),
-            (f"/add {root}/slow.html", "did not send the page within 1 seconds"),
+            (f"/add {root}/slow.html", "did not arrive within 1 seconds"),
             (f"/add {root}/huge.html", "too big"),
             (f"/add {root}/loop", "redirects too many times"),
-            (f"/add {root}/data.json", "not a web page"),
+            (f"/add {root}/data.json", "Could not fetch that link"),
             (f"/add {root}/menu.html", "does not look like a news story"),
         ]
         for i, (command, message) in enumerate(cases):
