@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import logging
 import re
@@ -53,7 +52,7 @@ MAX_FRONT_MATTER_CHARS = 64 * 1024  # a story's front matter is a few lines
 # (``^(#{1,6})\s+(.*?)\s*#*\s*$`` is cubic on "# a" + spaces + "b"; ``!?\[([^\]]*)\]\([^)]*\)``
 # and ``(\*\*|__|\*|`)(?=\S)(.+?)(?<=\S)\1`` are quadratic on many unclosed "[" or "*").
 _EMPHASIS_MARKS = ("**", "__", "*", "`")  # tried in this order, as the regex's alternation
-_EMPHASIS_OPEN = re.compile(r"[*_`]")
+_EMPHASIS_OPEN = re.compile(r"(?:\*|__|`)(?=\S)")  # where a mark may open
 _EMPHASIS_CLOSE = {mark: re.compile(rf"(?<=\S)(?={re.escape(mark)})") for mark in _EMPHASIS_MARKS}
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _DATE = re.compile(r"^\s*(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?(?:$|[T\s])")
@@ -207,26 +206,37 @@ def strip_links(text: str) -> str:
 
 
 def _strip_emphasis_line(line: str) -> str:
-    closers = {
-        mark: [m.start() for m in pattern.finditer(line)]
-        for mark, pattern in _EMPHASIS_CLOSE.items()
-        if mark[0] in line
-    }
-    last = max((ends[-1] for ends in closers.values() if ends), default=0)
+    # Per mark: (where the last search for a closing mark started, where it found one, -1 for
+    # nowhere). Openers come left to right, so a search is reused until the opener passes the
+    # close it found: every part of the line is searched at most once per mark.
+    searched: dict[str, tuple[int, int]] = {}
+    dead = {mark for mark in _EMPHASIS_MARKS if mark not in line}  # no close left
+
+    def first_close(mark: str, start: int) -> int:
+        since, at = searched.get(mark, (start + 1, -1))
+        if since > start or (at != -1 and at < start):
+            found = _EMPHASIS_CLOSE[mark].search(line, start)
+            at = found.start() if found else -1
+            searched[mark] = (start, at)
+            if at == -1:
+                dead.add(mark)
+        return at
+
     out: list[str] = []
     copied = i = 0
-    while (found := _EMPHASIS_OPEN.search(line, i, last)) is not None:  # opens before a close
-        i = found.start()
+    while (
+        len(dead) < len(_EMPHASIS_MARKS) and (opener := _EMPHASIS_OPEN.search(line, i)) is not None
+    ):
+        i = opener.start()
         for mark in _EMPHASIS_MARKS:
             inner = i + len(mark)
             if not line.startswith(mark, i) or inner >= len(line) or line[inner].isspace():
                 continue
-            ends = closers[mark]
-            k = bisect.bisect_left(ends, inner + 1)
-            if k < len(ends):
+            close = first_close(mark, inner + 1)
+            if close != -1:
                 out.append(line[copied:i])
-                out.append(line[inner : ends[k]])
-                copied = i = ends[k] + len(mark)
+                out.append(line[inner:close])
+                copied = i = close + len(mark)
                 break
         else:
             i += 1
@@ -237,8 +247,7 @@ def _strip_emphasis_line(line: str) -> str:
 def strip_emphasis(text: str) -> str:
     """``**bold**``, ``__bold__``, ``*italic*`` and ```code``` replaced by their text, as
     ``re.sub(r"(\\*\\*|__|\\*|`)(?=\\S)(.+?)(?<=\\S)\\1", r"\\2", text)`` does, in
-    O(n log n) time: the closing marks are listed once, and each opening mark looks up the first
-    one after it."""
+    linear time: an opening mark reuses the closing mark found for the one before it."""
     return "\n".join(_strip_emphasis_line(line) for line in text.split("\n"))
 
 
