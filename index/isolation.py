@@ -86,7 +86,12 @@ def _child(
             message = ("refused", "the document is nested too deep to read")
         except Exception as exc:
             message = ("crashed", "".join(traceback.format_exception(exc))[-4000:])
-        conn.send((*message, collect.records))
+        try:
+            conn.send((*message, collect.records))
+        except MemoryError:
+            raise
+        except Exception as exc:  # the result does not pickle
+            conn.send(("crashed", "".join(traceback.format_exception(exc))[-4000:], []))
     except MemoryError:
         with contextlib.suppress(Exception):
             conn.send(("memory", "", []))

@@ -71,3 +71,6 @@ def test_a_reader_that_crashes_or_dies_gives_a_clear_error(
     with pytest.raises(DocumentError) as caught:
         run_isolated(os._exit, 3, limits=FAST)
     assert str(caught.value) == CRASHED
+    with pytest.raises(DocumentError) as caught:
+        run_isolated(re.match, "a", "a", limits=FAST)  # a result that does not pickle
+    assert str(caught.value) == CRASHED
