@@ -1,0 +1,90 @@
+"""The docs stay a reference: docs/configuration.md documents exactly the keys of config.toml,
+with bot/config.py's defaults, and the links between the docs lead to files that exist."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "docs" / "configuration.md"
+
+_SECTION = re.compile(r"^## \[(\w+)\]\s*$")
+_ROW = re.compile(r"^\| `(\w+)` \| `([^`]*)` \|")
+
+
+def documented_keys() -> dict[str, str]:
+    """'section.key' -> the default as written (a TOML value), from the reference's tables."""
+    keys: dict[str, str] = {}
+    section = None
+    for line in REFERENCE.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            match = _SECTION.match(line)
+            section = match.group(1) if match else None
+        elif section and (row := _ROW.match(line)):
+            keys[f"{section}.{row.group(1)}"] = row.group(2)
+    return keys
+
+
+def shipped_keys() -> set[str]:
+    with (ROOT / "config.toml").open("rb") as handle:
+        data = tomllib.load(handle)
+    return {f"{section}.{key}" for section, table in data.items() for key in table}
+
+
+def code_defaults() -> dict[str, Any]:
+    """'section.key' -> its default in bot/config.py (paths as the strings a config file holds)."""
+    defaults: dict[str, Any] = {}
+    config = Config()
+    for section in dataclasses.fields(config):
+        value = getattr(config, section.name)
+        if not dataclasses.is_dataclass(value):
+            continue  # the secrets, which come from the environment
+        for key in dataclasses.fields(value):
+            default = getattr(value, key.name)
+            defaults[f"{section.name}.{key.name}"] = (
+                default.as_posix() if isinstance(default, Path) else default
+            )
+    return defaults
+
+
+def test_the_reference_documents_every_key_of_config_toml() -> None:
+    documented, shipped = set(documented_keys()), shipped_keys()
+    undocumented = sorted(shipped - documented)
+    assert not undocumented, f"in config.toml, missing from {REFERENCE.name}: {undocumented}"
+    unshipped = sorted(documented - shipped)
+    assert not unshipped, f"in {REFERENCE.name}, missing from config.toml: {unshipped}"
+
+
+def test_the_reference_gives_the_code_defaults() -> None:
+    defaults = code_defaults()
+    documented = documented_keys()
+    unknown = sorted(set(documented) - set(defaults))
+    assert not unknown, f"in {REFERENCE.name}, not settings of bot/config.py: {unknown}"
+    wrong = {
+        key: (written, defaults[key])
+        for key, written in documented.items()
+        if tomllib.loads(f"value = {written}")["value"] != defaults[key]
+    }
+    assert not wrong, f"documented default != bot/config.py default: {wrong}"
+
+
+_LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+@pytest.mark.parametrize(
+    "page",
+    [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))],
+    ids=lambda p: p.relative_to(ROOT).as_posix(),
+)
+def test_links_between_the_docs_lead_to_files(page: Path) -> None:
+    targets = _LINK.findall(page.read_text(encoding="utf-8"))
+    broken = [t for t in targets if "://" not in t and not (page.parent / t).exists()]
+    assert not broken, f"{page.name} links to missing files: {broken}"
