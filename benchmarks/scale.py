@@ -47,6 +47,7 @@ import numpy as np
 
 from benchmarks.rewrite_index import add_rescore_options, rescore_below
 from index.ann import AnnSettings
+from index.encoder import GivenVectors
 from index.engine import Engine
 from index.keyword import tokenize
 from index.lexicon import Lexicon
@@ -293,6 +294,7 @@ import json, os, sys, time
 t0 = time.perf_counter()
 import numpy as np
 from pathlib import Path
+from index.encoder import GivenVectors
 from index.engine import Engine
 from index.store import IndexStore
 from benchmarks.scale import rss_bytes
@@ -309,13 +311,13 @@ if mode != "none":
 t_model = time.perf_counter()
 store = IndexStore.load(Path(folder))
 t_store = time.perf_counter()
-engine = Engine(store, embedder)
-first = engine.ask(data[0]) if embedder else engine.ask(data[0], vector=vectors[0])
+engine = Engine(store, embedder or GivenVectors(store.manifest.model, data, vectors))
+first = engine.ask(data[0])
 t_first = time.perf_counter()
 print("ready", flush=True)
 rss_start, anon_start = rss_bytes(), rss_bytes("RssAnon")
-for q, v in zip(data, vectors):
-    engine.ask(q) if embedder else engine.ask(q, vector=v)
+for q in data:
+    engine.ask(q)
 print(json.dumps({
     "imports_and_model_s": t_model - t0, "store_load_s": t_store - t_model,
     "first_answer_s": t_first - t_store, "in_process_total_s": t_first - t0,
@@ -530,7 +532,8 @@ def measure(args: argparse.Namespace, folder: Path, pvec: np.ndarray, work: Path
         )
 
     store = IndexStore.load(folder, model_id())
-    engine = Engine(store, embedder)
+    given = GivenVectors(model_id(), questions, qvec, fallback=embedder)
+    engine = Engine(store, given)
     exact_index = faiss.IndexFlatIP(pvec.shape[1])
     exact_index.add(np.ascontiguousarray(pvec, dtype=np.float32))
     exact_store = IndexStore(
@@ -543,7 +546,7 @@ def measure(args: argparse.Namespace, folder: Path, pvec: np.ndarray, work: Path
         store.lexicon,
     )
     exact_store.rescore = np.asarray(pvec)  # exact cosines for the candidates' features
-    exact_engine = Engine(exact_store, embedder)
+    exact_engine = Engine(exact_store, given)
     depth = engine.settings.depth
 
     # ANN recall against exact search, same queries and vectors.
@@ -555,9 +558,9 @@ def measure(args: argparse.Namespace, folder: Path, pvec: np.ndarray, work: Path
     recall100 = recall_against(ann100, exact100, depth)
     same_top = np.mean(
         [
-            [h.passage.passage_id for h in engine.ask(q, vector=v).hits[:1]]
-            == [h.passage.passage_id for h in exact_engine.ask(q, vector=v).hits[:1]]
-            for q, v in zip(questions[:100], qvec[:100], strict=False)
+            [h.passage.passage_id for h in engine.ask(q).hits[:1]]
+            == [h.passage.passage_id for h in exact_engine.ask(q).hits[:1]]
+            for q in questions[:100]
         ]
     )
     print(f"\n## Dense index: {store.manifest.faiss_type}, same {len(questions)} questions")
@@ -594,12 +597,8 @@ def measure(args: argparse.Namespace, folder: Path, pvec: np.ndarray, work: Path
         "BM25 top 100 (posting lists, question tokenised)": lambda i: engine.keyword_rows(
             tokenize(questions[i]), depth
         ),
-        "engine without embedding (retrieve + compose)": lambda i: engine.ask(
-            questions[i], vector=qvec[i]
-        ),
-        "engine without embedding, exact dense": lambda i: exact_engine.ask(
-            questions[i], vector=qvec[i]
-        ),
+        "engine without embedding (retrieve + compose)": lambda i: engine.ask(questions[i]),
+        "engine without embedding, exact dense": lambda i: exact_engine.ask(questions[i]),
     }
     if args.no_exact:
         del timed["dense exact (IndexFlatIP)"], timed["engine without embedding, exact dense"]

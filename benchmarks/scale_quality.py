@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from index.embedder import Embedder
+from index.encoder import GivenVectors
 from index.engine import Engine
 from index.evaluate import _contains_answer, gold_rank, load_questions
 from index.store import IndexStore
@@ -38,10 +39,11 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for folder in args.indexes:
         store = IndexStore.load(folder, embedder.name)
-        engine = Engine(store, embedder)
+        given = GivenVectors(embedder.name, [q.question for q in questions], vectors)
+        engine = Engine(store, given)
         ranks, answered = [], 0
-        for q, v in zip(questions, vectors, strict=True):
-            found = engine.retrieve(q.question, 10, vector=v)
+        for q in questions:
+            found = engine.retrieve(q.question, 10)
             answer = engine.compose(q.question, q.question, found)
             cited = answer.hits if answer.found else found.hits
             ranks.append(gold_rank((h.passage.doc_id for h in cited), q.passage_ids))

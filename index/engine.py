@@ -13,7 +13,7 @@ import numpy as np
 
 from .answer_span import answer_span
 from .documents import normalize_date
-from .embedder import Embedder
+from .encoder import QueryEncoder
 from .followup import Turn, contextualize, reading, strip_connective, with_context
 from .keyword import content_terms, question_weights, text_terms, tokenize
 from .onnx_backend import worker_count
@@ -119,12 +119,12 @@ def merge_lexical(rows: list[int], first: Lexical, second: Lexical) -> Lexical:
 
 
 def _shown(
-    store: IndexStore, rows: list[int], exclude: Callable[[Passage], bool] | None
+    store: IndexStore, rows: list[int], hidden: Callable[[Passage], bool] | None
 ) -> list[int]:
-    """The rows whose passages ``exclude`` does not hide."""
-    if exclude is None:
+    """The rows whose passages ``hidden`` does not select."""
+    if hidden is None:
         return rows
-    return [r for r in rows if not exclude(store.passages[r])]
+    return [r for r in rows if not hidden(store.passages[r])]
 
 
 @functools.cache
@@ -141,14 +141,20 @@ class Engine:
     def __init__(
         self,
         store: IndexStore,
-        embedder: Embedder | None,
+        embedder: QueryEncoder,
         settings: RankingSettings | None = None,
     ) -> None:
-        """``embedder`` may be None only where every question comes with its vector (the scale
-        benchmark opens an index without loading the model)."""
         self._store = store
         self.embedder = embedder
         self.settings = settings or RankingSettings()
+        self._hidden: Callable[[Passage], bool] | None = None
+
+    def hiding(self, hidden: Callable[[Passage], bool]) -> Engine:
+        """This engine with the passages ``hidden`` selects taken out of every search (the
+        evaluation asks questions whose answer has been taken out of the corpus)."""
+        view = Engine(self._store, self.embedder, self.settings)
+        view._hidden = hidden
+        return view
 
     @property
     def store(self) -> IndexStore:
@@ -179,52 +185,22 @@ class Engine:
         rows, scores = store.lexicon.top(tokens, depth)
         return [int(i) for i in rows], scores
 
-    def retrieve(
-        self,
-        query: str,
-        k: int | None = None,
-        question: str | None = None,
-        exclude: Callable[[Passage], bool] | None = None,
-        vector: np.ndarray | None = None,
-    ) -> Retrieval:
+    def retrieve(self, query: str, k: int | None = None, question: str | None = None) -> Retrieval:
         """Hybrid search: dense and BM25 candidates, fused, de-duplicated, best first.
 
         ``question`` is the question as asked when ``query`` adds context from earlier turns;
-        its wording says what kind of answer to look for. ``exclude`` hides passages (the
-        evaluation uses it to ask questions whose answer has been taken out of the corpus).
-        ``vector`` is ``query`` already embedded by this engine's embedder (it is embedded
-        here otherwise).
+        its wording says what kind of answer to look for.
         """
         store = self._store
-        settings = self.settings
-        k = max(settings.top_k if k is None else k, 1)
+        k = max(self.settings.top_k if k is None else k, 1)
+        if not len(store):
+            return Retrieval([], [], 0.0, self._question_vector(query))
         tokens = tokenize(query)
-        if vector is None:
-            if self.embedder is None:
-                raise ValueError("This engine has no embedder: pass the question's vector.")
-            vector = self.embedder.cached_query(query)
-        pool = _keyword_pool() if vector is None and len(store) else None
-        if pool is not None:
-            # The keyword side runs on another core while this thread embeds the question
-            # (onnxruntime and torch run without the interpreter lock) and searches FAISS.
-            assert self.embedder is not None
-            pending = pool.submit(self._keyword_side, store, query, tokens, exclude)
-            try:
-                vector = self.embedder.encode_query(query)
-                dense_rows = self._dense_side(store, vector, exclude)
-            finally:
-                keyword = pending.result()
-        else:
-            if vector is None:
-                assert self.embedder is not None
-                vector = self.embedder.encode_query(query)
-            if not len(store):
-                return Retrieval([], [], 0.0, vector)
-            keyword = self._keyword_side(store, query, tokens, exclude)
-            dense_rows = self._dense_side(store, vector, exclude)
+        vector, dense_rows, keyword = self._candidates(store, query, tokens)
         rows = list(dict.fromkeys(dense_rows + keyword.rows))
         if not rows:
             return Retrieval([], [], 0.0, vector)
+        settings = self.settings
         # Every feature is computed for the candidates only, so the cost does not grow with
         # the size of the index; the keyword side's own candidates have theirs already.
         found = set(keyword.lexical.rows)
@@ -284,29 +260,42 @@ class Engine:
             {rows[i]: range(int(starts[i]), int(starts[i + 1])) for i in kept},
         )
 
-    def _keyword_side(
-        self,
-        store: IndexStore,
-        query: str,
-        tokens: list[str],
-        exclude: Callable[[Passage], bool] | None,
-    ) -> _KeywordSide:
+    def _candidates(
+        self, store: IndexStore, query: str, tokens: list[str]
+    ) -> tuple[np.ndarray, list[int], _KeywordSide]:
+        """The question's vector, its dense candidates and its keyword side. When the vector
+        must be computed, the keyword side runs on another core meanwhile (onnxruntime and
+        torch run without the interpreter lock)."""
+        vector = self.embedder.cached_query(query)
+        pool = _keyword_pool() if vector is None else None
+        if pool is None:
+            if vector is None:
+                vector = self.embedder.encode_query(query)
+            return (
+                vector,
+                self._dense_side(store, vector),
+                self._keyword_side(store, query, tokens),
+            )
+        pending = pool.submit(self._keyword_side, store, query, tokens)
+        try:
+            vector = self.embedder.encode_query(query)
+            dense_rows = self._dense_side(store, vector)
+        finally:
+            keyword = pending.result()
+        return vector, dense_rows, keyword
+
+    def _keyword_side(self, store: IndexStore, query: str, tokens: list[str]) -> _KeywordSide:
         """Everything that does not need the question's vector: the BM25 candidates with
         their keyword features, the question's word pairs and word weights."""
         rows, _ = self.keyword_rows(tokens, self.settings.depth, store)
-        rows = _shown(store, rows, exclude)
+        rows = _shown(store, rows, self._hidden)
         pairs = bigram_pairs(query)
         return _KeywordSide(
             rows, pairs, lexical_features(store, rows, tokens, pairs), question_weights(query)
         )
 
-    def _dense_side(
-        self,
-        store: IndexStore,
-        vector: np.ndarray,
-        exclude: Callable[[Passage], bool] | None,
-    ) -> list[int]:
-        return _shown(store, self.dense_rows(vector, self.settings.depth, store), exclude)
+    def _dense_side(self, store: IndexStore, vector: np.ndarray) -> list[int]:
+        return _shown(store, self.dense_rows(vector, self.settings.depth, store), self._hidden)
 
     def _favour_answer_type(
         self,
@@ -335,20 +324,10 @@ class Engine:
 
     # -- answering -----------------------------------------------------------------------
 
-    def ask(
-        self,
-        question: str,
-        history: Sequence[Turn] = (),
-        k: int | None = None,
-        *,
-        vector: np.ndarray | None = None,
-    ) -> Answer:
-        """Answer a question; ``history`` holds the conversation's earlier turns, oldest first.
-        ``vector`` is the question already embedded (used when it is searched as asked)."""
+    def ask(self, question: str, history: Sequence[Turn] = (), k: int | None = None) -> Answer:
+        """Answer a question; ``history`` holds the conversation's earlier turns, oldest first."""
         query = contextualize(question, history)
-        if query != question.strip():
-            vector = None
-        found = self.retrieve(query, k, question, vector=vector)
+        found = self.retrieve(query, k, question)
         if history and query == question.strip() and reading(question) == "either":
             # It may point back, but it may stand alone too ("When was it formed?", "What is
             # the AES?"): take it with the previous turn only if the corpus answers that
@@ -362,7 +341,6 @@ class Engine:
         return self.compose(question, query, found)
 
     def _question_vector(self, text: str) -> np.ndarray:
-        assert self.embedder is not None
         cached = self.embedder.cached_query(text)
         return cached if cached is not None else self.embedder.encode_query(text)
 
@@ -375,7 +353,7 @@ class Engine:
         store = self._store
         weight = self.settings.followup_sentence_weight
         own = strip_connective(question)
-        if self.embedder is None or weight <= 0 or not content_or_type(own):
+        if weight <= 0 or not content_or_type(own):
             return found
         rows = found.rows
         sentence_ids, counts = store.candidate_sentences(rows)

@@ -361,7 +361,8 @@ def evaluate_gate(
     for q in questions:
         answerable.append(engine.retrieve(q.question, 1).relevance)
         gold = {_article(p) for p in q.passage_ids}
-        hidden = engine.retrieve(q.question, 1, exclude=lambda p, g=gold: _article(p.doc_id) in g)
+        hiding = engine.hiding(lambda p, g=gold: _article(p.doc_id) in g)
+        hidden = hiding.retrieve(q.question, 1)
         unanswerable.append(hidden.relevance)
     everyday_scores = [engine.retrieve(q, 1).relevance for q in everyday]
     settings = engine.settings

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from index.embedder import Embedder
+from index.encoder import GivenVectors
 from index.engine import Engine, lexical_features, merge_lexical
 from index.followup import Turn
 from index.keyword import tokenize
@@ -139,7 +140,8 @@ def test_the_same_answer_whether_keywords_run_beside_the_embedding(
     engine = story_engine
     for question in ("Who chairs the AES roadmap for its first year?", "Which force is planned?"):
         beside = engine.retrieve(question)
-        in_turn = engine.retrieve(question, vector=beside.query_vector)
+        given = GivenVectors(embedder.name, [question], [beside.query_vector])
+        in_turn = Engine(engine.store, given).retrieve(question)
         assert beside.rows == in_turn.rows and beside.rows
         assert beside.relevance == in_turn.relevance
         assert np.array_equal(beside.sentence_bm25, in_turn.sentence_bm25)
