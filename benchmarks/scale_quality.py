@@ -5,7 +5,7 @@ same passages stored exactly and in the compact/approximate forms.
 
 Each folder is an index of squad_v11_dev (``storybot eval --index DIR`` leaves one; the variants
 are the same vectors rewritten with other thresholds by ``benchmarks/rewrite_index.py``, see
-docs/benchmarks-scale.md). Prints
+docs/performance.md). Prints
 hybrid recall@1/@5, MRR@10 and how often the first answer sentence holds the answer, as
 ``storybot eval`` measures them.
 """

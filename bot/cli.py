@@ -31,7 +31,8 @@ def setup_logging(verbose: int, default: int = logging.WARNING) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
+    # Quiet chatty libraries. httpx and httpcore (python-telegram-bot's default client, unused
+    # since bot/request.py sends through aiohttp) would log Bot API URLs, which hold the token.
     for noisy in ("httpx", "httpcore", "faiss.loader", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 

@@ -158,5 +158,5 @@ async def unknown_command(update: Update, context: Context) -> None:
     await reply(
         message,
         f"I don't know the command /{html.escape(name[:64])}. I understand /ask, /sources, "
-        "/help and /start — or just send your question.",
+        "/latest, /help and /start — or just send your question.",
     )

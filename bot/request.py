@@ -2,7 +2,7 @@
 
 python-telegram-bot's default, ``HTTPXRequest``, spends 3.6-4.7 ms of CPU per request with 50
 requests in flight on this machine (httpx's connection pool does not scale with concurrency);
-aiohttp's client spends 0.35-0.40 ms on the same requests (docs/benchmarks.md). At a few hundred
+aiohttp's client spends 0.35-0.40 ms on the same requests (docs/performance.md). At a few hundred
 answers a second that is most of a core, so the bot sends through aiohttp, which it already
 depends on for its web endpoints. Behaviour follows ``HTTPXRequest`` (the same timeouts,
 ``TimedOut`` for timeouts and ``NetworkError`` for every other transport failure), except that

@@ -13,7 +13,7 @@ EF_SEARCH_PASSAGES = 250_000  # HNSW explores ef_search candidates per this many
 
 @dataclass(frozen=True, slots=True)
 class AnnSettings:
-    """When and how the index turns approximate and compact (docs/benchmarks-scale.md has the
+    """When and how the index turns approximate and compact (docs/performance.md has the
     figures behind the defaults)."""
 
     hnsw_above: int = 50_000  # exact dense search up to this many passages (0: always exact)

@@ -45,7 +45,7 @@ EXPORT_VERSION = 2
 OPSET = 17
 MODEL_FILE = "model.onnx"
 # Lowest cosine with torch float32 accepted at export time, per precision (measured: float32
-# gives 1.00000, the int8 recipe 0.993 on these probes; see docs/benchmarks-embedding.md).
+# gives 1.00000, the int8 recipe 0.993 on these probes; see docs/performance.md).
 MIN_PROBE_COSINE = {"float32": 0.999, "int8": 0.97}
 
 # Probe sentences the export is checked on: short and long, with punctuation and numbers, so that
@@ -228,7 +228,7 @@ def _export_float32(model_path: Path, target: Path) -> np.ndarray:
 
 def _quantize_int8(source: Path, target: Path) -> None:
     """Dynamic int8 quantization of the weight matrix multiplications (see
-    docs/benchmarks-embedding.md for the recipe's measurements)."""
+    docs/performance.md for the recipe's measurements)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with warnings.catch_warnings():
@@ -244,7 +244,7 @@ def _quantize_int8(source: Path, target: Path) -> None:
 
 # onnxruntime 1.32's fused SkipLayerNormalization kernel took 0.34 ms a call on a 148 x 384
 # tensor where the unfused Add + LayerNormalization take a fraction of that: without the
-# fusion, one session embeds 12-17 % more tokens per second (docs/benchmarks-embedding.md).
+# fusion, one session embeds 12-17 % more tokens per second (docs/performance.md).
 DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 
 
@@ -266,7 +266,7 @@ class OnnxRunner:
 
     Several one-thread runs on different texts at once embed 1.5-2x more tokens per second on
     two cores than one run whose two threads split each matrix product (measured in
-    docs/benchmarks-embedding.md); concurrent questions in the bot run at once too. The runs
+    docs/performance.md); concurrent questions in the bot run at once too. The runs
     share the session (onnxruntime's ``run`` is thread-safe), so its weights are in memory and
     in the processor's caches once: with a session per worker, a question alternated between
     two copies of the weights."""

@@ -47,7 +47,7 @@ def write_vectors(folder: Path, index: faiss.Index, vectors: np.ndarray, ann: An
     faiss.write_index(index, str(folder / "dense.faiss"))
     if ann.rescores(len(vectors)):
         # float16 copies of the vectors re-score the graph's candidates: 8-bit vectors
-        # alone cap recall@10 near 0.97-0.99 (docs/benchmarks-scale.md).
+        # alone cap recall@10 near 0.97-0.99 (docs/performance.md).
         exact = np.lib.format.open_memmap(
             folder / "dense_rescore.npy", "w+", np.float16, vectors.shape
         )

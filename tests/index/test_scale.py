@@ -49,7 +49,7 @@ def test_story_answers_are_the_same_with_the_approximate_index(
 
 def test_hnsw_explores_more_candidates_as_the_index_grows() -> None:
     """efSearch is ``ef_search`` per 250,000 passages, never less: larger graphs need a wider
-    search for the same recall (measured in docs/benchmarks-scale.md)."""
+    search for the same recall (measured in docs/performance.md)."""
     ann = AnnSettings(hnsw_above=100, ef_search=64)
     assert [ann.ef_search_for(n) for n in (1, 250_000, 500_000, 1_000_000)] == [64, 64, 128, 256]
     vectors = np.random.default_rng(3).standard_normal((300, 8)).astype(np.float32)
