@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
-import re
 import secrets
 import signal
+import time
 
 from aiohttp import web
 from telegram import BotCommandScopeChat, BotCommandScopeDefault, Update
@@ -25,7 +26,7 @@ from telegram.ext import (
 
 from index.errors import StoryError
 
-from . import admin, answering, buttons, commands, corpus_admin
+from . import admin, answering, buttons, commands, corpus_admin, sqlite
 from .admin import notify_admins
 from .commands import ADMIN_COMMANDS, PUBLIC_COMMANDS
 from .config import Config, ConfigError, Secret
@@ -33,9 +34,10 @@ from .context import CONTEXT_TYPES
 from .corpus_watch import watch_and_reindex
 from .delivery import RetryingRateLimiter
 from .error_handler import error_handler
-from .inbox import DurableApplication, DurableQueue, Inbox
+from .inbox import DeadLetter, DurableApplication, DurableQueue, Inbox
 from .index_watch import IndexWatcher
 from .jobs import ReindexJob
+from .redact import TokenFilter, install_token_filter
 from .request import AiohttpRequest, UpdatesRequest
 from .runtime import make_embedder, open_engine
 from .services import Services
@@ -45,37 +47,6 @@ from .web import create_web_app, stop_accepting
 __all__ = ["TokenFilter", "build_application", "run_bot", "serve"]
 
 logger = logging.getLogger(__name__)
-
-
-class TokenFilter(logging.Filter):
-    """Masks the bot token in every log record that passes a handler, wherever it appears."""
-
-    def __init__(self, *secrets: str) -> None:
-        super().__init__()
-        parts = [re.escape(s) for s in secrets if s]
-        self._pattern = re.compile("|".join(parts)) if parts else None
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self._pattern is None:
-            return True
-        message = record.getMessage()
-        if self._pattern.search(message):
-            record.msg = self._pattern.sub("[REDACTED]", message)
-            record.args = None
-        if record.exc_info and record.exc_info[1] is not None:
-            text = str(record.exc_info[1])
-            if self._pattern.search(text):
-                record.msg = f"{record.msg} ({type(record.exc_info[1]).__name__}, redacted)"
-                record.exc_info = None
-                record.exc_text = None
-        return True
-
-
-def install_token_filter(*secrets: str) -> None:
-    """Attach the token mask to every handler of the root logger."""
-    token_filter = TokenFilter(*secrets)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(token_filter)
 
 
 def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
@@ -144,16 +115,29 @@ def build_application(
     """The Application, wired to the shared services (engine, state store, reindexer).
 
     Updates go through the durable ``inbox`` (by default next to the bot's state), so questions
-    received before a crash are answered after the restart.
+    received before a crash are answered after the restart; one that keeps failing is set
+    aside, and the admins are told.
     """
     telegram = config.telegram
     timeout = telegram.timeout_seconds
     updates = UpdatesRequest(1, timeout, timeout, timeout, timeout)
+    if inbox is None:
+        inbox = Inbox(
+            config.chat.state_path,
+            health=services.state.health,
+            max_bytes=state_max_bytes(config),
+        )
     builder = (
         ApplicationBuilder()
-        .application_class(DurableApplication)
+        .application_class(
+            DurableApplication,
+            kwargs={
+                "poison_attempts": config.chat.poison_attempts,
+                "update_timeout": config.chat.update_timeout_seconds,
+            },
+        )
         .context_types(CONTEXT_TYPES)
-        .update_queue(DurableQueue(inbox or Inbox(config.chat.state_path), updates.raw))
+        .update_queue(DurableQueue(inbox, updates.raw))
         .token(config.token.get())
         .defaults(Defaults(block=True))
         .concurrent_updates(16)
@@ -178,8 +162,33 @@ def build_application(
 
     application = builder.post_init(post_init).build()
     application.bot_data.services = services
+    if isinstance(application, DurableApplication):
+        application.on_dead_letter = _tell_dead_letter(application, services)
     register_handlers(application)
     return application
+
+
+def state_max_bytes(config: Config) -> int:
+    return int(config.chat.state_max_mb * 1024 * 1024)
+
+
+def _tell_dead_letter(application: Application, services: Services):  # type: ignore[no-untyped-def,type-arg]
+    """Tell every admin, once, that an update was set aside (its kind, never its text)."""
+
+    async def tell(dead: DeadLetter) -> None:
+        services.metrics.dead_letters.inc()
+        await notify_admins(
+            application.bot,
+            services.config.telegram.admins,
+            f"I set aside an update after {dead.attempts} failed attempt(s) and will not try "
+            f"it again: {dead.describe()} (update {dead.update_id}).\n"
+            f"Last error: {dead.error}\n"
+            f"On the server, `storybot inbox` lists it; `storybot inbox --retry "
+            f"{dead.update_id}` puts it back for the next start, `--drop {dead.update_id}` "
+            "forgets it.",
+        )
+
+    return tell
 
 
 async def _load(services: Services) -> None:
@@ -213,34 +222,61 @@ async def serve(
     webhook is removed, and the state store is closed.
     """
     stop = stop or asyncio.Event()
-    state = await asyncio.to_thread(StateStore, config.chat.state_path)
+    path, max_bytes = config.chat.state_path, state_max_bytes(config)
+    damaged = await asyncio.to_thread(sqlite.set_aside_if_damaged, path)
+    state = await asyncio.to_thread(StateStore, path, max_bytes=max_bytes)
+    inbox = await asyncio.to_thread(Inbox, path, health=state.health, max_bytes=max_bytes)
     services = Services(config=config, state=state)
-    application = build_application(config, services, webhook=webhook)
+    application = build_application(config, services, webhook=webhook, inbox=inbox)
     web_app = create_web_app(application, services, webhook=webhook)
     runner = web.AppRunner(web_app, access_log=None)
     if config.web.enabled or webhook:
         await runner.setup()
         await web.TCPSite(runner, config.web.host, config.web.port).start()
         logger.info("Web server on http://%s:%d", config.web.host, config.web.port)
-    watcher: asyncio.Task[None] | None = None
+    tasks = [asyncio.create_task(prune_regularly(config, state, inbox), name="pruner")]
     if watch:  # serve --watch: reindex when documents are dropped into corpus/
-        watcher = asyncio.create_task(watch_and_reindex(config, services.reindexer, stop))
+        tasks.append(asyncio.create_task(watch_and_reindex(config, services.reindexer, stop)))
     try:
         await _load(services)
         async with application:
+            if damaged is not None:
+                await notify_admins(
+                    application.bot,
+                    config.telegram.admins,
+                    f"The state file was damaged ({damaged[1]}). I moved it to {damaged[0]} "
+                    "and started with a fresh one: conversations, feedback and unfinished "
+                    "updates from before are in the moved file.",
+                )
             await _take_updates(application, services, web_app, webhook=webhook, stop=stop)
     finally:
-        if watcher is not None:
-            watcher.cancel()
+        for task in tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+                await task
         await runner.cleanup()
         services.answering.shutdown(wait=False)
         await asyncio.to_thread(state.close)
-        queue = application.update_queue
-        if isinstance(queue, DurableQueue):
-            queue.inbox.close()
+        await asyncio.to_thread(inbox.close)
         logger.info("Stopped")
+
+
+async def prune_regularly(config: Config, state: StateStore, inbox: Inbox) -> None:
+    """Every ``chat.prune_every_minutes`` (and at start): forget answers, feedback and dead
+    letters older than ``chat.keep_days``, and finished updates older than two days."""
+    keep = config.chat.keep_days * 86400
+    while True:
+        now = time.time()
+        try:
+            answers = await asyncio.to_thread(state.prune, now - keep)
+            rows = await sqlite.write(
+                functools.partial(inbox.prune, now, keep), inbox.health, "inbox"
+            )
+            if answers or rows:
+                logger.info("Pruned %d old answer(s) and %d inbox row(s)", answers, rows)
+        except Exception:
+            logger.exception("Pruning failed; trying again at the next round")
+        await asyncio.sleep(config.chat.prune_every_minutes * 60)
 
 
 async def _take_updates(
@@ -336,7 +372,6 @@ def _polling_error(services: Services):  # type: ignore[no-untyped-def]
 
 def run_bot(config: Config, webhook: bool = False, watch: bool = False) -> int:
     """``storybot serve``: run until SIGTERM or Ctrl-C, then stop gracefully."""
-    install_token_filter(config.token.get(), config.admin_token.get(), config.webhook_secret.get())
     if webhook:
         if not config.web.webhook_url:
             raise ConfigError(
@@ -344,6 +379,8 @@ def run_bot(config: Config, webhook: bool = False, watch: bool = False) -> int:
             )
         if not config.webhook_secret:
             config = dataclasses.replace(config, webhook_secret=Secret(secrets.token_urlsafe(32)))
+    # Every secret the process will hold exists now (the webhook's just made): mask them all.
+    install_token_filter(config.token.get(), config.admin_token.get(), config.webhook_secret.get())
 
     async def main() -> None:
         stop = asyncio.Event()

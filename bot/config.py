@@ -111,6 +111,13 @@ class ChatSection:
     flood_seconds: float = 20.0  # ... within this many seconds is asked to slow down
     typing_after_seconds: float = 0.5  # show "typing..." only for answers slower than this
     answer_threads: int = 0  # threads answering questions at once (0: one per core)
+    # An update whose handling crashes, times out or dies with the process this many times is
+    # set aside as a dead letter (admins are told; `storybot inbox` lists it).
+    poison_attempts: int = 3
+    update_timeout_seconds: float = 600.0  # one attempt may take this long (0: no limit)
+    keep_days: float = 30.0  # answers, feedback and dead letters are kept this long
+    prune_every_minutes: float = 60.0  # how often old rows are pruned while the bot serves
+    state_max_mb: float = 0.0  # the state file grows no larger (0: no limit); writes then wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +355,16 @@ def _validate(config: Config) -> None:
     if config.retrieval.top_k < 1:
         raise ConfigError(
             f"Config 'retrieval.top_k' must be at least 1, not {config.retrieval.top_k}."
+        )
+    chat = config.chat
+    if chat.poison_attempts < 1:
+        raise ConfigError(
+            f"Config 'chat.poison_attempts' must be at least 1, not {chat.poison_attempts}."
+        )
+    if chat.prune_every_minutes <= 0:
+        raise ConfigError(
+            f"Config 'chat.prune_every_minutes' must be more than 0, not "
+            f"{chat.prune_every_minutes}."
         )
     telegram = config.telegram
     if telegram.timeout_seconds <= 0:

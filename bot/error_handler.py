@@ -11,6 +11,7 @@ from telegram.error import TelegramError
 from index.errors import StoryError
 
 from .context import Context
+from .inbox import will_retry
 from .replies import reply
 
 __all__ = ["error_handler"]
@@ -22,10 +23,14 @@ async def error_handler(update: object, context: Context) -> None:
     """Log every error with its traceback; tell the asker politely when there is one.
 
     A StoryError is the user-facing kind (its message is for them); anything else is a bug,
-    logged with its traceback, and the asker gets an apology."""
+    logged with its traceback, and the asker gets an apology, once the update will not be
+    tried again (``inbox.will_retry``)."""
     error = context.error
     if isinstance(error, TelegramError):
         context.services.metrics.telegram_errors.labels(type(error).__name__).inc()
+    if error is not None and will_retry(error):
+        logger.error("Error while processing an update; it will be tried again", exc_info=error)
+        return
     if isinstance(error, StoryError):
         logger.warning("Update failed: %s", error)
         text = html.escape(str(error))

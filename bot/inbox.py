@@ -1,4 +1,5 @@
-"""A durable inbox: every update is written to SQLite before Telegram is told it was received.
+"""A durable inbox: every update is written to SQLite before Telegram is told it was received,
+and an update that keeps failing is set aside instead of being tried for ever.
 
 python-telegram-bot confirms a batch of updates to Telegram when it asks for the next batch, so
 a bot killed after that moment, but before it answered, would lose those questions for good.
@@ -8,26 +9,49 @@ queue, fed by both long polling and the webhook), which stores each one before i
 updates that were received but never finished are put back on the queue, in the order they
 came, and a copy that Telegram delivers again is dropped, so nothing is answered twice.
 
-The inbox is used only from the event loop's thread; each write is one small SQLite statement in
-WAL mode, which survives the process being killed.
+Poison updates: each attempt at an update is counted in the file *before* its handlers run, so
+an attempt cut short by the process dying counts too. An update whose handling crashes, times
+out or is interrupted ``poison_attempts`` times moves to the ``dead_letters`` table, the admins
+are told once, and it is never tried again (``storybot inbox`` lists it, and can retry or drop
+it). Updates that an earlier run had begun are replayed one at a time, so an update that kills
+the process cannot take the others in flight with it.
+
+Every write runs off the event loop and is retried while the file cannot take it (disk full,
+locked by another process): polling waits instead of ending, nothing is lost, and
+``WriteHealth`` tells /healthz why the bot is not taking updates.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
+import threading
 import time
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from telegram import Update
+from telegram.error import Forbidden
 from telegram.ext import Application
 
-from . import sqlite
+from index.errors import StoryError
 
-__all__ = ["DurableApplication", "DurableQueue", "Inbox"]
+from . import sqlite
+from .redact import describe_error
+
+__all__ = [
+    "DeadLetter",
+    "DurableApplication",
+    "DurableQueue",
+    "Inbox",
+    "PendingUpdate",
+    "update_kind",
+    "will_retry",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -39,43 +63,239 @@ CREATE TABLE IF NOT EXISTS inbox (
     done REAL
 );
 CREATE INDEX IF NOT EXISTS inbox_pending ON inbox (done, update_id);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    update_id INTEGER PRIMARY KEY,
+    data TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    error TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    received REAL NOT NULL,
+    set_aside REAL NOT NULL
+);
 """
 KEEP_DONE_SECONDS = 2 * 86400  # finished updates are remembered this long, to drop re-deliveries
+WRITER = "inbox"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingUpdate:
+    """An update received but not finished: as Telegram sent it, and how it went so far."""
+
+    update_id: int
+    data: dict[str, Any]
+    attempts: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An update set aside after failing ``attempts`` times; ``error`` is the last failure."""
+
+    update_id: int
+    kind: str
+    error: str
+    attempts: int
+    received: float
+    set_aside: float
+    data: dict[str, Any]
+
+    def describe(self) -> str:
+        """What it was, without its text: its kind, who sent it and where."""
+        return update_kind(self.data, detail=True)
+
+
+def update_kind(data: dict[str, Any], *, detail: bool = False) -> str:
+    """An update's kind ("message", "callback_query", ...); with ``detail``, also its sender
+    and chat (never its text, which may be what made it fail)."""
+    kind = next((key for key in data if key != "update_id"), "unknown")
+    if not detail:
+        return kind
+    body = data.get(kind)
+    if not isinstance(body, dict):
+        return kind
+    sender = body.get("from") if isinstance(body.get("from"), dict) else {}
+    chat = body.get("chat")
+    if not isinstance(chat, dict) and isinstance(body.get("message"), dict):
+        chat = body["message"].get("chat")
+    parts = [kind.replace("_", " ")]
+    if sender.get("id") is not None:
+        parts.append(f"from user {sender['id']}")
+    if isinstance(chat, dict) and chat.get("id") is not None:
+        parts.append(f"in chat {chat['id']}")
+    return " ".join(parts)
 
 
 class Inbox:
-    """The updates the bot has received, and which of them it has finished with."""
+    """The updates the bot has received, which of them it has finished with, how often each
+    was tried, and the dead letters. Blocking; one connection, guarded by a lock (the bot calls
+    it from worker threads through ``sqlite.write``)."""
 
-    def __init__(self, path: Path | str) -> None:
-        self._db = sqlite.connect(path)
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        health: sqlite.WriteHealth | None = None,
+        max_bytes: int = 0,
+    ) -> None:
+        self.health = health
+        self._lock = threading.Lock()
+        self._db = sqlite.connect(path, max_bytes=max_bytes)
         self._db.executescript(_SCHEMA)
-        self._db.execute(
-            "DELETE FROM inbox WHERE done IS NOT NULL AND done < ?",
-            (time.time() - KEEP_DONE_SECONDS,),
-        )
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(inbox)")}
+        if "attempts" not in columns:  # an inbox from before poison updates were counted
+            self._db.execute("ALTER TABLE inbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+            self._db.execute("ALTER TABLE inbox ADD COLUMN error TEXT")
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def add(self, update_id: int, data: dict[str, Any]) -> bool:
-        """Store a newly received update; False when it was received before (a re-delivery)."""
-        cursor = self._db.execute(
-            "INSERT OR IGNORE INTO inbox (update_id, data, received) VALUES (?,?,?)",
-            (update_id, json.dumps(data, ensure_ascii=False), time.time()),
-        )
+        """Store a newly received update; False when it was received before (a re-delivery),
+        or was set aside as a dead letter."""
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO inbox (update_id, data, received)"
+                " SELECT ?, ?, ? WHERE NOT EXISTS"
+                " (SELECT 1 FROM dead_letters WHERE update_id = ?)",
+                (update_id, json.dumps(data, ensure_ascii=False), time.time(), update_id),
+            )
         return cursor.rowcount == 1
 
-    def done(self, update_id: int) -> None:
-        self._db.execute(
-            "UPDATE inbox SET done=? WHERE update_id=? AND done IS NULL", (time.time(), update_id)
-        )
+    def begin(self, update_id: int) -> int:
+        """Count one more attempt at an update (before its handlers run); returns the count."""
+        with self._lock:
+            row = self._db.execute(
+                "UPDATE inbox SET attempts = attempts + 1 WHERE update_id=? RETURNING attempts",
+                (update_id,),
+            ).fetchone()
+        return int(row[0]) if row else 1
 
-    def pending(self) -> list[dict[str, Any]]:
+    def done(self, update_id: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE inbox SET done=? WHERE update_id=? AND done IS NULL",
+                (time.time(), update_id),
+            )
+
+    def failed(self, update_id: int, error: str) -> None:
+        """Remember why an attempt failed (the update stays unfinished, to be tried again)."""
+        with self._lock:
+            self._db.execute("UPDATE inbox SET error=? WHERE update_id=?", (error, update_id))
+
+    def pending(self) -> list[PendingUpdate]:
         """Received but not finished, oldest first."""
-        rows = self._db.execute(
-            "SELECT data FROM inbox WHERE done IS NULL ORDER BY update_id"
-        ).fetchall()
-        return [json.loads(data) for (data,) in rows]
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT update_id, data, attempts, error FROM inbox WHERE done IS NULL"
+                " ORDER BY update_id"
+            ).fetchall()
+        return [PendingUpdate(uid, json.loads(data), n, err) for uid, data, n, err in rows]
+
+    def set_aside(self, update_id: int, error: str) -> DeadLetter | None:
+        """Move an unfinished update to the dead letters (None if it is not in the inbox)."""
+        now = time.time()
+        with self._lock:
+            row = self._db.execute(
+                "SELECT data, attempts, received FROM inbox WHERE update_id=?", (update_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            data, attempts, received = row
+            kind = update_kind(json.loads(data))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO dead_letters (update_id, data, kind, error, attempts,"
+                    " received, set_aside) VALUES (?,?,?,?,?,?,?)",
+                    (update_id, data, kind, error, attempts, received, now),
+                )
+                self._db.execute("DELETE FROM inbox WHERE update_id=?", (update_id,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return DeadLetter(update_id, kind, error, attempts, received, now, json.loads(data))
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT update_id, kind, error, attempts, received, set_aside, data"
+                " FROM dead_letters ORDER BY set_aside, update_id"
+            ).fetchall()
+        return [DeadLetter(*row[:6], json.loads(row[6])) for row in rows]
+
+    def retry(self, update_id: int) -> bool:
+        """Put a dead letter back in the inbox, with no attempts counted (the bot handles it at
+        its next start); False if there is no such dead letter."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                moved = self._db.execute(
+                    "INSERT OR REPLACE INTO inbox (update_id, data, received, done, attempts,"
+                    " error) SELECT update_id, data, received, NULL, 0, NULL FROM dead_letters"
+                    " WHERE update_id=?",
+                    (update_id,),
+                ).rowcount
+                self._db.execute("DELETE FROM dead_letters WHERE update_id=?", (update_id,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return moved == 1
+
+    def drop(self, update_id: int) -> bool:
+        """Forget a dead letter for good; False if there is no such dead letter."""
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM dead_letters WHERE update_id=?", (update_id,))
+        return cursor.rowcount == 1
+
+    def prune(self, now: float, keep_dead_seconds: float) -> int:
+        """Forget finished updates after two days, and dead letters after
+        ``keep_dead_seconds``; returns how many rows went."""
+        with self._lock:
+            done = self._db.execute(
+                "DELETE FROM inbox WHERE done IS NOT NULL AND done < ?",
+                (now - KEEP_DONE_SECONDS,),
+            ).rowcount
+            dead = self._db.execute(
+                "DELETE FROM dead_letters WHERE set_aside < ?", (now - keep_dead_seconds,)
+            ).rowcount
+        return done + dead
+
+
+# -- the attempt in progress ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """The attempt at an update whose handlers are running in this task."""
+
+    update_id: int
+    number: int
+    last: bool  # no attempt follows this one
+    error: BaseException | None = None
+
+
+_ATTEMPT: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar(
+    "storybot_attempt", default=None
+)
+
+
+def _is_failure(error: BaseException) -> bool:
+    """Whether an error a handler raised is a failure to try again: not the user-facing kind
+    (StoryError, already told to the user) nor a chat the bot may not write to."""
+    return not isinstance(error, StoryError | Forbidden)
+
+
+def will_retry(error: BaseException) -> bool:
+    """Whether the update whose handler raised ``error`` will be tried again (so the asker is
+    not told it failed yet). For the error handler."""
+    attempt = _ATTEMPT.get()
+    return attempt is not None and attempt.error is error and not attempt.last
+
+
+# -- the queue and the application ------------------------------------------------------------
 
 
 class DurableQueue(asyncio.Queue):  # type: ignore[type-arg]
@@ -94,39 +314,155 @@ class DurableQueue(asyncio.Queue):  # type: ignore[type-arg]
         self.inbox = inbox
         self.raw = raw if raw is not None else {}
 
+    def _data(self, update: Update) -> dict[str, Any]:
+        data = self.raw.pop(update.update_id, None)
+        return data if data is not None else update.to_dict()
+
+    async def put(self, item: object) -> None:
+        """Store an update (off the event loop, retried while the file cannot take it: the
+        caller, long polling or the webhook, waits), then queue it."""
+        if isinstance(item, Update):
+            data = self._data(item)
+            stored = await sqlite.write(
+                lambda: self.inbox.add(item.update_id, data), self.inbox.health, WRITER
+            )
+            if not stored:
+                logger.info("Dropped update %d: it was received before", item.update_id)
+                return
+        super().put_nowait(item)
+
     def put_nowait(self, item: object) -> None:
-        # asyncio.Queue.put ends in put_nowait, so both ways in pass here (the queue is unbounded).
-        if not isinstance(item, Update):
-            super().put_nowait(item)
-            return
-        data = self.raw.pop(item.update_id, None)
-        if data is None:
-            data = item.to_dict()
-        if not self.inbox.add(item.update_id, data):
+        """``put`` without waiting: the write runs on the caller's thread (tests, tools)."""
+        if isinstance(item, Update) and not self.inbox.add(item.update_id, self._data(item)):
             logger.info("Dropped update %d: it was received before", item.update_id)
             return
         super().put_nowait(item)
 
+    def requeue(self, update: Update) -> None:
+        """Queue an update that is in the inbox already (to try it again)."""
+        super().put_nowait(update)
+
+    async def write(self, call: Callable[[], Any]) -> Any:
+        return await sqlite.write(call, self.inbox.health, WRITER)
+
     async def replay(self, application: Application) -> int:  # type: ignore[type-arg]
-        """Queue the updates left unfinished by the last run (call before taking new ones)."""
-        pending = self.inbox.pending()
-        for data in pending:
-            super().put_nowait(Update.de_json(data, application.bot))
+        """The updates left unfinished by the last run (call before taking new ones): those
+        tried too often are set aside, those an earlier run had begun are handled now, one at
+        a time, and those never begun are queued. Returns how many were taken up again."""
+        pending = await self.write(self.inbox.pending)
         if pending:
             logger.info("Answering %d update(s) received before the last stop", len(pending))
+        durable = application if isinstance(application, DurableApplication) else None
+        limit = durable.poison_attempts if durable is not None else 0
+        begun = [p for p in pending if p.attempts]
+        for item in begun:
+            update = Update.de_json(item.data, application.bot)
+            if durable is not None and limit and item.attempts >= limit:
+                error = item.error or f"the bot stopped while handling it ({item.attempts} times)"
+                await durable.set_aside(update, error)
+            else:
+                await application.process_update(update)
+        for item in pending:
+            if not item.attempts:
+                super().put_nowait(Update.de_json(item.data, application.bot))
         return len(pending)
 
 
-class DurableApplication(Application):  # type: ignore[type-arg]
-    """An Application that marks each update done in the inbox once its handlers have run.
+OnDeadLetter = Callable[[DeadLetter], Awaitable[None]]
 
-    Errors inside handlers are handled by PTB (the error handler tells the user), so an update
-    whose processing returns is finished; one interrupted by the process dying is not, and is
-    answered at the next start.
+
+class DurableApplication(Application):  # type: ignore[type-arg]
+    """An Application that counts each attempt at an update before its handlers run, marks it
+    done once they have, and sets it aside after ``poison_attempts`` failed attempts (a crash,
+    a timeout after ``update_timeout`` seconds, or the process dying), telling
+    ``on_dead_letter``.
+
+    A failed attempt before the last is tried again after 2, 4, ... seconds, and the asker is
+    not told of it (``will_retry``); after the last, the error handler apologises as usual.
     """
 
+    def __init__(
+        self, *, poison_attempts: int = 3, update_timeout: float = 0.0, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.poison_attempts = poison_attempts
+        self.update_timeout = update_timeout
+        self.on_dead_letter: OnDeadLetter | None = None
+
     async def process_update(self, update: object) -> None:
-        await super().process_update(update)
         queue = self.update_queue
-        if isinstance(update, Update) and isinstance(queue, DurableQueue):
-            queue.inbox.done(update.update_id)
+        if not isinstance(update, Update) or not isinstance(queue, DurableQueue):
+            await super().process_update(update)
+            return
+        update_id = update.update_id
+        number = await queue.write(lambda: queue.inbox.begin(update_id))
+        if self.poison_attempts and number > self.poison_attempts:
+            await self.set_aside(update, f"tried {number - 1} times already")
+            return
+        attempt = _Attempt(update_id, number, last=number >= self.poison_attempts)
+        token = _ATTEMPT.set(attempt)
+        failure: str | None = None
+        try:
+            async with asyncio.timeout(self.update_timeout or None):
+                await super().process_update(update)
+        except TimeoutError:
+            failure = f"TimeoutError: its handling took over {self.update_timeout:g} s"
+            logger.error("Update %d timed out (attempt %d)", update_id, number)
+        finally:
+            _ATTEMPT.reset(token)
+        if failure is None and attempt.error is not None:
+            failure = describe_error(attempt.error)
+        if failure is None:
+            await queue.write(lambda: queue.inbox.done(update_id))
+        elif attempt.last:
+            await self.set_aside(update, failure)
+        else:
+            await queue.write(lambda: queue.inbox.failed(update_id, failure))
+            delay = 2.0**number
+            logger.warning(
+                "Update %d failed (attempt %d of %d); trying again in %g s",
+                update_id,
+                number,
+                self.poison_attempts,
+                delay,
+            )
+            asyncio.get_running_loop().call_later(delay, queue.requeue, update)
+
+    async def process_error(
+        self,
+        update: object | None,
+        error: Exception,
+        job: Any = None,
+        coroutine: Any = None,
+    ) -> bool:
+        attempt = _ATTEMPT.get()
+        if (
+            attempt is not None
+            and job is None
+            and coroutine is None  # raised by a handler, not by a task it started
+            and isinstance(update, Update)
+            and update.update_id == attempt.update_id
+            and _is_failure(error)
+        ):
+            attempt.error = error
+        return await super().process_error(update, error, job, coroutine)
+
+    async def set_aside(self, update: Update, error: str) -> None:
+        """Move the update to the dead letters and tell ``on_dead_letter`` (once)."""
+        queue = self.update_queue
+        assert isinstance(queue, DurableQueue)
+        dead = await queue.write(lambda: queue.inbox.set_aside(update.update_id, error))
+        if dead is None:
+            return
+        logger.error(
+            "Update %d (%s) set aside as a dead letter after %d attempt(s): %s",
+            dead.update_id,
+            dead.describe(),
+            dead.attempts,
+            dead.error,
+        )
+        if self.on_dead_letter is not None:
+            try:
+                await self.on_dead_letter(dead)
+            except Exception:
+                logger.exception("Could not report dead letter %d", dead.update_id)

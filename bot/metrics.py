@@ -48,6 +48,11 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.dead_letters = Counter(
+            "storybot_dead_letters",
+            "Updates set aside after failing chat.poison_attempts times",
+            registry=r,
+        )
         self.feedback = Counter(
             "storybot_feedback", "Feedback button presses", ["value"], registry=r
         )

@@ -70,6 +70,11 @@ class Services:
         self.unavailable = ""
         self.metrics.set_index(len(store), store.size_bytes)
 
+    @property
+    def storage(self) -> str:
+        """Why the bot's SQLite file cannot be written now ("" while it can)."""
+        return self.state.health.problem
+
     def ready_engine(self) -> Engine:
         """The engine, or StoryError with a message for the user when it cannot answer."""
         if self.engine is None:

@@ -3,7 +3,9 @@
 Conversation context is a chain of answers: each answer row keeps the turns that led to it, so
 replying to any earlier answer continues exactly that line of questions, and two people in one
 group can follow two threads. Everything survives a restart. All methods are blocking; the bot
-calls them through ``asyncio.to_thread``.
+calls them through ``asyncio.to_thread``. A write that fails on a full disk or a lock is tried
+again for ``WRITE_BUDGET_SECONDS`` (``WriteHealth`` shows it meanwhile); ``prune`` forgets old
+answers and feedback, keeping their counts for /stats.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from index.followup import Turn
 from . import sqlite
 
 __all__ = ["AnswerRecord", "StateStore"]
+
+WRITE_BUDGET_SECONDS = 30.0  # a failing write is tried again for this long, then raises
+WRITER = "state store"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -45,6 +50,10 @@ CREATE TABLE IF NOT EXISTS feedback (
     value INTEGER NOT NULL,
     created REAL NOT NULL,
     PRIMARY KEY (answer_key, user_id)
+);
+CREATE TABLE IF NOT EXISTS totals (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
 );
 """
 _COLUMNS = (
@@ -77,8 +86,15 @@ class AnswerRecord:
 class StateStore:
     """A small SQLite database; one connection, guarded by a lock (calls come from threads)."""
 
-    def __init__(self, path: Path | str) -> None:
-        self._db = sqlite.connect(path)
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        health: sqlite.WriteHealth | None = None,
+        max_bytes: int = 0,
+    ) -> None:
+        self.health = health if health is not None else sqlite.WriteHealth()
+        self._db = sqlite.connect(path, max_bytes=max_bytes)
         self._db.executescript(_SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(answers)")}
         if "update_id" not in columns:  # a state file from before the durable inbox
@@ -92,6 +108,15 @@ class StateStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def _write(self, sql: str, params: Sequence[object]) -> int:
+        """One write statement, tried again while the file cannot take it; its row count."""
+
+        def attempt() -> int:
+            with self._lock:
+                return self._db.execute(sql, params).rowcount
+
+        return sqlite.write_blocking(attempt, self.health, WRITER, WRITE_BUDGET_SECONDS)
 
     # -- answers -------------------------------------------------------------------------
 
@@ -110,24 +135,23 @@ class StateStore:
     ) -> str:
         """Record an answer before it is sent; returns its key (used in button data)."""
         key = secrets.token_hex(6)
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO answers (key, chat_id, thread_id, user_id, question, query, found,"
-                " history, passages, created, update_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    key,
-                    chat_id,
-                    thread_id or 0,
-                    user_id,
-                    question,
-                    query,
-                    int(found),
-                    json.dumps([[t.question, t.query] for t in history]),
-                    json.dumps(list(passage_ids)),
-                    time.time(),
-                    update_id,
-                ),
-            )
+        self._write(
+            "INSERT INTO answers (key, chat_id, thread_id, user_id, question, query, found,"
+            " history, passages, created, update_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                key,
+                chat_id,
+                thread_id or 0,
+                user_id,
+                question,
+                query,
+                int(found),
+                json.dumps([[t.question, t.query] for t in history]),
+                json.dumps(list(passage_ids)),
+                time.time(),
+                update_id,
+            ),
+        )
         return key
 
     def answered(self, update_id: int) -> bool:
@@ -141,8 +165,7 @@ class StateStore:
 
     def set_message_id(self, key: str, message_id: int) -> None:
         """Tie an answer to the Telegram message that carried it (for replies to it)."""
-        with self._lock:
-            self._db.execute("UPDATE answers SET message_id=? WHERE key=?", (message_id, key))
+        self._write("UPDATE answers SET message_id=? WHERE key=?", (message_id, key))
 
     def answer(self, key: str) -> AnswerRecord | None:
         with self._lock:
@@ -178,13 +201,12 @@ class StateStore:
 
     def set_feedback(self, answer_key: str, user_id: int, value: int) -> None:
         """+1 or -1 from one user on one answer; pressing again replaces their vote."""
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO feedback (answer_key, user_id, value, created) VALUES (?,?,?,?)"
-                " ON CONFLICT (answer_key, user_id) DO UPDATE SET value=excluded.value,"
-                " created=excluded.created",
-                (answer_key, user_id, value, time.time()),
-            )
+        self._write(
+            "INSERT INTO feedback (answer_key, user_id, value, created) VALUES (?,?,?,?)"
+            " ON CONFLICT (answer_key, user_id) DO UPDATE SET value=excluded.value,"
+            " created=excluded.created",
+            (answer_key, user_id, value, time.time()),
+        )
 
     def feedback(self, answer_key: str) -> dict[int, int]:
         with self._lock:
@@ -194,6 +216,8 @@ class StateStore:
         return dict(rows)
 
     def stats(self) -> dict[str, int]:
+        """Questions answered, not found, and feedback, since the state file was made (pruned
+        rows are counted in ``totals``)."""
         with self._lock:
             answered, not_found = self._db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(1 - found), 0) FROM answers"
@@ -201,12 +225,60 @@ class StateStore:
             up, down = self._db.execute(
                 "SELECT COALESCE(SUM(value > 0), 0), COALESCE(SUM(value < 0), 0) FROM feedback"
             ).fetchone()
+            totals = dict(self._db.execute("SELECT name, value FROM totals").fetchall())
         return {
-            "questions": answered,
-            "not_found": not_found,
-            "thumbs_up": up,
-            "thumbs_down": down,
+            "questions": answered + totals.get("questions", 0),
+            "not_found": not_found + totals.get("not_found", 0),
+            "thumbs_up": up + totals.get("thumbs_up", 0),
+            "thumbs_down": down + totals.get("thumbs_down", 0),
         }
+
+    # -- pruning ---------------------------------------------------------------------------
+
+    def prune(self, before: float) -> int:
+        """Forget answers given before ``before`` (a Unix time) and the feedback on them; their
+        counts move to ``totals``, so /stats still counts them. Returns the answers removed."""
+
+        def attempt() -> int:
+            with self._lock:
+                db = self._db
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    gone, not_found = db.execute(
+                        "SELECT COUNT(*), COALESCE(SUM(1 - found), 0) FROM answers"
+                        " WHERE created < ?",
+                        (before,),
+                    ).fetchone()
+                    up, down = db.execute(
+                        "SELECT COALESCE(SUM(value > 0), 0), COALESCE(SUM(value < 0), 0)"
+                        " FROM feedback WHERE answer_key IN"
+                        " (SELECT key FROM answers WHERE created < ?)",
+                        (before,),
+                    ).fetchone()
+                    for name, value in (
+                        ("questions", gone),
+                        ("not_found", not_found),
+                        ("thumbs_up", up),
+                        ("thumbs_down", down),
+                    ):
+                        db.execute(
+                            "INSERT INTO totals (name, value) VALUES (?, ?) ON CONFLICT (name)"
+                            " DO UPDATE SET value = value + excluded.value",
+                            (name, value),
+                        )
+                    db.execute(
+                        "DELETE FROM feedback WHERE answer_key IN"
+                        " (SELECT key FROM answers WHERE created < ?)",
+                        (before,),
+                    )
+                    db.execute("DELETE FROM answers WHERE created < ?", (before,))
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                return int(gone)
+
+        return sqlite.write_blocking(attempt, self.health, WRITER, WRITE_BUDGET_SECONDS)
 
 
 def _record(row: tuple) -> AnswerRecord:  # type: ignore[type-arg]

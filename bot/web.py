@@ -36,11 +36,14 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 with the index version, passage count and model when the bot can answer; else 503."""
+    """200 with the index version, passage count and model when the bot can answer; else 503:
+    the index is not loaded, or the state file cannot be written (updates wait meanwhile)."""
     svc = _services(request)
     running = svc.reindexer.running
     if svc.engine is None:
         return _json({"status": "unavailable", "reason": svc.unavailable}, status=503)
+    if svc.storage:
+        return _json({"status": "degraded", "reason": svc.storage}, status=503)
     manifest = svc.engine.store.manifest
     return _json(
         {
@@ -112,6 +115,8 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         return web.Response(status=503, text="shutting down")  # Telegram will deliver it again
     if request.content_length is not None and request.content_length > MAX_UPDATE_BYTES:
         return web.Response(status=413, text="too large")
+    if svc.storage:  # it could not be stored: Telegram keeps it and posts it again later
+        return web.Response(status=503, text="storage unavailable")
     try:
         data = await request.json()
         application = request.app[APPLICATION_KEY]
