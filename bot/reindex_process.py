@@ -21,7 +21,7 @@ from index.errors import StoryError
 from .config import Config, Secret
 from .runtime import make_embedder, reindex
 
-__all__ = ["REINDEX_NICENESS", "reindex_child", "run_reindex_process"]
+__all__ = ["REINDEX_NICENESS", "child_config", "reindex_child", "run_reindex_process"]
 
 
 def _threads(config: Config) -> int | None:
@@ -41,6 +41,14 @@ def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def child_config(config: Config) -> Config:
+    """The configuration a reindex process is handed: all of it but the secrets (it reads the
+    corpus and writes the index, and talks to nobody)."""
+    return dataclasses.replace(
+        config, token=Secret(""), admin_token=Secret(""), webhook_secret=Secret("")
+    )
 
 
 def reindex_child(config: Config, conn: Connection) -> None:
@@ -74,10 +82,11 @@ def run_reindex_process(config: Config, progress: Callable[[str, int, int], None
     priority than answering. Raises StoryError when the build fails or the process dies."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    # The child needs no secret: it reads the corpus and writes the index.
-    child_config = dataclasses.replace(config, token=Secret(""), admin_token=Secret(""))
     process = context.Process(
-        target=reindex_child, args=(child_config, sender), name="storybot-reindex", daemon=True
+        target=reindex_child,
+        args=(child_config(config), sender),
+        name="storybot-reindex",
+        daemon=True,
     )
     process.start()
     sender.close()

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real model (loaded once per session), the shipped corpus, no network."""
+"""Shared fixtures: the real model as config.toml ships it (loaded once per session), the shipped
+corpus, no network."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import load_config
+from bot.runtime import make_embedder
 from index.build import BuildSettings, build_index
 from index.embedder import Embedder
 from index.engine import Engine
@@ -17,6 +20,17 @@ from index.store import IndexStore
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# How the shipped config.toml embeds text (model, backend, precision, the ONNX export's folder).
+# Every test config that builds or reads an index says the same, so the tests run what ships.
+SHIPPED = load_config(ROOT / "config.toml", environ={})
+EMBEDDING = {
+    "model": SHIPPED.index.model,
+    "backend": SHIPPED.index.backend,
+    "precision": SHIPPED.index.precision,
+    "onnx_cache": str(SHIPPED.index.onnx_cache),
+}
+EMBEDDING_TOML = "".join(f'{key} = "{value}"\n' for key, value in EMBEDDING.items())
 
 _real_connect = socket.socket.connect
 
@@ -41,7 +55,15 @@ def _offline() -> None:
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    """The real bundled all-MiniLM-L6-v2, loaded once for the whole session."""
+    """The real bundled all-MiniLM-L6-v2 as config.toml ships it (ONNX, int8), loaded once for
+    the whole session (exported to ONNX on the first run)."""
+    return make_embedder(SHIPPED)
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> Embedder:
+    """The same model on torch in float32: the exact path, and the reference the others are
+    compared with."""
     return Embedder()
 
 

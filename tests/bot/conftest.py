@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ from index.embedder import Embedder
 from index.engine import Engine
 from index.store import IndexStore
 from tests.botapi import BotApiServer, SimUser
+from tests.conftest import EMBEDDING
 
 TOKEN = "123456:TEST-token-that-must-never-be-logged"
 
@@ -46,7 +49,7 @@ def make_config(
     return load_config(
         {
             "corpus": {"path": str(corpus)},
-            "index": {"path": str(index_dir)},
+            "index": {"path": str(index_dir), **EMBEDDING},
             "chat": {
                 "state_path": str(tmp / "state.sqlite3"),
                 "context_minutes": 30,
@@ -67,6 +70,28 @@ def make_services(config: Config, engine: Engine, embedder: Embedder) -> Service
         config, services.install, load_embedder=lambda: embedder, metrics=services.metrics
     )
     return services
+
+
+def unfinished_updates(state_path: Path) -> int:
+    """Updates in the bot's inbox whose handlers have not returned yet (read from its file, so
+    this works for a bot in another process too)."""
+    with contextlib.closing(sqlite3.connect(state_path)) as db:
+        (count,) = db.execute("SELECT count(*) FROM inbox WHERE done IS NULL").fetchone()
+    return int(count)
+
+
+async def wait_until_handled(
+    server: BotApiServer,
+    state_path: Path,
+    timeout: float = 60,  # noqa: ASYNC109 - the deadline is part of the helper's contract
+) -> None:
+    """Every update sent so far was taken by the bot and its handlers have returned: whatever
+    the bot sends in reply to them has been sent. The positive signal that lets a test say
+    "nothing more arrives" without sleeping."""
+    await server.wait_until_consumed(timeout)  # confirmed: each one is in the inbox
+    await server.wait_for(
+        lambda: unfinished_updates(state_path) == 0, timeout, "the bot to finish every update"
+    )
 
 
 async def start_bot(config: Config, engine: Engine, embedder: Embedder):  # type: ignore[no-untyped-def]

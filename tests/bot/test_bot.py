@@ -13,6 +13,7 @@ import pytest
 
 from bot.commands import ADMIN_COMMANDS
 from bot.config import Config
+from bot.runtime import reindex
 from index.embedder import Embedder
 from index.engine import Engine
 from index.store import IndexStore
@@ -57,6 +58,31 @@ async def test_private_question_is_answered_with_citation(bot_env: BotEnv) -> No
     assert server.calls("sendChatAction")  # typing indicator
     labels = [b["text"] for b in _buttons(reply)]
     assert "👍" in labels and "👎" in labels and "📄 [1]" in labels
+
+
+async def test_the_exact_torch_float32_path_answers_too(
+    tmp_path: Path, corpus_dir: Path, torch_embedder: Embedder
+) -> None:
+    """config.toml ships ONNX int8 (what the other bot tests run); the exact path, torch in
+    float32, indexes and answers as well."""
+    async with BotApiServer(token=TOKEN, bot_username="storybot") as server:
+        config = make_config(tmp_path, server, 1, tmp_path / "index", corpus_dir)
+        exact = dataclasses.replace(config.index, backend="torch", precision="float32")
+        config = dataclasses.replace(config, index=exact)
+        assert config.embedding_id == torch_embedder.name
+        report = reindex(config, lambda: torch_embedder)
+        assert report.embedded == report.passages > 0
+        store = IndexStore.load(config.index.path, config.embedding_id)
+        engine = Engine(store, torch_embedder, config.ranking_settings())
+        application, state = await start_bot(config, engine, torch_embedder)
+        try:
+            alice = server.create_user("Alice")
+            chat = server.create_private_chat(alice)
+            server.send_text(chat, alice, "Who will the ministers meet in Moscow?")
+            (reply,) = await server.wait_for_messages(chat, 1)
+            assert "Sergei Lavrov" in _first_line(reply)
+        finally:
+            await stop_bot(application, state)
 
 
 async def test_sources_pages_and_bad_page_numbers(bot_env: BotEnv) -> None:
@@ -141,7 +167,9 @@ async def test_forum_topic_reply_stays_in_topic(bot_env: BotEnv) -> None:
     server, alice = bot_env.server, bot_env.alice
     forum = server.create_group("Forum", members=[alice], supergroup=True, forum=True)
     topic = server.create_topic(forum, "Sahel")
-    server.send_text(forum, alice, "@storybot How big is the joint force?", thread_id=topic)
+    server.send_text(
+        forum, alice, "@storybot How big is the joint military force?", thread_id=topic
+    )
     (reply,) = await server.wait_for_messages(forum, 1)
     assert reply.get("message_thread_id") == topic.thread_id
     assert "5,000" in _text(reply)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.conftest import ROOT
+from tests.conftest import EMBEDDING_TOML, ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +23,7 @@ def config_file(tmp_path: Path, corpus_dir: Path, story_index: Path) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(
         f'[corpus]\npath = "{corpus_dir}"\n[index]\npath = "{tmp_path / "index"}"\n'
+        f"{EMBEDDING_TOML}"
         f'[chat]\nstate_path = "{tmp_path / "state.sqlite3"}"\n'
     )
     return path

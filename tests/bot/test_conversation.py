@@ -83,7 +83,7 @@ def test_a_group_session_is_played_and_scored(tmp_path: Path, story_engine: Engi
             "group",
             [
                 _turn("Who are the ministers meeting in Moscow?", "standalone", ["Lavrov"]),
-                _turn("How big is the joint force?", "standalone", ["5,000"], user=2),
+                _turn("How big is the joint military force?", "standalone", ["5,000"], user=2),
                 _turn(
                     "and when?",
                     "follow_up",

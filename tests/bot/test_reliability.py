@@ -28,7 +28,7 @@ from index.build import BuildSettings, build_index
 from index.embedder import Embedder
 from index.engine import Engine
 from index.store import IndexStore
-from tests.bot.conftest import TOKEN, start_bot, stop_bot
+from tests.bot.conftest import TOKEN, start_bot, stop_bot, wait_until_handled
 from tests.botapi import BotApiServer, FaultKind
 from tests.botapi.load import (
     STORY_QUESTIONS,
@@ -37,7 +37,7 @@ from tests.botapi.load import (
     inject_random_faults,
     make_groups,
 )
-from tests.conftest import ROOT
+from tests.conftest import EMBEDDING, EMBEDDING_TOML, ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ def soak_config(tmp: Path, server: BotApiServer, index_dir: Path, corpus: Path) 
     return load_config(
         {
             "corpus": {"path": str(corpus)},
-            "index": {"path": str(index_dir)},
+            "index": {"path": str(index_dir), **EMBEDDING},
             "chat": {"state_path": str(tmp / "state.sqlite3"), "flood_questions": 0},
             "telegram": {
                 "base_url": server.root_url,
@@ -120,7 +120,7 @@ class BotProcess:
         self.port = free_port()
         self.config = tmp / "config.toml"
         self.config.write_text(
-            f'[corpus]\npath = "{corpus}"\n[index]\npath = "{index_dir}"\n'
+            f'[corpus]\npath = "{corpus}"\n[index]\npath = "{index_dir}"\n{EMBEDDING_TOML}'
             f'[chat]\nstate_path = "{tmp / "state.sqlite3"}"\nflood_questions = 0\n'
             f"[telegram]\nadmins = [{admin}]\ntimeout_seconds = 2\n"
             f"[web]\nport = {self.port}\n"
@@ -227,7 +227,7 @@ async def test_killed_mid_answer_answers_the_questions_it_had_taken_after_restar
             follow = server.send_text(group, alice, "When was it formed?", reply_to=answer)
             replies = await server.wait_for_messages(group, 4, timeout=60)
             assert replies[3]["reply_to_message"]["message_id"] == follow["message_id"]
-            await asyncio.sleep(0.5)
+            await wait_until_handled(server, bot.state_path)
             assert len(server.sent_messages(group)) == 4  # nothing answered twice
         finally:
             await bot.stop()
@@ -264,7 +264,7 @@ async def serving(
         config = load_config(
             {
                 "corpus": {"path": str(corpus)},
-                "index": {"path": str(index_dir)},
+                "index": {"path": str(index_dir), **EMBEDDING},
                 "chat": {"state_path": str(tmp_path / "state.sqlite3")},
                 "telegram": {"base_url": server.root_url, "admins": [p.id for p in people]},
                 "web": {"enabled": False},
@@ -318,8 +318,13 @@ async def test_a_document_that_crashes_the_reader_is_named_to_the_admin(
 
 
 async def test_a_damaged_new_index_is_refused_the_old_one_serves_and_admins_are_told(
-    tmp_path: Path, story_index: Path, corpus_dir: Path, embedder: Embedder
+    tmp_path: Path,
+    story_index: Path,
+    corpus_dir: Path,
+    embedder: Embedder,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="bot.index_watch")
     async with serving(tmp_path, story_index, corpus_dir) as (server, config, (admin,), _):
         chat = server.chat(admin.id)
         index_dir = config.index.path
@@ -348,7 +353,12 @@ async def test_a_damaged_new_index_is_refused_the_old_one_serves_and_admins_are_
         await asyncio.to_thread(
             build_index, corpus_dir, index_dir, embedder.name, lambda: embedder, BuildSettings()
         )
-        await asyncio.sleep(6)  # the bot looks at the index folder every 5 s
+        fresh = (index_dir / "CURRENT").read_text().strip()
+        await server.wait_for(  # the bot looks at the index folder every 5 s
+            lambda: f"Serving the index {fresh}" in caplog.text,
+            timeout=30,
+            what=f"the bot to serve {fresh}",
+        )
         server.send_text(chat, admin, "Which charter did the delegates sign?")
         replies = await server.wait_for_messages(chat, 3, timeout=60)
         assert "Niamey water charter" in replies[2]["text"]
@@ -393,8 +403,8 @@ async def test_hostile_messages_each_get_a_clear_answer_or_silence(bot_env) -> N
         if expected is None:
             # Follow with a question the bot does answer: its reply must be the only one.
             server.send_text(chat, alice, "/ask What is the AES?")
-        replies = await server.wait_for_messages(chat, before + 1, timeout=60)
-        await asyncio.sleep(0.3)
+        await server.wait_for_messages(chat, before + 1, timeout=60)
+        await wait_until_handled(server, bot_env.config.chat.state_path)
         replies = server.sent_messages(chat)
         assert len(replies) == before + 1, (what, [r.get("text") for r in replies[before:]])
         reply = replies[before].get("text", "")
@@ -501,10 +511,12 @@ async def test_reindex_killed_midway_leaves_the_last_good_index_serving(
     shutil.copytree(story_index, index_dir)
     before = (index_dir / "CURRENT").read_text()
     story = (corpus_dir / "000_1517f336e036ffe5.md").read_text()
-    for n in range(20):  # enough new text that the kill lands while it is being embedded
+    for n in range(40):  # enough new text that the kill lands while it is being embedded
         (corpus_dir / f"copy-{n}.md").write_text(story.replace("Moscow", f"Moscow ({n})"))
     config = tmp_path / "config.toml"
-    config.write_text(f'[corpus]\npath = "{corpus_dir}"\n[index]\npath = "{index_dir}"\n')
+    config.write_text(
+        f'[corpus]\npath = "{corpus_dir}"\n[index]\npath = "{index_dir}"\n{EMBEDDING_TOML}'
+    )
     err = tmp_path / "reindex.err"
 
     async def cli(*args: str, stderr: object = asyncio.subprocess.PIPE) -> tuple[int, str]:
@@ -521,10 +533,10 @@ async def test_reindex_killed_midway_leaves_the_last_good_index_serving(
             cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=handle,
         )  # fmt: skip
         deadline = time.monotonic() + 120
-        while "embedding:" not in err.read_text() and time.monotonic() < deadline:
+        while "embedding:" not in err.read_text():  # the model is loaded; embedding begins
             assert proc.returncode is None, err.read_text()
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.3)
+            assert time.monotonic() < deadline, err.read_text()
+            await asyncio.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
     assert proc.returncode == -signal.SIGKILL

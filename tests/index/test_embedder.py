@@ -34,14 +34,14 @@ def test_vectors_are_normalised_and_queries_differ_from_passages(embedder: Embed
 
 
 def test_bfloat16_matches_float32_and_is_recorded_in_the_index_id(
-    embedder: Embedder, story_index: Path
+    torch_embedder: Embedder, story_index: Path
 ) -> None:
     fast = Embedder(precision="bfloat16")
-    assert fast.name == embedding_id(embedder.name, "bfloat16") != embedder.name
-    exact, approx = embedder.encode_passages(TEXTS), fast.encode_passages(TEXTS)
+    assert fast.name == embedding_id(torch_embedder.name, "bfloat16") != torch_embedder.name
+    exact, approx = torch_embedder.encode_passages(TEXTS), fast.encode_passages(TEXTS)
     assert np.allclose(np.linalg.norm(approx, axis=1), 1.0, atol=1e-5)
     assert float((exact * approx).sum(axis=1).min()) > 0.995
-    # An index built in float32 is not silently queried with bfloat16 vectors.
+    # An index built another way is not silently queried with bfloat16 vectors.
     with pytest.raises(IndexUnavailableError, match="storybot reindex"):
         IndexStore.load(story_index, fast.name)
 
@@ -65,8 +65,9 @@ def onnx_fp32(onnx_cache: Path) -> Embedder:
 
 
 def test_onnx_export_matches_torch_float32_and_is_cached(
-    embedder: Embedder, onnx_fp32: Embedder, onnx_cache: Path
+    torch_embedder: Embedder, onnx_fp32: Embedder, onnx_cache: Path
 ) -> None:
+    embedder = torch_embedder
     assert onnx_fp32.name == embedding_id(embedder.name, "float32", "onnx") != embedder.name
     assert onnx_fp32.dimension == embedder.dimension
     exact, onnx = embedder.encode_passages(TEXTS), onnx_fp32.encode_passages(TEXTS)
@@ -85,11 +86,11 @@ def test_onnx_export_matches_torch_float32_and_is_cached(
 
 
 def test_onnx_int8_is_close_and_independent_of_the_batch(
-    embedder: Embedder, onnx_cache: Path
+    torch_embedder: Embedder, onnx_cache: Path
 ) -> None:
     fast = Embedder(backend="onnx", precision="int8", onnx_cache=onnx_cache)
     assert fast.name.endswith("@onnx-int8-r2")
-    exact, approx = embedder.encode_passages(TEXTS), fast.encode_passages(TEXTS)
+    exact, approx = torch_embedder.encode_passages(TEXTS), fast.encode_passages(TEXTS)
     assert float((exact * approx).sum(axis=1).min()) > 0.97
     # A text's vector does not depend on the texts embedded with it.
     alone = np.stack([fast.encode_passages([t])[0] for t in TEXTS])
@@ -113,10 +114,10 @@ def test_onnx_workers_embed_concurrently_with_the_same_vectors(
 
 
 def test_an_index_is_only_queried_by_the_backend_that_built_it(
-    tmp_path: Path, embedder: Embedder, onnx_fp32: Embedder
+    tmp_path: Path, torch_embedder: Embedder, onnx_fp32: Embedder
 ) -> None:
     folder = tmp_path / "index"
-    build_index(CORPUS, folder, embedder.name, lambda: embedder, BuildSettings())
+    build_index(CORPUS, folder, torch_embedder.name, lambda: torch_embedder, BuildSettings())
     with pytest.raises(IndexUnavailableError, match="storybot reindex"):
         IndexStore.load(folder, onnx_fp32.name)
     # Reindexing with the other backend embeds everything again, with that backend.

@@ -19,7 +19,7 @@ STORY_QUESTIONS = [
     ("When will the ministers visit Moscow?", "April 3-4"),
     ("Who will the ministers meet in Moscow?", "Sergei Lavrov"),
     ("What is the AES?", "Confederation of Sahel States"),
-    ("How big is the joint force?", "5,000-strong"),
+    ("How big is the joint military force?", "5,000-strong"),
     ("When was the AES formed?", "in 2024"),
     ("Through which group has Russia supplied military aid?", "Wagner Group"),
     ("Who chairs the AES Year 1 Roadmap?", "chaired by Mali"),

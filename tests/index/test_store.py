@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -50,6 +51,13 @@ def test_round_trip_keeps_passages_vectors_and_manifest(built: Path, embedder: E
     )
 
 
+def _flip_last_byte(path: Path) -> None:
+    """Damage that keeps the file's size: only the checksum catches it."""
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
@@ -64,6 +72,7 @@ def test_round_trip_keeps_passages_vectors_and_manifest(built: Path, embedder: E
         (lambda g: (g / "manifest.json").unlink(), "manifest.json is missing"),
         (lambda g: (g / "sentences.npy").write_bytes(b"\x93NUMPY garbage"), "sentences.npy"),
         (lambda g: shutil.rmtree(g), "not an index generation"),
+        (lambda g: _flip_last_byte(g / "lexicon" / "terms.txt"), "terms.txt has changed"),
     ],
 )
 def test_damaged_index_gives_clear_error(built: Path, embedder: Embedder, damage, message) -> None:
@@ -151,7 +160,16 @@ def test_second_build_while_one_runs_is_refused(built: Path) -> None:
         pass  # pragma: no cover
 
 
-def test_manifest_lists_every_file_with_size(built: Path) -> None:
-    manifest = json.loads((_generation(built) / "manifest.json").read_text())
-    for rel, entry in manifest["files"].items():
-        assert (_generation(built) / rel).stat().st_size == entry["size"]
+def test_manifest_lists_every_file_with_its_size_and_checksum(built: Path) -> None:
+    gen = _generation(built)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    on_disk = {
+        p.relative_to(gen).as_posix(): p.read_bytes()
+        for p in gen.rglob("*")
+        if p.is_file() and p.name != "manifest.json"
+    }
+    assert set(manifest["files"]) == set(on_disk)  # every file, and only those
+    for rel, content in on_disk.items():
+        entry = manifest["files"][rel]
+        assert entry["size"] == len(content), rel
+        assert entry["sha256"] == hashlib.sha256(content).hexdigest(), rel  # all are small
