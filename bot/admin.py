@@ -17,6 +17,7 @@ from index.build import BuildReport
 from index.errors import ReindexInProgressError
 
 from .context import Context
+from .flood import admit
 from .jobs import ReindexJob
 from .replies import edit, reply
 
@@ -26,12 +27,15 @@ logger = logging.getLogger(__name__)
 
 
 async def admin_only(update: Update, context: Context, what: str) -> Message | None:
-    """The message to answer when an admin sent it; otherwise refuse politely, log, and None."""
+    """The message to answer when an admin sent it; otherwise refuse politely (within the
+    sender's flood limit), log, and None."""
     user, message = update.effective_user, update.effective_message
     if message is None:
         return None
     if context.services.is_admin(user.id if user else None):
         return message
+    if not await admit(update, context):
+        return None
     logger.warning(
         "Refused /%s from non-admin user %s in chat %s",
         what,

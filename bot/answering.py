@@ -22,6 +22,7 @@ from .addressing import for_bot
 from .buttons import MORE_SOURCES, answer_keyboard
 from .context import Context
 from .conversation import continued_answer, history_of
+from .flood import admit
 from .formatting import format_html
 from .replies import NO_PREVIEW, reply
 from .services import Services
@@ -72,6 +73,8 @@ async def ask_command(update: Update, context: Context) -> None:
         return
     question = " ".join(context.args or [])
     if not has_words(question):
+        if not await admit(update, context):
+            return
         await reply(
             message, "Ask me like this: <code>/ask When will the ministers visit Moscow?</code>"
         )
@@ -96,7 +99,7 @@ async def answer_question(update: Update, context: Context, text: str) -> None:
         return
     user_id = update.effective_user.id if update.effective_user else None
     question = clean_question(text, context.bot.username or "")
-    if not await _admissible(svc, message, question, user_id):
+    if not await admit(update, context) or not await _admissible(svc, message, question):
         return
     engine = svc.ready_engine()
     chat_id = message.chat_id
@@ -131,9 +134,9 @@ async def answer_question(update: Update, context: Context, text: str) -> None:
     svc.metrics.reply_seconds.observe(time.perf_counter() - started)
 
 
-async def _admissible(svc: Services, message: Message, question: str, user_id: int | None) -> bool:
-    """Whether to answer ``question``. If not, the asker is told why: it has no words, it is
-    too long, or they ask too fast (told once; later questions in the window are dropped)."""
+async def _admissible(svc: Services, message: Message, question: str) -> bool:
+    """Whether to answer ``question`` (the asker is within their flood limit). If not, the
+    asker is told why: it has no words, or it is too long."""
     limit = svc.config.chat.max_question_chars
     if not has_words(question):
         await reply(
@@ -147,14 +150,7 @@ async def _admissible(svc: Services, message: Message, question: str, user_id: i
             f"characters; the limit is {limit}). Please ask something shorter.",
         )
         return False
-    flood = svc.flood_check(user_id, time.monotonic())
-    if flood == "warn":
-        logger.info("Throttling user %s", user_id)
-        await reply(
-            message,
-            "You are asking faster than I can answer. Please wait a few seconds, then ask again.",
-        )
-    return flood == "ok"
+    return True
 
 
 # -- composing and sending ------------------------------------------------------------------

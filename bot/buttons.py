@@ -11,6 +11,7 @@ from index.engine import Engine
 from index.passages import Passage
 
 from .context import Context
+from .flood import admit
 from .formatting import format_passage_html, format_sources_html
 from .replies import reply
 
@@ -58,7 +59,7 @@ def parse_callback(data: str) -> tuple[str, str, str]:
 async def button(update: Update, context: Context) -> None:
     """Inline buttons: full passage, more sources, feedback. Forged or stale data is refused."""
     query = update.callback_query
-    if query is None:
+    if query is None or not await admit(update, context):
         return
     svc = context.services
     kind, key, arg = parse_callback(query.data or "")

@@ -14,6 +14,7 @@ from telegram.error import TelegramError
 from .addressing import command_target, for_bot
 from .answering import known_titles
 from .context import Context
+from .flood import admit
 from .formatting import SOURCES_PAGE, format_documents_page, shorten
 from .replies import reply
 
@@ -49,6 +50,8 @@ START_TITLES = 20  # stories /start names
 
 async def start(update: Update, context: Context) -> None:
     """/start: what the bot is and which stories it knows."""
+    if not await admit(update, context):
+        return
     svc = context.services
     engine = svc.ready_engine()
     count = await asyncio.to_thread(engine.document_count)
@@ -83,6 +86,8 @@ async def start(update: Update, context: Context) -> None:
 
 async def help_command(update: Update, context: Context) -> None:
     """/help: how to ask, in private chats and in groups."""
+    if not await admit(update, context):
+        return
     lines = [
         "<b>How to ask</b>",
         "• In a private chat, send any question as a message.",
@@ -110,6 +115,8 @@ async def help_command(update: Update, context: Context) -> None:
 async def sources(update: Update, context: Context) -> None:
     """/sources [page]: the documents in the corpus, with their source and date, a page at a
     time (an archive holds far more than one message)."""
+    if not await admit(update, context):
+        return
     engine = context.services.ready_engine()
     args = context.args or []
     if len(args) > 1 or (args and not (args[0].isdecimal() and int(args[0]) >= 1)):
@@ -137,6 +144,8 @@ async def unsupported_message(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None or not for_bot(message, context.bot):
         return
+    if not await admit(update, context):
+        return
     await reply(
         message,
         "I can only read text questions — please type yours, for example: <i>What is the AES?</i>",
@@ -154,6 +163,8 @@ async def unknown_command(update: Update, context: Context) -> None:
     if target and target.lower() != ours:
         return
     if message.chat.type != ChatType.PRIVATE and not target:
+        return
+    if not await admit(update, context):
         return
     await reply(
         message,

@@ -38,6 +38,8 @@ from index.store import IndexStore
 from .addressing import for_bot
 from .admin import admin_only, follow_job
 from .context import Context
+from .flood import admit
+from .redact import describe_error
 from .replies import edit, reply
 from .services import Services
 
@@ -154,6 +156,8 @@ async def document_message(update: Update, context: Context) -> None:
     svc = context.services
     user = update.effective_user
     if not svc.is_admin(user.id if user else None):
+        if not await admit(update, context):
+            return
         logger.warning(
             "Refused a file from non-admin user %s in chat %s",
             user.id if user else None,
@@ -192,7 +196,11 @@ async def document_message(update: Update, context: Context) -> None:
         await edit(status, f"Nothing was added: {html.escape(str(exc))}")
         return
     except TelegramError as exc:
-        await edit(status, f"Nothing was added: the file could not be downloaded ({exc}).")
+        await edit(  # the error's text may hold the file's URL, and so the bot's token
+            status,
+            "Nothing was added: the file could not be downloaded "
+            f"({html.escape(describe_error(exc))}).",
+        )
         return
     await _reindex_and_report(
         context, svc, update, status, lambda store: _added_text(store, doc_id, "")
@@ -242,7 +250,7 @@ async def docs_command(update: Update, context: Context) -> None:
 async def latest_command(update: Update, context: Context) -> None:
     """/latest: the newest stories, by publication date."""
     message = update.effective_message
-    if message is None:
+    if message is None or not await admit(update, context):
         return
     infos = await asyncio.to_thread(_latest, context.services.ready_engine().store)
     if not infos:
