@@ -430,9 +430,20 @@ class FaultKind:
     DROP = "drop"
     #: The request takes effect (message stored), then the connection is closed unanswered.
     ACCEPT_THEN_DROP = "accept_then_drop"
+    #: 302 back to the same URL, a redirect loop (the client gives up after its limit).
+    REDIRECT_LOOP = "redirect_loop"
 
     ALL = frozenset(
-        {RATE_LIMIT, SERVER_ERROR, BAD_GATEWAY, ERROR, TIMEOUT, DROP, ACCEPT_THEN_DROP}
+        {
+            RATE_LIMIT,
+            SERVER_ERROR,
+            BAD_GATEWAY,
+            ERROR,
+            TIMEOUT,
+            DROP,
+            ACCEPT_THEN_DROP,
+            REDIRECT_LOOP,
+        }
     )
 
 
@@ -956,6 +967,8 @@ class BotApiServer:
 
     def _take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
         for fault in self._faults:
+            if method == "file" and (fault.methods is None or "file" not in fault.methods):
+                continue  # downloads fail only by a rule that names them
             if fault.matches(method, params):
                 fault.applied += 1
                 self.fault_counts[fault.kind] += 1
@@ -1002,6 +1015,12 @@ class BotApiServer:
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
             )
         path = request.match_info["path"]
+        # Downloads fail by rules naming the method "file" (``match`` sees "file_path").
+        fault = self._take_fault("file", {"file_path": path})
+        if fault is not None:
+            call = self._record("file", {"file_path": path}, request.method)
+            call.fault = fault.kind
+            return await self._apply_fault(request, call, fault, {"file_path": path})
         for info in self._files.values():
             # Like the real server, a file is served only after getFile gave out its path.
             if info["file_path"] == path and info.get("served"):
@@ -1108,6 +1127,10 @@ class BotApiServer:
             if payload is not None and not self._closing:
                 return self._finish(call, payload, call.status or 200)
             return self._drop(request, call, keep_response=fault.process)
+        if kind == FaultKind.REDIRECT_LOOP:
+            call.status = 302
+            self._notify()
+            return web.Response(status=302, headers={"Location": str(request.rel_url)})
         if kind == FaultKind.ACCEPT_THEN_DROP:
             payload, status = await self._execute(call.method, params)
             call.response = payload
