@@ -168,6 +168,8 @@ class Config:
             sentence_pq_above=self.index.sentence_pq_above,
             max_document_bytes=int(self.corpus.max_document_mb * 1024 * 1024),
             duplicate_overlap=self.retrieval.duplicate_overlap,
+            passage_prefix=self.index.passage_prefix,
+            query_prefix=self.index.query_prefix,
         )
 
     def fetch_settings(self) -> FetchSettings:
@@ -267,11 +269,13 @@ def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
             ) from None
 
 
-def _read_token(config: Config, environ: Mapping[str, str]) -> Secret:
+def _read_token(config: Config, environ: Mapping[str, str], base: Path) -> Secret:
+    """The bot token: TELEGRAM_BOT_TOKEN, else the file ``telegram.token_file`` (relative to
+    ``base``, the config file's folder)."""
     if environ.get("TELEGRAM_BOT_TOKEN"):
         return Secret(environ["TELEGRAM_BOT_TOKEN"].strip())
     if config.telegram.token_file:
-        path = Path(config.telegram.token_file).expanduser()
+        path = base / Path(config.telegram.token_file).expanduser()
         try:
             return Secret(path.read_text().strip())
         except OSError as exc:
@@ -317,7 +321,7 @@ def load_config(
     _validate(config)
     return dataclasses.replace(
         config,
-        token=_read_token(config, environ),
+        token=_read_token(config, environ, base),
         admin_token=Secret(environ.get("STORYBOT_ADMIN_TOKEN", "").strip()),
         webhook_secret=Secret(environ.get("STORYBOT_WEBHOOK_SECRET", "").strip()),
     )
@@ -347,6 +351,15 @@ def _validate(config: Config) -> None:
         raise ConfigError(
             f"Config 'index.hnsw_ef_search' must be at least 16, not {index.hnsw_ef_search}."
         )
+    for key, count in (  # counts where 0 would do nothing, or break, rather than switch off
+        ("index.batch_size", index.batch_size),
+        ("retrieval.depth", config.retrieval.depth),
+        ("retrieval.answer_sentences", config.retrieval.answer_sentences),
+        ("retrieval.answer_passages", config.retrieval.answer_passages),
+        ("chat.max_question_chars", config.chat.max_question_chars),
+    ):
+        if count < 1:
+            raise ConfigError(f"Config '{key}' must be at least 1, not {count}.")
     if not 0 <= config.retrieval.hedge <= config.retrieval.gate <= 1:
         raise ConfigError(
             f"Config 'retrieval.hedge' ({config.retrieval.hedge}) and 'retrieval.gate' "
@@ -382,7 +395,7 @@ def _validate(config: Config) -> None:
             f"Config 'telegram.send_attempts' must be at least 1, not {telegram.send_attempts}."
         )
     corpus = config.corpus
-    for key in ("fetch_timeout_seconds", "fetch_max_mb", "upload_max_mb"):
+    for key in ("max_document_mb", "fetch_timeout_seconds", "fetch_max_mb", "upload_max_mb"):
         if getattr(corpus, key) <= 0:
             raise ConfigError(
                 f"Config 'corpus.{key}' must be more than 0, not {getattr(corpus, key)}."

@@ -53,6 +53,10 @@ class BuildSettings:
     sentence_pq_above: int = _ANN.sentence_pq_above
     max_document_bytes: int = MAX_DOCUMENT_BYTES
     duplicate_overlap: float = DUPLICATE_OVERLAP  # near-duplicate documents are reported
+    # The embedder's prefixes (e5: "passage: " and "query: "): vectors made with other ones are
+    # not reused, and questions must be embedded with the prefix the passages were made for.
+    passage_prefix: str = ""
+    query_prefix: str = ""
 
     def ann(self) -> AnnSettings:
         return AnnSettings(
@@ -62,10 +66,18 @@ class BuildSettings:
         )
 
     def fingerprint(self, model: str) -> str:
-        key = json.dumps(
-            [model, self.max_words, self.min_words, self.overlap, _EMBED_TEXT_VERSION]
-        )
-        return hashlib.sha256(key.encode()).hexdigest()[:16]
+        """What the stored vectors depend on: an index with another fingerprint is embedded
+        again at the next reindex."""
+        parts: list[object] = [
+            model,
+            self.max_words,
+            self.min_words,
+            self.overlap,
+            _EMBED_TEXT_VERSION,
+        ]
+        if self.passage_prefix or self.query_prefix:  # without: the fingerprint as before
+            parts += [self.passage_prefix, self.query_prefix]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
 @dataclass(slots=True)

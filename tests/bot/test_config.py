@@ -77,6 +77,13 @@ def test_empty_mapping_gives_defaults() -> None:
             "'fetch.allow_private_networks' must be true or false, not 'yes'",
         ),
         ({"fetch": {"allow_private": True}}, "'fetch.allow_private' is not a known setting"),
+        # Counts where 0 would silently do nothing (or break) are refused.
+        ({"index": {"batch_size": 0}}, "'index.batch_size' must be at least 1, not 0"),
+        ({"retrieval": {"depth": 0}}, "'retrieval.depth' must be at least 1, not 0"),
+        ({"retrieval": {"answer_sentences": 0}}, "'retrieval.answer_sentences' must be at least"),
+        ({"retrieval": {"answer_passages": 0}}, "'retrieval.answer_passages' must be at least 1"),
+        ({"chat": {"max_question_chars": 0}}, "'chat.max_question_chars' must be at least 1"),
+        ({"corpus": {"max_document_mb": 0}}, "'corpus.max_document_mb' must be more than 0"),
     ],
 )
 def test_bad_values_name_the_key_and_value(data: dict, message: str) -> None:  # type: ignore[type-arg]
@@ -126,3 +133,24 @@ def test_backend_and_precision_name_the_index(tmp_path: Path) -> None:
     assert torch32.embedding_id == torch32.index.model
     assert onnx8.embedding_id == f"{onnx8.index.model}@onnx-int8-r2"
     assert onnx8.index.onnx_cache == Path.cwd() / "cache"
+
+
+def test_token_file_is_found_beside_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "deploy"
+    folder.mkdir()
+    (folder / "token").write_text("42:beside-the-config\n")
+    (folder / "config.toml").write_text('[telegram]\ntoken_file = "token"\n')
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    assert load_config(folder / "config.toml", environ={}).token.get() == "42:beside-the-config"
+
+
+def test_the_prefixes_reach_the_index_fingerprint() -> None:
+    """A reindex after changing a prefix embeds everything again (tests/index/test_build.py)."""
+    plain = load_config({}, environ={}).build_settings()
+    e5 = load_config(
+        {"index": {"query_prefix": "query: ", "passage_prefix": "passage: "}}, environ={}
+    ).build_settings()
+    assert (e5.query_prefix, e5.passage_prefix) == ("query: ", "passage: ")
+    assert e5.fingerprint("m") != plain.fingerprint("m")

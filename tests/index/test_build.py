@@ -89,6 +89,23 @@ def test_a_new_title_alone_embeds_the_documents_passages_again(
     assert list(found) == [row]
 
 
+def test_changing_a_prefix_embeds_every_passage_again(
+    tmp_path: Path, corpus_dir: Path, embedder: Embedder
+) -> None:
+    """The prefixes (e5's "passage: " and "query: ") are part of what the vectors are made
+    from: a reindex after changing either one embeds everything again."""
+    folder = tmp_path / "index"
+    counting = CountingEmbedder(embedder)
+    build_index(corpus_dir, folder, embedder.name, lambda: counting, BuildSettings())
+    for passage, query in (("passage: ", ""), ("passage: ", "query: ")):
+        counting.passage_prefix, counting.query_prefix = passage, query  # as the config sets them
+        settings = BuildSettings(passage_prefix=passage, query_prefix=query)
+        report = build_index(corpus_dir, folder, embedder.name, lambda: counting, settings)
+        assert not report.unchanged and report.embedded == report.passages > 0, (passage, query)
+        again = build_index(corpus_dir, folder, embedder.name, lambda: counting, settings)
+        assert again.unchanged
+
+
 def test_passage_counts_are_recorded_so_listing_documents_reads_no_passage(
     tmp_path: Path, corpus_dir: Path, embedder: Embedder
 ) -> None:
