@@ -10,6 +10,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,6 +32,11 @@ T = TypeVar("T")
 BUSY_TIMEOUT_SECONDS = 5.0
 # A failed write is tried again after 0.05 s, doubling up to this (disk full, locked).
 RETRY_MAX_SECONDS = 5.0
+# Writes run on one thread, in the order they were asked for, and their callers resume in that
+# order: two updates of one chat reach the chat's lock in the order they came (on the shared
+# default pool, the second update's inbox write could finish first and its reply go out first).
+# SQLite takes one writer at a time anyway.
+_WRITER = ThreadPoolExecutor(1, thread_name_prefix="sqlite-write")
 
 
 def connect(path: Path | str, *, max_bytes: int = 0) -> sqlite3.Connection:
@@ -103,12 +109,13 @@ def _transient(exc: sqlite3.Error) -> bool:
 
 
 async def write(call: Callable[[], T], health: WriteHealth | None, writer: str) -> T:
-    """Run the blocking ``call`` off the event loop; while it fails with a transient fault, wait
-    (0.05 s, doubling up to 5 s) and try again, for as long as it takes (cancel to give up)."""
+    """Run the blocking ``call`` off the event loop, on the one writer thread (in order); while
+    it fails with a transient fault, wait (0.05 s, doubling up to 5 s) and try again, for as long
+    as it takes (cancel to give up)."""
     delay = 0.05
     while True:
         try:
-            result = await asyncio.to_thread(call)
+            result = await asyncio.get_running_loop().run_in_executor(_WRITER, call)
         except sqlite3.Error as exc:
             if not _transient(exc):
                 raise
