@@ -68,6 +68,7 @@ class TurnResult:
     alone_right: bool  # the question asked with no conversation
     rewrite_right: bool  # its self-contained rewrite asked alone
     cites_earlier_topic: bool  # a switch turn citing an earlier topic's article first
+    passage_right: bool  # the first cited passage is a gold passage
 
 
 def split_of(sid: str) -> str:
@@ -225,6 +226,8 @@ def _play(
                 rewrite_right=_is_right(asked_alone(session.corpus, turn.rewrite), turn),
                 cites_earlier_topic=turn.kind == "switch"
                 and first_cited in earlier_articles - gold_articles,
+                passage_right=answer.found
+                and answer.hits[0].passage.doc_id in turn.passage_ids,
             )
         )
         earlier_articles |= gold_articles

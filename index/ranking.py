@@ -52,7 +52,7 @@ class RankingSettings:
     gate: float = 0.5  # below this probability that the best passage answers, say "not sure"
     hedge: float = 0.08  # below this, "not found"; between hedge and gate, a hedged answer
     answer_sentences: int = 2  # at most this many sentences lead the reply
-    context_margin: float = 0.1  # how much better a follow-up reading must be to be chosen
+    context_margin: float = 0.25  # how much better a follow-up reading must be to be chosen
     # A follow-up's answer sentence: this share of its features from the question as typed,
     # the rest from the query joined with the previous turn (fitted on the conversation set).
     followup_sentence_weight: float = 0.7
