@@ -441,14 +441,18 @@ async def test_nothing_a_user_sends_makes_the_bot_open_a_file(bot_env, tmp_path:
         for data in (f"p:{secret}:1", "p:../../outside/secret.txt:1", f"m:{secret}"):
             query = server.press_button(chat, alice, replies[3], data, forged=True)
             await server.wait_for_callback_answer(query, timeout=30)
-        server.send_document(chat, alice, file_name="../../secret.txt", content=b"launch codes")
-        await server.wait_for_messages(chat, 5, timeout=60)
+        # From another user: Alice's seven messages and presses used up her flood limit.
+        bob = bot_env.bob
+        bobs = server.create_private_chat(bob)
+        server.send_document(bobs, bob, file_name="../../secret.txt", content=b"launch codes")
+        await server.wait_for_messages(bobs, 1, timeout=60)
         (tmp_path / "probe.txt").write_text("the hook sees opens")
     finally:
         recording[0] = False
     assert any(p.endswith("probe.txt") for p in opened)  # the hook does see files opened
     assert not [p for p in opened if "secret" in p or "outside" in p], opened
-    assert all("launch codes" not in m.get("text", "") for m in server.sent_messages(chat))
+    sent = server.sent_messages(chat) + server.sent_messages(bobs)
+    assert all("launch codes" not in m.get("text", "") for m in sent)
 
 
 # -- secrets ---------------------------------------------------------------------------------
