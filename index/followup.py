@@ -167,9 +167,10 @@ def reading(question: str) -> str:
         return "follow"
     content = content_terms(text)
     capitalised = [w for w in question.split()[1:] if w[:1].isupper()]
-    if refers_back(question) and len(content) <= 3 and not capitalised:
-        # "When was it formed?", "who was his bishop then?": it names nothing of its own.
-        return "follow"
+    if refers_back(question) and len(content) <= 3:
+        # "When was it formed?", "who was his bishop then?": it names nothing of its own; one
+        # that names something too ("How did it reach Europe?") may stand alone.
+        return "either" if capitalised else "follow"
     if len(content) <= _EITHER_TERMS and len(words) <= _EITHER_WORDS and not capitalised:
         # Short and naming nothing ("how many stages?", "what share were protestant?"): it may
         # lean on the topic so far. One that names something stands alone ("What is the AES?").
