@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from index.build import BuildSettings
-from index.embedder import BACKEND_PRECISIONS, BACKENDS, BUNDLED_MODEL, embedding_id
+from index.embedder import (
+    BACKEND_PRECISIONS,
+    BACKENDS,
+    BUNDLED_MODEL,
+    embedding_id,
+    model_problem,
+)
 from index.fetch import FetchSettings
 from index.ranking import RankingSettings
 
@@ -339,6 +345,13 @@ def _validate(config: Config) -> None:
             f"Config 'index.precision' must be one of "
             f"{', '.join(BACKEND_PRECISIONS[index.backend])} with index.backend = "
             f"{index.backend!r}, not {index.precision!r}."
+        )
+    if problem := model_problem(
+        index.model, index.backend, index.query_prefix, index.passage_prefix
+    ):
+        raise ConfigError(
+            f"Config 'index.model' {index.model!r} with index.backend = {index.backend!r}: "
+            f"{problem}."
         )
     if index.max_words < 10:
         raise ConfigError(f"Config 'index.max_words' must be at least 10, not {index.max_words}.")

