@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.chunking import chunk_document, pack_sentences, split_sentences
+from index.chunking import chunk_document, pack_sentences, split_sentences, split_windows
 from index.passages import Document, Section
 
 
@@ -87,3 +87,19 @@ def test_packing_loses_no_sentence_and_respects_the_limit(
     for chunk in chunks:
         words = sum(len(s.split()) for s in chunk)
         assert words <= max_words or len(chunk) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=12000), st.integers(5, 400))
+def test_windows_rejoin_to_the_text_and_stay_within_their_size(text: str, size: int) -> None:
+    pieces = split_windows(text, size)
+    assert "".join(pieces) == text
+    assert all(len(p) <= size for p in pieces)
+
+
+def test_a_pathological_paragraph_is_split_in_linear_time() -> None:
+    """pysbd alone is quadratic on "a. a. a. …" (8,000 of them took 15 s); in windows the
+    work grows with the length (pytest-timeout fails a run that hangs)."""
+    sentences = split_sentences("a. " * 20000)
+    assert len(sentences) >= 10000
+    assert split_sentences("One sentence. Another one.") == ["One sentence.", "Another one."]
