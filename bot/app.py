@@ -10,12 +10,12 @@ import logging
 import secrets
 import signal
 import time
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from telegram import BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
 from telegram.ext import (
-    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
@@ -30,7 +30,7 @@ from . import admin, answering, buttons, commands, corpus_admin, sqlite
 from .admin import notify_admins
 from .commands import ADMIN_COMMANDS, PUBLIC_COMMANDS
 from .config import Config, ConfigError, Secret
-from .context import CONTEXT_TYPES
+from .context import CONTEXT_TYPES, BotApplication
 from .corpus_watch import watch_and_reindex
 from .delivery import RetryingRateLimiter
 from .error_handler import error_handler
@@ -49,7 +49,7 @@ __all__ = ["TokenFilter", "build_application", "run_bot", "serve"]
 logger = logging.getLogger(__name__)
 
 
-def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
+def register_handlers(application: BotApplication) -> None:
     """Every handler in one place: the table of contents of the bot. PTB tries the handlers in
     the order added and runs the first that matches an update."""
     # Everyone's commands (commands.py, answering.py)
@@ -97,7 +97,7 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
     application.add_error_handler(error_handler)
 
 
-async def set_command_menus(application: Application, admins: list[int]) -> None:  # type: ignore[type-arg]
+async def set_command_menus(application: BotApplication, admins: list[int]) -> None:
     """Public commands for everyone; admins also see /reindex and /stats in their chat."""
     await application.bot.set_my_commands(PUBLIC_COMMANDS, scope=BotCommandScopeDefault())
     for admin_id in admins:
@@ -111,7 +111,7 @@ async def set_command_menus(application: Application, admins: list[int]) -> None
 
 def build_application(
     config: Config, services: Services, *, webhook: bool = False, inbox: Inbox | None = None
-) -> Application:  # type: ignore[type-arg]
+) -> BotApplication:
     """The Application, wired to the shared services (engine, state store, reindexer).
 
     Updates go through the durable ``inbox`` (by default next to the bot's state), so questions
@@ -157,7 +157,7 @@ def build_application(
     if webhook:
         builder = builder.updater(None)
 
-    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+    async def post_init(application: BotApplication) -> None:
         await set_command_menus(application, config.telegram.admins)
 
     application = builder.post_init(post_init).build()
@@ -172,7 +172,9 @@ def state_max_bytes(config: Config) -> int:
     return int(config.chat.state_max_mb * 1024 * 1024)
 
 
-def _tell_dead_letter(application: Application, services: Services):  # type: ignore[no-untyped-def,type-arg]
+def _tell_dead_letter(
+    application: BotApplication, services: Services
+) -> Callable[[DeadLetter], Awaitable[None]]:
     """Tell every admin, once, that an update was set aside (its kind, never its text)."""
 
     async def tell(dead: DeadLetter) -> None:
@@ -280,7 +282,7 @@ async def prune_regularly(config: Config, state: StateStore, inbox: Inbox) -> No
 
 
 async def _take_updates(
-    application: Application,  # type: ignore[type-arg]
+    application: BotApplication,
     services: Services,
     web_app: web.Application,
     *,
@@ -291,7 +293,8 @@ async def _take_updates(
     long polling) until ``stop``; then take no more, and finish the replies and the reindex in
     flight. Call inside ``async with application``."""
     config = services.config
-    await application.post_init(application)  # type: ignore[misc]
+    if application.post_init is not None:  # run_polling and run_webhook would call it
+        await application.post_init(application)
     await application.start()
     await replay_inbox(application)
     index_watcher = _watch_index(application, services)
@@ -303,7 +306,8 @@ async def _take_updates(
         )
         logger.info("Webhook registered; taking updates at %s", config.web.webhook_path)
     else:
-        await application.updater.start_polling(  # type: ignore[union-attr]
+        assert application.updater is not None  # built with one unless in webhook mode
+        await application.updater.start_polling(
             allowed_updates=Update.ALL_TYPES, error_callback=_polling_error(services)
         )
         logger.info("Polling for updates")
@@ -322,7 +326,7 @@ async def _take_updates(
     await application.stop()
 
 
-def _watch_index(application: Application, services: Services) -> asyncio.Task[None]:  # type: ignore[type-arg]
+def _watch_index(application: BotApplication, services: Services) -> asyncio.Task[None]:
     """Tell admins about failed reindexes and an index that cannot load; serve an index that
     ``storybot reindex`` built meanwhile."""
     config = services.config
@@ -356,13 +360,13 @@ def _watch_index(application: Application, services: Services) -> asyncio.Task[N
     return asyncio.get_running_loop().create_task(run(), name="index-watcher")
 
 
-async def replay_inbox(application: Application) -> int:  # type: ignore[type-arg]
+async def replay_inbox(application: BotApplication) -> int:
     """Queue the updates the last run received but did not finish (before taking new ones)."""
     queue = application.update_queue
     return await queue.replay(application) if isinstance(queue, DurableQueue) else 0
 
 
-def _polling_error(services: Services):  # type: ignore[no-untyped-def]
+def _polling_error(services: Services) -> Callable[[TelegramError], None]:
     def callback(error: TelegramError) -> None:
         services.metrics.telegram_errors.labels(type(error).__name__).inc()
         logger.warning("Polling error (will retry): %s", error)

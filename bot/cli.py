@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -10,12 +11,20 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from index.errors import StoryError
 
 from .config import Config, ConfigError, load_config
 from .formatting import answer_to_dict, format_text
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from index.engine import Engine
+    from index.ingest import DocumentInfo
+
+    from .conversation_eval import TurnResult
 
 logger = logging.getLogger("storybot")
 
@@ -41,7 +50,7 @@ class _Progress:
     """tqdm bars on standard error, one per stage of a reindex or an evaluation."""
 
     def __init__(self) -> None:
-        self._bars: dict[str, object] = {}
+        self._bars: dict[str, tqdm[Any]] = {}
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         from tqdm import tqdm
@@ -51,19 +60,19 @@ class _Progress:
             bar = self._bars[stage] = tqdm(
                 total=total, desc=stage, unit="item", leave=False, file=sys.stderr, disable=None
             )
-            if bar.disable:  # type: ignore[attr-defined]  # not a terminal: a log line instead
+            if bar.disable:  # not a terminal: a log line instead
                 logger.info("%s: %d items", stage, total)
-        bar.total = total  # type: ignore[attr-defined]
-        bar.n = done  # type: ignore[attr-defined]
-        bar.refresh()  # type: ignore[attr-defined]
+        bar.total = total
+        bar.n = done
+        bar.refresh()
 
     def close(self) -> None:
         for bar in self._bars.values():
-            bar.close()  # type: ignore[attr-defined]
+            bar.close()
         self._bars.clear()
 
 
-def _engine(config: Config):  # type: ignore[no-untyped-def]
+def _engine(config: Config) -> Engine:
     from .runtime import open_engine
 
     progress = _Progress()
@@ -95,7 +104,7 @@ def _reindex_quietly(config: Config) -> str:
         progress.close()
 
 
-def _document_line(info) -> str:  # type: ignore[no-untyped-def]
+def _document_line(info: DocumentInfo) -> str:
     detail = " · ".join(p for p in (info.source, info.date or "no date") if p)
     line = f"{info.doc_id}\n    {info.title} — {detail}; {info.passages} passages"
     if info.duplicate_of:
@@ -103,7 +112,7 @@ def _document_line(info) -> str:  # type: ignore[no-untyped-def]
     return line
 
 
-def _index_infos(config: Config):  # type: ignore[no-untyped-def]
+def _index_infos(config: Config) -> list[DocumentInfo]:
     from index.ingest import indexed_documents
     from index.store import IndexStore
 
@@ -320,11 +329,11 @@ def _eval_conversations(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _as_dict(item: object) -> dict[str, object]:
-    return {name: getattr(item, name) for name in item.__slots__}  # type: ignore[attr-defined]
+def _as_dict(item: TurnResult) -> dict[str, object]:
+    return {f.name: getattr(item, f.name) for f in dataclasses.fields(item)}
 
 
-def format_conversations(figures: dict) -> str:  # type: ignore[type-arg]
+def format_conversations(figures: dict[str, Any]) -> str:
     """The conversation figures as a table per part (all, fit, held_out, each corpus)."""
     lines = []
     for part, f in figures.items():
@@ -349,7 +358,7 @@ def format_conversations(figures: dict) -> str:  # type: ignore[type-arg]
     return "\n".join(lines)
 
 
-def plot_recall(result: dict, path: Path) -> None:  # type: ignore[type-arg]
+def plot_recall(result: dict[str, Any], path: Path) -> None:
     """recall@k for k = 1..10, one line per method, as a PNG."""
     try:
         import matplotlib
@@ -378,7 +387,7 @@ def _lines(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def format_eval(result: dict) -> str:  # type: ignore[type-arg]
+def format_eval(result: dict[str, Any]) -> str:
     lines = [
         f"{result['data']}: {result['questions']} questions, {result['passages']} passages "
         f"({result['chunks']} chunks), model {result['model']}",

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram.ext import CallbackContext, ContextTypes, ExtBot
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from .services import Services
 
-__all__ = ["CONTEXT_TYPES", "BotData", "Context"]
+__all__ = ["CONTEXT_TYPES", "BotApplication", "BotData", "Context"]
 
 
 class BotData:
@@ -32,3 +32,7 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotD
 
 
 CONTEXT_TYPES = ContextTypes(context=Context, bot_data=BotData)
+
+# The bot's Application with its types filled in (context, user, chat and bot data; the bot's
+# type follows the rate limiter's, the job queue is unused): PTB's Application is generic in them.
+BotApplication = Application[Any, Context, dict[Any, Any], dict[Any, Any], BotData, Any]

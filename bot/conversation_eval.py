@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from index.engine import Engine
 from index.passages import Answer
@@ -77,7 +78,7 @@ def split_of(sid: str) -> str:
     return "fit" if hashlib.sha256(sid.encode()).digest()[0] % 2 == 0 else "held_out"
 
 
-def _turn(record: dict[str, object], count: int) -> SessionTurn:
+def _turn(record: dict[str, Any], count: int) -> SessionTurn:
     kind = str(record.get("kind", ""))
     if kind not in KINDS:
         raise ValueError(f"unknown turn kind {kind!r} (expected one of {', '.join(KINDS)})")
@@ -86,13 +87,13 @@ def _turn(record: dict[str, object], count: int) -> SessionTurn:
         raise ValueError(f"reply_to {reply_to!r} does not name an earlier turn")
     question = str(record["question"]).strip()
     return SessionTurn(
-        user=int(record.get("user", 1)),  # type: ignore[call-overload]
+        user=int(record.get("user", 1)),
         reply_to=reply_to,
         question=question,
         rewrite=str(record.get("rewrite") or question).strip(),
         kind=kind,
-        passage_ids=tuple(str(p) for p in record.get("passage_ids", ())),  # type: ignore[attr-defined]
-        answers=tuple(str(a) for a in record.get("answers", ())),  # type: ignore[attr-defined]
+        passage_ids=tuple(str(p) for p in record.get("passage_ids", ())),
+        answers=tuple(str(a) for a in record.get("answers", ())),
     )
 
 

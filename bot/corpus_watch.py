@@ -70,8 +70,3 @@ async def watch_and_reindex(config: Config, reindexer: Reindexer, stop: asyncio.
         await reindexer.start_when_free("corpus watch")
 
     await watch_corpus(config.corpus.path, config.corpus.watch_debounce_seconds, changed, stop)
-
-
-async def reindex_when_free(reindexer, requested_by, *, user_id=None):  # type: ignore[no-untyped-def]
-    """Transitional, for corpus_admin.py: ``Reindexer.start_when_free``."""
-    return await reindexer.start_when_free(requested_by, user_id=user_id)

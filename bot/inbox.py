@@ -113,7 +113,8 @@ def update_kind(data: dict[str, Any], *, detail: bool = False) -> str:
     body = data.get(kind)
     if not isinstance(body, dict):
         return kind
-    sender = body.get("from") if isinstance(body.get("from"), dict) else {}
+    raw_sender = body.get("from")
+    sender: dict[str, Any] = raw_sender if isinstance(raw_sender, dict) else {}
     chat = body.get("chat")
     if not isinstance(chat, dict) and isinstance(body.get("message"), dict):
         chat = body["message"].get("chat")
@@ -223,7 +224,10 @@ class Inbox:
                 "SELECT update_id, kind, error, attempts, received, set_aside, data"
                 " FROM dead_letters ORDER BY set_aside, update_id"
             ).fetchall()
-        return [DeadLetter(*row[:6], json.loads(row[6])) for row in rows]
+        return [
+            DeadLetter(update_id, kind, error, attempts, received, set_aside, json.loads(data))
+            for update_id, kind, error, attempts, received, set_aside, data in rows
+        ]
 
     def retry(self, update_id: int) -> bool:
         """Put a dead letter back in the inbox, with no attempts counted (the bot handles it at
@@ -298,7 +302,7 @@ def will_retry(error: BaseException) -> bool:
 # -- the queue and the application ------------------------------------------------------------
 
 
-class DurableQueue(asyncio.Queue):  # type: ignore[type-arg]
+class DurableQueue(asyncio.Queue[object]):
     """The Application's update queue; an update is stored in the inbox before it is queued.
 
     Updates seen before (Telegram delivering again what a killed process had fetched) are
@@ -345,7 +349,7 @@ class DurableQueue(asyncio.Queue):  # type: ignore[type-arg]
     async def write(self, call: Callable[[], Any]) -> Any:
         return await sqlite.write(call, self.inbox.health, WRITER)
 
-    async def replay(self, application: Application) -> int:  # type: ignore[type-arg]
+    async def replay(self, application: Application[Any, Any, Any, Any, Any, Any]) -> int:
         """The updates left unfinished by the last run (call before taking new ones): those
         tried too often are set aside, those an earlier run had begun are handled now, one at
         a time, and those never begun are queued. Returns how many were taken up again."""
@@ -371,7 +375,7 @@ class DurableQueue(asyncio.Queue):  # type: ignore[type-arg]
 OnDeadLetter = Callable[[DeadLetter], Awaitable[None]]
 
 
-class DurableApplication(Application):  # type: ignore[type-arg]
+class DurableApplication(Application[Any, Any, Any, Any, Any, Any]):
     """An Application that counts each attempt at an update before its handlers run, marks it
     done once they have, and sets it aside after ``poison_attempts`` failed attempts (a crash,
     a timeout after ``update_timeout`` seconds, or the process dying), telling

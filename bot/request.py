@@ -126,9 +126,9 @@ class AiohttpRequest(BaseRequest):
         # aiohttp has no write timeout of its own: the request as a whole gets the sum of the
         # phases' timeouts as its deadline; waiting for a pooled connection plus connecting gets
         # pool + connect.
-        phases = (pool, connect, write, read)
+        phases = [p for p in (pool, connect, write, read) if p is not None]
         timeout = aiohttp.ClientTimeout(
-            total=None if None in phases else sum(phases),  # type: ignore[arg-type]
+            total=sum(phases) if len(phases) == 4 else None,
             connect=None if pool is None or connect is None else pool + connect,
             sock_connect=connect,
             sock_read=read,

@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from index.followup import Turn
 
@@ -281,7 +282,7 @@ class StateStore:
         return sqlite.write_blocking(attempt, self.health, WRITER, WRITE_BUDGET_SECONDS)
 
 
-def _record(row: tuple) -> AnswerRecord:  # type: ignore[type-arg]
+def _record(row: tuple[Any, ...]) -> AnswerRecord:
     (
         key,
         chat_id,

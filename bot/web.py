@@ -15,6 +15,7 @@ from telegram.ext import Application
 
 from index.errors import ReindexInProgressError
 
+from .context import BotApplication
 from .services import Services
 
 __all__ = ["SERVICES_KEY", "create_web_app"]
@@ -129,7 +130,7 @@ async def telegram_webhook(request: web.Request) -> web.Response:
 
 
 def create_web_app(
-    application: Application,  # type: ignore[type-arg]
+    application: BotApplication,
     services: Services,
     *,
     webhook: bool,

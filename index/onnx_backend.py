@@ -22,10 +22,14 @@ import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from .errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from tokenizers import Encoding
 
 __all__ = [
     "EXPORT_VERSION",
@@ -185,7 +189,7 @@ def _export_float32(model_path: Path, target: Path) -> np.ndarray:
     st = SentenceTransformer(
         str(model_path), device="cpu", model_kwargs={"attn_implementation": "eager"}
     ).eval()
-    transformer = st[0].auto_model.eval()
+    transformer = cast(torch.nn.Module, st[0].auto_model).eval()
     names = ["input_ids", "attention_mask"]
     if "token_type_ids" in st.tokenizer.model_input_names:
         names.append("token_type_ids")
@@ -313,7 +317,7 @@ class OnnxRunner:
     def count_tokens(self, texts: Sequence[str]) -> int:
         return sum(len(e.ids) for e in self.tokenizer.encode_batch(list(texts)))
 
-    def _run(self, encodings: list, rows: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+    def _run(self, encodings: Sequence[Encoding], rows: np.ndarray) -> np.ndarray:
         width = len(encodings[rows[0]].ids)
         ids = np.zeros((len(rows), width), dtype=np.int64)
         types = np.zeros_like(ids)

@@ -16,7 +16,7 @@ import mmap
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import zstandard
@@ -70,7 +70,9 @@ def write_passages(
         for start in range(0, len(passages), block)
     ]
     if dictionary is None and len(blocks) >= 64:
-        sample = blocks[:: max(1, len(blocks) // 4096)]
+        sample: list[bytes | bytearray | memoryview[int]] = [
+            *blocks[:: max(1, len(blocks) // 4096)]
+        ]
         try:
             dictionary = zstandard.train_dictionary(
                 _DICTIONARY_BYTES, sample, level=ZSTD_LEVEL
@@ -144,9 +146,15 @@ class PassageList(Sequence[Passage]):
     def _read(self, row: int) -> Passage:
         return _passage_from_record(self._lines(row // self._block)[row % self._block])
 
-    def __getitem__(self, row: int) -> Passage:  # type: ignore[override]
+    @overload
+    def __getitem__(self, row: int) -> Passage: ...
+
+    @overload
+    def __getitem__(self, row: slice) -> list[Passage]: ...
+
+    def __getitem__(self, row: int | slice) -> Passage | list[Passage]:
         if isinstance(row, slice):
-            return [self[i] for i in range(*row.indices(len(self)))]  # type: ignore[return-value]
+            return [self[i] for i in range(*row.indices(len(self)))]
         row = int(row)
         if row < 0:
             row += len(self)

@@ -57,7 +57,7 @@ class SentenceVectors:
     @classmethod
     def quantise(cls, vectors: np.ndarray) -> SentenceVectors:
         """int8 rows and a float32 scale per dimension (the largest magnitude / 127)."""
-        scale = np.zeros(vectors.shape[1], np.float32)
+        scale: np.ndarray = np.zeros(vectors.shape[1], np.float32)
         for start in range(0, len(vectors), _BLOCK):
             block = np.abs(np.asarray(vectors[start : start + _BLOCK], np.float32)).max(axis=0)
             np.maximum(scale, block, out=scale)
