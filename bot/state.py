@@ -1,4 +1,5 @@
-"""Durable bot state in SQLite: answers (for follow-ups and buttons), feedback, counters.
+"""Durable bot state in SQLite: answers (for follow-ups and buttons), feedback, counters, and
+each chat's /language choice.
 
 Conversation context is a chain of answers: each answer row keeps the turns that led to it, so
 replying to any earlier answer continues exactly that line of questions, and two people in one
@@ -56,6 +57,10 @@ CREATE TABLE IF NOT EXISTS totals (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS chat_languages (
+    chat_id INTEGER PRIMARY KEY,
+    language TEXT NOT NULL
+);
 """
 _COLUMNS = (
     "key, chat_id, thread_id, message_id, user_id, question, query, found, history, passages,"
@@ -105,6 +110,11 @@ class StateStore:
             " WHERE update_id IS NOT NULL"
         )
         self._lock = threading.Lock()
+        # Few chats choose a language: every choice is kept in memory, so that each reply can
+        # read its chat's choice on the event loop without a query.
+        self._languages: dict[int, str] = dict(
+            self._db.execute("SELECT chat_id, language FROM chat_languages").fetchall()
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -233,6 +243,26 @@ class StateStore:
             "thumbs_up": up + totals.get("thumbs_up", 0),
             "thumbs_down": down + totals.get("thumbs_down", 0),
         }
+
+    # -- languages -----------------------------------------------------------------------
+
+    def chat_language(self, chat_id: int) -> str | None:
+        """The language a chat chose with /language; None when it chose none (automatic).
+        From memory: safe to call on the event loop."""
+        return self._languages.get(chat_id)
+
+    def set_chat_language(self, chat_id: int, language: str | None) -> None:
+        """Record a chat's choice of language; None goes back to automatic."""
+        if language is None:
+            self._write("DELETE FROM chat_languages WHERE chat_id=?", (chat_id,))
+            self._languages.pop(chat_id, None)
+        else:
+            self._write(
+                "INSERT INTO chat_languages (chat_id, language) VALUES (?,?)"
+                " ON CONFLICT (chat_id) DO UPDATE SET language=excluded.language",
+                (chat_id, language),
+            )
+            self._languages[chat_id] = language
 
     # -- pruning ---------------------------------------------------------------------------
 

@@ -176,3 +176,18 @@ async def test_old_rows_are_pruned_on_a_schedule_while_the_bot_serves(
     with contextlib.closing(StateStore(path)) as store:
         stats = store.stats()
     assert (stats["questions"], stats["thumbs_up"]) == (3, 1)  # pruned rows still count
+
+
+def test_a_chats_language_choice_survives_a_restart(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.sqlite3")
+    store.set_chat_language(5, "fr")
+    store.set_chat_language(6, "en")
+    store.set_chat_language(6, None)  # back to automatic
+    store.set_chat_language(7, "en")
+    store.set_chat_language(7, "fr")
+    store.close()
+    store = StateStore(tmp_path / "state.sqlite3")
+    try:
+        assert [store.chat_language(c) for c in (5, 6, 7, 8)] == ["fr", None, "fr", None]
+    finally:
+        store.close()
