@@ -22,6 +22,8 @@ from index.embedder import (
 from index.fetch import FetchSettings
 from index.ranking import RankingSettings
 
+from .i18n import LANGUAGES as REPLY_LANGUAGES
+
 __all__ = ["Config", "ConfigError", "Secret", "load_config"]
 
 _BUILD = BuildSettings()
@@ -124,6 +126,9 @@ class ChatSection:
     keep_days: float = 30.0  # answers, feedback and dead letters are kept this long
     prune_every_minutes: float = 60.0  # how often old rows are pruned while the bot serves
     state_max_mb: float = 0.0  # the state file grows no larger (0: no limit); writes then wait
+    # Replies are in the chat's /language choice, else the question's language, else the user's
+    # Telegram language, else this one (bot/i18n.py).
+    default_language: str = "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,6 +391,11 @@ def _validate(config: Config) -> None:
     if chat.poison_attempts < 1:
         raise ConfigError(
             f"Config 'chat.poison_attempts' must be at least 1, not {chat.poison_attempts}."
+        )
+    if chat.default_language not in REPLY_LANGUAGES:
+        raise ConfigError(
+            f"Config 'chat.default_language' must be one of {', '.join(REPLY_LANGUAGES)}, not "
+            f"{chat.default_language!r}."
         )
     if chat.prune_every_minutes <= 0:
         raise ConfigError(

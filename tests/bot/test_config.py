@@ -53,6 +53,10 @@ def test_empty_mapping_gives_defaults() -> None:
         ({"index": {"min_words": 500}}, "'index.min_words' (500) must not exceed"),
         ({"index": {"path": ""}}, "'index.path' must be a path"),
         ({"chat": "yes"}, "'chat' must be a table"),
+        (
+            {"chat": {"default_language": "de"}},
+            "'chat.default_language' must be one of en, fr, not 'de'",
+        ),
         ({"telegram": {"token_file": "/nonexistent/token"}}, "cannot be read"),
         ({"index": {"precision": "fp8"}}, "'index.precision' must be one of float32, bfloat16"),
         (
