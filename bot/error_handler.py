@@ -11,6 +11,7 @@ from telegram.error import TelegramError
 from index.errors import StoryError
 
 from .context import Context
+from .i18n import translator_for
 from .inbox import will_retry
 from .replies import reply
 
@@ -31,14 +32,19 @@ async def error_handler(update: object, context: Context) -> None:
     if error is not None and will_retry(error):
         logger.error("Error while processing an update; it will be tried again", exc_info=error)
         return
-    if isinstance(error, StoryError):
+    asked = update if isinstance(update, Update) else None
+    message = asked.effective_message if asked is not None else None
+    typed = message.text if message is not None else None
+    question = typed if typed and not typed.startswith("/") else None
+    _ = translator_for(asked, context, question).gettext
+    if isinstance(error, StoryError):  # (its text comes from index/, in English)
         logger.warning("Update failed: %s", error)
         text = html.escape(str(error))
     else:
         logger.error("Unhandled error while processing an update", exc_info=error)
-        text = "Sorry, something went wrong while answering. Please try again in a moment."
-    if isinstance(update, Update) and update.effective_message is not None:
+        text = _("Sorry, something went wrong while answering. Please try again in a moment.")
+    if message is not None:
         try:
-            await reply(update.effective_message, text)
+            await reply(message, text)
         except TelegramError:
             logger.warning("Could not tell the user about the error")

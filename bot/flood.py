@@ -13,28 +13,32 @@ import time
 from telegram import Update
 
 from .context import Context
+from .i18n import N_, translator_for
 from .replies import reply
 
 __all__ = ["SLOW_DOWN", "admit"]
 
 logger = logging.getLogger(__name__)
 
-SLOW_DOWN = "You are asking faster than I can answer. Please wait a few seconds, then ask again."
+SLOW_DOWN = N_(
+    "You are asking faster than I can answer. Please wait a few seconds, then ask again."
+)
 
 
-async def admit(update: Update, context: Context) -> bool:
+async def admit(update: Update, context: Context, question: str | None = None) -> bool:
     """Whether to answer ``update``: call it once a handler knows it would reply. Over the
-    limit, the first update of the window gets a polite notice (an alert on a button) and
-    False, later ones False alone."""
+    limit, the first update of the window gets a polite notice (an alert on a button; in the
+    language of ``question``, when the update asks one) and False, later ones False alone."""
     user = update.effective_user
     verdict = context.services.flood_check(user.id if user else None, time.monotonic())
     if verdict == "ok":
         return True
     if verdict == "warn":
         logger.info("Throttling user %s", user.id if user else None)
+        text = translator_for(update, context, question).gettext(SLOW_DOWN)
         query = update.callback_query
         if query is not None:
-            await query.answer(SLOW_DOWN, show_alert=True)
+            await query.answer(text, show_alert=True)
         else:
-            await reply(update.effective_message, SLOW_DOWN)
+            await reply(update.effective_message, text)
     return False

@@ -32,6 +32,7 @@ __all__ = [
     "chat_language",
     "language_for",
     "language_name",
+    "number",
     "reply_language",
     "supported_language",
     "translator",
@@ -143,3 +144,10 @@ def translator_for(
 ) -> Translator:
     """``translator(language_for(...))``: the catalogue to write a reply to ``update`` with."""
     return translator(language_for(update, context, question))
+
+
+def number(value: int, language: str) -> str:
+    """A whole number with its thousands grouped as the language writes them: 12,345 in
+    English, 12 345 in French (a narrow no-break space; a comma there marks decimals)."""
+    grouped = f"{value:,}"
+    return grouped.replace(",", "\u202f") if language == "fr" else grouped
