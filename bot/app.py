@@ -56,6 +56,7 @@ def register_handlers(application: BotApplication) -> None:
     application.add_handler(CommandHandler("start", commands.start))
     application.add_handler(CommandHandler("help", commands.help_command))
     application.add_handler(CommandHandler("sources", commands.sources))
+    application.add_handler(CommandHandler("language", commands.language_command))
     application.add_handler(CommandHandler("ask", answering.ask_command))
     # Admins' commands (admin.py; they refuse anyone else)
     application.add_handler(CommandHandler("reindex", admin.reindex_command))
@@ -98,13 +99,12 @@ def register_handlers(application: BotApplication) -> None:
 
 
 async def set_command_menus(application: BotApplication, admins: list[int]) -> None:
-    """Public commands for everyone; admins also see /reindex and /stats in their chat."""
-    await application.bot.set_my_commands(PUBLIC_COMMANDS, scope=BotCommandScopeDefault())
+    """Public commands for everyone; admins also see /reindex and /stats in their chat. Each
+    menu in English, and in French for users whose Telegram is in French."""
+    await commands.set_menu(application.bot, PUBLIC_COMMANDS, BotCommandScopeDefault())
     for admin_id in admins:
         try:
-            await application.bot.set_my_commands(
-                ADMIN_COMMANDS, scope=BotCommandScopeChat(admin_id)
-            )
+            await commands.set_menu(application.bot, ADMIN_COMMANDS, BotCommandScopeChat(admin_id))
         except TelegramError as exc:  # the admin has not started a chat with the bot yet
             logger.warning("Could not set the admin command menu for %s: %s", admin_id, exc)
 

@@ -1,13 +1,14 @@
-"""Everyone's commands (/start, /help, /sources), the command menus, and what the bot says to
-a command it does not have or a message it cannot read."""
+"""Everyone's commands (/start, /help, /sources, /language), the command menus, and what the
+bot says to a command it does not have or a message it cannot read."""
 
 from __future__ import annotations
 
 import asyncio
 import html
 import logging
+from collections.abc import Sequence
 
-from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram import Bot, BotCommand, BotCommandScope, BotCommandScopeChat, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
@@ -16,12 +17,25 @@ from .answering import known_titles
 from .context import Context
 from .flood import admit
 from .formatting import SOURCES_PAGE, format_documents_page, shorten
+from .i18n import (
+    LANGUAGES,
+    N_,
+    Translator,
+    chat_language,
+    language_for,
+    language_name,
+    number,
+    translator,
+    translator_for,
+)
 from .replies import reply
 
 __all__ = [
     "ADMIN_COMMANDS",
     "PUBLIC_COMMANDS",
     "help_command",
+    "language_command",
+    "set_menu",
     "sources",
     "start",
     "unknown_command",
@@ -30,22 +44,42 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# The menus, in English; set_menu adds them in every other reply language.
 PUBLIC_COMMANDS = [
-    BotCommand("ask", "Ask a question (in groups)"),
-    BotCommand("sources", "Documents I know"),
-    BotCommand("latest", "The newest stories"),
-    BotCommand("help", "How to ask"),
-    BotCommand("start", "What I know about"),
+    BotCommand("ask", N_("Ask a question (in groups)")),
+    BotCommand("sources", N_("Documents I know")),
+    BotCommand("latest", N_("The newest stories")),
+    BotCommand("language", N_("The language of my replies")),
+    BotCommand("help", N_("How to ask")),
+    BotCommand("start", N_("What I know about")),
 ]
 ADMIN_COMMANDS = [
     *PUBLIC_COMMANDS,
-    BotCommand("reindex", "Rebuild the index from the corpus"),
-    BotCommand("stats", "Usage and index figures"),
-    BotCommand("add", "Add a story by link (or send a file)"),
-    BotCommand("docs", "Documents with dates, passages and ids"),
-    BotCommand("remove", "Remove a document"),
+    BotCommand("reindex", N_("Rebuild the index from the corpus")),
+    BotCommand("stats", N_("Usage and index figures")),
+    BotCommand("add", N_("Add a story by link (or send a file)")),
+    BotCommand("docs", N_("Documents with dates, passages and ids")),
+    BotCommand("remove", N_("Remove a document")),
 ]
 START_TITLES = 20  # stories /start names
+
+
+def translated_menu(commands: Sequence[BotCommand], tr: Translator) -> list[BotCommand]:
+    """A command menu with its descriptions in a reply language."""
+    return [BotCommand(c.command, tr.gettext(c.description)) for c in commands]
+
+
+async def set_menu(bot: Bot, commands: Sequence[BotCommand], scope: BotCommandScope) -> None:
+    """Set a menu in English for everyone, and in each other reply language for the users whose
+    Telegram is in it (Telegram picks the menu by the user's language_code)."""
+    await bot.set_my_commands(commands, scope=scope)
+    for language in LANGUAGES:
+        if language != "en":
+            await bot.set_my_commands(
+                translated_menu(commands, translator(language)),
+                scope=scope,
+                language_code=language,
+            )
 
 
 async def start(update: Update, context: Context) -> None:
@@ -56,19 +90,32 @@ async def start(update: Update, context: Context) -> None:
     engine = svc.ready_engine()
     count = await asyncio.to_thread(engine.document_count)
     titles = await asyncio.to_thread(known_titles, engine, START_TITLES)
+    language = language_for(update, context)
+    tr = translator(language)
+    _ = tr.gettext
     lines = [
-        "Hello! I answer questions about the news stories I have read, quoting the passages "
-        "that answer them and where each comes from. I never make anything up.",
+        _(
+            "Hello! I answer questions about the news stories I have read, quoting the "
+            "passages that answer them and where each comes from. I never make anything up."
+        ),
         "",
-        f"I know {count:,} {'story' if count == 1 else 'stories'}:",
+        tr.ngettext("I know {count} story:", "I know {count} stories:", count).format(
+            count=number(count, language)
+        ),
         *[f"• {html.escape(shorten(t, 120))}" for t in titles],
     ]
     if count > len(titles):
-        lines.append(f"… and {count - len(titles):,} more (/sources lists them all).")
+        lines.append(
+            _("… and {count} more (/sources lists them all).").format(
+                count=number(count - len(titles), language)
+            )
+        )
     lines += [
         "",
-        "Just send me a question, for example: <i>Who will the ministers meet in "
-        "Moscow?</i> Follow-up questions work too. /help for more.",
+        _(
+            "Just send me a question, for example: <i>Who will the ministers meet in "
+            "Moscow?</i> Follow-up questions work too. /help for more."
+        ),
     ]
     await reply(update.effective_message, "\n".join(lines))
     user, chat = update.effective_user, update.effective_chat
@@ -79,7 +126,7 @@ async def start(update: Update, context: Context) -> None:
     ):
         # Admins who had not started the bot when it set the menus get theirs now.
         try:
-            await context.bot.set_my_commands(ADMIN_COMMANDS, scope=BotCommandScopeChat(chat.id))
+            await set_menu(context.bot, ADMIN_COMMANDS, BotCommandScopeChat(chat.id))
         except TelegramError as exc:
             logger.warning("Could not set the admin command menu: %s", exc)
 
@@ -88,26 +135,41 @@ async def help_command(update: Update, context: Context) -> None:
     """/help: how to ask, in private chats and in groups."""
     if not await admit(update, context):
         return
+    _ = translator_for(update, context).gettext
     lines = [
-        "<b>How to ask</b>",
-        "• In a private chat, send any question as a message.",
-        "• In a group, mention me (@" + html.escape(context.bot.username or "bot") + " your "
-        "question), reply to one of my answers, or use /ask your question.",
-        "• Follow-ups like <i>When was it formed?</i> are understood in the context of the "
-        "previous question; reply to an earlier answer to continue that thread.",
+        _("<b>How to ask</b>"),
+        _("• In a private chat, send any question as a message."),
+        _(
+            "• In a group, mention me (@{bot} your question), reply to one of my answers, or "
+            "use /ask your question."
+        ).format(bot=html.escape(context.bot.username or "bot")),
+        _(
+            "• Follow-ups like <i>When was it formed?</i> are understood in the context of the "
+            "previous question; reply to an earlier answer to continue that thread."
+        ),
         "",
-        "Each answer quotes the passages it comes from. Buttons under it show the full passage, "
-        "more sources, and let you rate the answer.",
+        _(
+            "Each answer quotes the passages it comes from, in their own language. Buttons "
+            "under it show the full passage, more sources, and let you rate the answer."
+        ),
         "",
-        "/sources lists the documents I know; /latest the newest stories.",
+        _("/sources lists the documents I know; /latest the newest stories."),
+        _(
+            "I reply in the language of your question, else in your Telegram's; /language fr, "
+            "/language en or /language auto sets it for this chat."
+        ),
     ]
     if context.services.is_admin(update.effective_user.id if update.effective_user else None):
         lines += [
             "",
-            "<b>Admin</b>: /reindex rebuilds the index from the corpus; /stats shows "
-            "usage and index figures.",
-            "/add &lt;link&gt; adds a story (or send a .txt, .md, .html or .pdf file); /docs "
-            "lists the documents; /remove &lt;id&gt; takes one out.",
+            _(
+                "<b>Admin</b>: /reindex rebuilds the index from the corpus; /stats shows "
+                "usage and index figures."
+            ),
+            _(
+                "/add &lt;link&gt; adds a story (or send a .txt, .md, .html or .pdf file); "
+                "/docs lists the documents; /remove &lt;id&gt; takes one out."
+            ),
         ]
     await reply(update.effective_message, "\n".join(lines))
 
@@ -119,10 +181,13 @@ async def sources(update: Update, context: Context) -> None:
         return
     engine = context.services.ready_engine()
     args = context.args or []
+    tr = translator_for(update, context)
     if len(args) > 1 or (args and not (args[0].isdecimal() and int(args[0]) >= 1)):
         await reply(
             update.effective_message,
-            "Send /sources for the first page of documents, or /sources 2 for the second.",
+            tr.gettext(
+                "Send /sources for the first page of documents, or /sources 2 for the second."
+            ),
         )
         return
     page = int(args[0]) if args else 1
@@ -131,8 +196,11 @@ async def sources(update: Update, context: Context) -> None:
     if page > pages:
         await reply(
             update.effective_message,
-            f"There {'is' if pages == 1 else 'are'} only {pages} "
-            f"{'page' if pages == 1 else 'pages'} of documents: /sources {pages} is the last.",
+            tr.ngettext(
+                "There is only {pages} page of documents: /sources {pages} is the last.",
+                "There are only {pages} pages of documents: /sources {pages} is the last.",
+                pages,
+            ).format(pages=pages),
         )
         return
     docs = await asyncio.to_thread(engine.document_titles, SOURCES_PAGE, (page - 1) * SOURCES_PAGE)
@@ -146,9 +214,13 @@ async def unsupported_message(update: Update, context: Context) -> None:
         return
     if not await admit(update, context):
         return
+    _ = translator_for(update, context).gettext
     await reply(
         message,
-        "I can only read text questions — please type yours, for example: <i>What is the AES?</i>",
+        _(
+            "I can only read text questions — please type yours, for example: "
+            "<i>What is the AES?</i>"
+        ),
     )
 
 
@@ -166,8 +238,52 @@ async def unknown_command(update: Update, context: Context) -> None:
         return
     if not await admit(update, context):
         return
+    _ = translator_for(update, context).gettext
     await reply(
         message,
-        f"I don't know the command /{html.escape(name[:64])}. I understand /ask, /sources, "
-        "/latest, /help and /start — or just send your question.",
+        _(
+            "I don't know the command /{name}. I understand /ask, /sources, /latest, /language, "
+            "/help and /start — or just send your question."
+        ).format(name=html.escape(name[:64])),
+    )
+
+
+async def language_command(update: Update, context: Context) -> None:
+    """/language [fr|en|auto]: the language of the bot's replies in this chat (auto: the
+    question's language, else the user's Telegram language)."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None or not await admit(update, context):
+        return
+    args = [a.lower() for a in context.args or []]
+    if len(args) == 1 and args[0] in (*LANGUAGES, "auto"):
+        chosen = None if args[0] == "auto" else args[0]
+        await asyncio.to_thread(context.services.state.set_chat_language, chat.id, chosen)
+        language = language_for(update, context)
+        _ = translator(language).gettext
+        if chosen is None:
+            text = _(
+                "From now on I reply in the language of each question, else in your "
+                "Telegram's language."
+            )
+        else:
+            text = _("From now on I reply in {language} here.").format(
+                language=language_name(chosen, translator(chosen))
+            )
+        await reply(message, text)
+        return
+    _ = translator_for(update, context).gettext
+    chosen = chat_language(context, chat.id)
+    current = (
+        _("I reply in {language} here.").format(language=language_name(chosen, translator(chosen)))
+        if chosen
+        else _("I reply in the language of each question, else in your Telegram's language.")
+    )
+    await reply(
+        message,
+        current
+        + "\n"
+        + _(
+            "Send /language fr for French, /language en for English, or /language auto to "
+            "follow each question. Quoted passages always stay in their own language."
+        ),
     )
