@@ -24,6 +24,7 @@ from .context import Context
 from .conversation import continued_answer, history_of
 from .flood import admit
 from .formatting import format_html
+from .i18n import language_for, translator, translator_for
 from .replies import NO_PREVIEW, reply
 from .services import Services
 
@@ -75,8 +76,9 @@ async def ask_command(update: Update, context: Context) -> None:
     if not has_words(question):
         if not await admit(update, context):
             return
+        _ = translator_for(update, context).gettext
         await reply(
-            message, "Ask me like this: <code>/ask When will the ministers visit Moscow?</code>"
+            message, _("Ask me like this: <code>/ask When will the ministers visit Moscow?</code>")
         )
         return
     await answer_question(update, context, question)
@@ -99,7 +101,10 @@ async def answer_question(update: Update, context: Context, text: str) -> None:
         return
     user_id = update.effective_user.id if update.effective_user else None
     question = clean_question(text, context.bot.username or "")
-    if not await admit(update, context) or not await _admissible(svc, message, question):
+    if not await admit(update, context, question):
+        return
+    language = language_for(update, context, question)
+    if not await _admissible(svc, message, question, language):
         return
     engine = svc.ready_engine()
     chat_id = message.chat_id
@@ -117,7 +122,15 @@ async def answer_question(update: Update, context: Context, text: str) -> None:
             prepared = await asyncio.get_running_loop().run_in_executor(
                 svc.answering,
                 functools.partial(
-                    _prepare_answer, svc, engine, message, question, thread_id, user_id, update
+                    _prepare_answer,
+                    svc,
+                    engine,
+                    message,
+                    question,
+                    thread_id,
+                    user_id,
+                    update,
+                    language,
                 ),
             )
             if prepared is None:
@@ -134,20 +147,23 @@ async def answer_question(update: Update, context: Context, text: str) -> None:
     svc.metrics.reply_seconds.observe(time.perf_counter() - started)
 
 
-async def _admissible(svc: Services, message: Message, question: str) -> bool:
+async def _admissible(svc: Services, message: Message, question: str, language: str) -> bool:
     """Whether to answer ``question`` (the asker is within their flood limit). If not, the
-    asker is told why: it has no words, or it is too long."""
+    asker is told why, in ``language``: it has no words, or it is too long."""
     limit = svc.config.chat.max_question_chars
+    _ = translator(language).gettext
     if not has_words(question):
         await reply(
-            message, "Please ask your question in words, for example: <i>What is the AES?</i>"
+            message, _("Please ask your question in words, for example: <i>What is the AES?</i>")
         )
         return False
     if len(question) > limit:
         await reply(
             message,
-            f"That message is too long for a question ({len(question)} "
-            f"characters; the limit is {limit}). Please ask something shorter.",
+            _(
+                "That message is too long for a question ({length} characters; the limit is "
+                "{limit}). Please ask something shorter."
+            ).format(length=len(question), limit=limit),
         )
         return False
     return True
@@ -164,10 +180,11 @@ def _prepare_answer(
     thread_id: int | None,
     user_id: int | None,
     update: Update,
+    language: str,
 ) -> tuple[Answer, str, str, InlineKeyboardMarkup | None] | None:
-    """Answer a question in its conversation, record it, and format the reply: (answer, its
-    key, HTML, buttons); None when this update was answered before (replayed after a crash).
-    Blocking: runs in a worker thread."""
+    """Answer a question in its conversation, record it, and format the reply in ``language``
+    (the quoted sentences stay in theirs): (answer, its key, HTML, buttons); None when this
+    update was answered before (replayed after a crash). Blocking: runs in a worker thread."""
     history = _history(svc, message, thread_id, update.update_id)
     if history is None:
         return None
@@ -190,7 +207,8 @@ def _prepare_answer(
     known = () if answer.found else known_titles(engine, NOT_FOUND_TITLES)
     text_html = format_html(answer, max_hits=k, known_titles=known)
     shown = min(k, len(answer.hits))
-    markup = answer_keyboard(key, shown, len(answer.hits) > k) if answer.found else None
+    tr = translator(language)
+    markup = answer_keyboard(key, shown, len(answer.hits) > k, tr) if answer.found else None
     return answer, key, text_html, markup
 
 

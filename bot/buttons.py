@@ -13,6 +13,7 @@ from index.passages import Passage
 from .context import Context
 from .flood import admit
 from .formatting import format_passage_html, format_sources_html
+from .i18n import ENGLISH, Translator, translator_for
 from .replies import reply
 
 __all__ = ["MORE_SOURCES", "answer_keyboard", "button", "parse_callback"]
@@ -26,7 +27,9 @@ MORE_SOURCES = 5  # extra passages behind the "More sources" button
 #   f:<key>:+|-   feedback on the answer
 
 
-def answer_keyboard(key: str, citations: int, more: bool) -> InlineKeyboardMarkup:
+def answer_keyboard(
+    key: str, citations: int, more: bool, tr: Translator = ENGLISH
+) -> InlineKeyboardMarkup:
     """📄 [1] … [n] for the cited passages; then 📚 More sources (when there are more), 👍, 👎."""
     rows = []
     if citations:
@@ -41,7 +44,8 @@ def answer_keyboard(key: str, citations: int, more: bool) -> InlineKeyboardMarku
         InlineKeyboardButton("👎", callback_data=f"f:{key}:-"),
     ]
     if more:
-        last.insert(0, InlineKeyboardButton("📚 More sources", callback_data=f"m:{key}"))
+        label = "📚 " + tr.gettext("More sources")
+        last.insert(0, InlineKeyboardButton(label, callback_data=f"m:{key}"))
     rows.append(last)
     return InlineKeyboardMarkup(rows)
 
@@ -65,16 +69,19 @@ async def button(update: Update, context: Context) -> None:
     kind, key, arg = parse_callback(query.data or "")
     record = await asyncio.to_thread(svc.state.answer, key) if kind else None
     if record is None or (query.message is not None and record.chat_id != query.message.chat.id):
-        await query.answer("This button has expired. Please ask again.", show_alert=True)
+        _ = translator_for(update, context).gettext
+        await query.answer(_("This button has expired. Please ask again."), show_alert=True)
         return
+    # In the language of the question the answer answered (or the chat's /language choice).
+    _ = translator_for(update, context, record.question).gettext
     if kind == "f":
         if arg not in ("+", "-"):
-            await query.answer("Unknown feedback.", show_alert=True)
+            await query.answer(_("Unknown feedback."), show_alert=True)
             return
         await asyncio.to_thread(
             svc.state.set_feedback, key, query.from_user.id, 1 if arg == "+" else -1
         )
-        await query.answer("Thanks for the feedback!")
+        await query.answer(_("Thanks for the feedback!"))
         return
     # The first lookup builds an id -> passage map over the whole index: not on the loop.
     passages = await asyncio.to_thread(_passages, svc.ready_engine(), record.passage_ids)
@@ -82,18 +89,18 @@ async def button(update: Update, context: Context) -> None:
     if kind == "p":
         index = int(arg) - 1 if arg.isdigit() else -1
         if not 0 <= index < min(len(record.passage_ids), k + MORE_SOURCES):
-            await query.answer("There is no such source.", show_alert=True)
+            await query.answer(_("There is no such source."), show_alert=True)
             return
         passage = passages.get(record.passage_ids[index])
         if passage is None:
-            await query.answer("That passage is no longer in the index.", show_alert=True)
+            await query.answer(_("That passage is no longer in the index."), show_alert=True)
             return
         await query.answer()
         await _send_to(query.message, format_passage_html(passage, index + 1))
         return
     extra = [passages[p] for p in record.passage_ids[k:] if p in passages]
     if not extra:
-        await query.answer("No more sources for this answer.", show_alert=True)
+        await query.answer(_("No more sources for this answer."), show_alert=True)
         return
     await query.answer()
     await _send_to(query.message, format_sources_html(extra, start=k + 1))
