@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from bot.config import load_config
 from bot.runtime import make_embedder
@@ -31,6 +32,12 @@ EMBEDDING = {
     "onnx_cache": str(SHIPPED.index.onnx_cache),
 }
 EMBEDDING_TOML = "".join(f'{key} = "{value}"\n' for key, value in EMBEDDING.items())
+
+# Property tests draw the same examples on every run (derived from each test's name), keep no
+# example database between runs and have no per-example time limit unless a test sets one: a
+# loaded machine or an earlier run cannot change their outcome, and a failure reproduces.
+settings.register_profile("deterministic", derandomize=True, database=None, deadline=None)
+settings.load_profile("deterministic")
 
 _real_connect = socket.socket.connect
 
