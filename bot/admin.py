@@ -18,6 +18,7 @@ from index.errors import ReindexInProgressError
 
 from .context import Context
 from .flood import admit
+from .i18n import ENGLISH, Translator, language_for, number, translator, translator_for
 from .jobs import ReindexJob
 from .replies import edit, reply
 
@@ -42,7 +43,10 @@ async def admin_only(update: Update, context: Context, what: str) -> Message | N
         user.id if user else None,
         message.chat_id,
     )
-    await reply(message, f"Sorry, only the bot's admins can use /{what}.")
+    _ = translator_for(update, context).gettext
+    await reply(
+        message, _("Sorry, only the bot's admins can use /{command}.").format(command=what)
+    )
     return None
 
 
@@ -59,9 +63,10 @@ async def reindex_command(update: Update, context: Context) -> None:
     except ReindexInProgressError as exc:
         await reply(message, html.escape(str(exc)))
         return
-    shown = html.escape(job.progress_text())
+    tr = translator_for(update, context)
+    shown = html.escape(job.progress_text(tr))
     progress = await reply(message, shown)
-    context.application.create_task(follow_job(job, progress, shown=shown), update=update)
+    context.application.create_task(follow_job(job, progress, shown=shown, tr=tr), update=update)
 
 
 async def follow_job(
@@ -71,12 +76,14 @@ async def follow_job(
     shown: str = "",
     outcome: Callable[[BuildReport], Awaitable[str]] | None = None,
     interval: float = 1.0,
+    tr: Translator = ENGLISH,
 ) -> None:
     """Edit ``message`` (which reads ``shown``, HTML) with the job's progress as it advances,
     then with its end: ``outcome(report)`` (HTML) when the job succeeded and one is given, else
-    the job's own summary or error. A job that finished before this started still gets its end."""
+    the job's own summary or error. A job that finished before this started still gets its end.
+    The texts are in ``tr``'s language."""
     while job.state == "running":
-        text = html.escape(job.progress_text())
+        text = html.escape(job.progress_text(tr))
         if text != shown:
             await edit(message, text)
             shown = text
@@ -84,7 +91,7 @@ async def follow_job(
     if job.state == "done" and job.report is not None and outcome is not None:
         text = await outcome(job.report)
     else:
-        text = html.escape(job.progress_text())
+        text = html.escape(job.progress_text(tr))
     if text != shown:
         await edit(message, text)
 
@@ -100,29 +107,51 @@ async def stats_command(update: Update, context: Context) -> None:
     counts = await asyncio.to_thread(svc.state.stats)
     age = time.time() - manifest.built_at
     running = svc.reindexer.running
+    language = language_for(update, context)
+    tr = translator(language)
+    _ = tr.gettext
     lines = [
-        "<b>Index</b>",
-        f"Documents: {manifest.document_count}; passages: {manifest.passage_count}",
-        f"Built {_age(age)} ago ({manifest.version}); size {store.size_bytes / 1e6:.1f} MB",
-        f"Model: {html.escape(manifest.model)}; FAISS: {manifest.faiss_type}",
+        _("<b>Index</b>"),
+        _("Documents: {documents}; passages: {passages}").format(
+            documents=number(manifest.document_count, language),
+            passages=number(manifest.passage_count, language),
+        ),
+        _("Built {age} ago ({version}); size {size} MB").format(
+            age=_age(age, tr), version=manifest.version, size=_decimal(store.size_bytes / 1e6, tr)
+        ),
+        _("Model: {model}; FAISS: {faiss}").format(
+            model=html.escape(manifest.model), faiss=manifest.faiss_type
+        ),
         "",
-        "<b>Usage</b>",
-        f"Questions answered: {counts['questions']}; not found: {counts['not_found']}",
-        f"Feedback: 👍 {counts['thumbs_up']}  👎 {counts['thumbs_down']}",
+        _("<b>Usage</b>"),
+        _("Questions answered: {questions}; not found: {not_found}").format(
+            questions=number(counts["questions"], language),
+            not_found=number(counts["not_found"], language),
+        ),
+        _("Feedback: 👍 {up}  👎 {down}").format(
+            up=number(counts["thumbs_up"], language), down=number(counts["thumbs_down"], language)
+        ),
     ]
     if running is not None:
-        lines += ["", html.escape(running.progress_text())]
+        lines += ["", html.escape(running.progress_text(tr))]
     await reply(message, "\n".join(lines))
 
 
-def _age(seconds: float) -> str:
+def _decimal(value: float, tr: Translator) -> str:
+    """One decimal, with the language's decimal mark (1.5 in English, 1,5 in French)."""
+    # Translators: the decimal mark of your language
+    return f"{value:.1f}".replace(".", tr.gettext("."))
+
+
+def _age(seconds: float, tr: Translator = ENGLISH) -> str:
+    _ = tr.gettext
     if seconds < 120:
-        return f"{seconds:.0f} s"
+        return _("{n} s").format(n=round(seconds))
     if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
+        return _("{n} min").format(n=round(seconds / 60))
     if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
+        return _("{n} h").format(n=_decimal(seconds / 3600, tr))
+    return _("{n} days").format(n=_decimal(seconds / 86400, tr))
 
 
 async def notify_admins(

@@ -39,6 +39,7 @@ from .addressing import for_bot
 from .admin import admin_only, follow_job
 from .context import Context
 from .flood import admit
+from .i18n import ENGLISH, Translator, language_for, number, translator, translator_for
 from .redact import describe_error
 from .replies import edit, reply
 from .services import Services
@@ -72,27 +73,35 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
 # -- pure helpers ---------------------------------------------------------------------------
 
 
-def describe_document(info: DocumentInfo) -> str:
+def describe_document(info: DocumentInfo, tr: Translator = ENGLISH) -> str:
     """One line about a document (HTML): title, source · date, passages, id."""
     detail = " · ".join(p for p in (info.source, info.date) if p)
     line = f"<b>{html.escape(info.title)}</b>"
     if detail:
         line += f" — {html.escape(detail)}"
-    line += (
-        f"\n   {info.passages} passage{'s' if info.passages != 1 else ''}, "
-        f"id <code>{html.escape(info.doc_id)}</code>"
-    )
+    line += "\n   " + tr.ngettext(
+        "{count} passage, id <code>{id}</code>",
+        "{count} passages, id <code>{id}</code>",
+        info.passages,
+    ).format(count=info.passages, id=html.escape(info.doc_id))
     if info.duplicate_of:
-        line += f"\n   ⚠️ near-duplicate of <code>{html.escape(info.duplicate_of)}</code>"
+        line += "\n   ⚠️ " + tr.gettext("near-duplicate of <code>{id}</code>").format(
+            id=html.escape(info.duplicate_of)
+        )
     return line
 
 
-def fit_lines(head: str, lines: list[str], limit: int = MessageLimit.MAX_TEXT_LENGTH) -> str:
+def fit_lines(
+    head: str,
+    lines: list[str],
+    limit: int = MessageLimit.MAX_TEXT_LENGTH,
+    tr: Translator = ENGLISH,
+) -> str:
     """``head`` and as many ``lines`` as fit in one message, saying how many were left out."""
     text = head
     for shown, line in enumerate(lines):
         if len(text) + len(line) + 60 > limit:
-            return text + f"\n… and {len(lines) - shown} more."
+            return text + "\n" + tr.gettext("… and {count} more.").format(count=len(lines) - shown)
         text += "\n" + line
     return text
 
@@ -125,24 +134,32 @@ async def add_command(update: Update, context: Context) -> None:
         return
     svc = context.services
     args = context.args or []
+    tr = translator_for(update, context)
+    _ = tr.gettext
     if len(args) != 1:
         await reply(
             message,
-            "Send one link: <code>/add https://example.org/news/story.html</code>\n"
-            "To add a file, send it to me as a document (.txt, .md, .html or .pdf).",
+            _(
+                "Send one link: <code>/add https://example.org/news/story.html</code>\n"
+                "To add a file, send it to me as a document (.txt, .md, .html or .pdf)."
+            ),
         )
         return
-    status = await reply(message, f"Fetching {html.escape(args[0])} …")
+    status = await reply(message, _("Fetching {url} …").format(url=html.escape(args[0])))
     try:
         doc_id, article = await add_url(
             svc.config.corpus.path, args[0], svc.config.fetch_settings()
         )
     except StoryError as exc:
-        await edit(status, f"Nothing was added: {html.escape(str(exc))}")
+        await edit(status, _("Nothing was added: {error}").format(error=html.escape(str(exc))))
         return
-    extra = f"\nBy {html.escape(article.author)}." if article.author else ""
+    extra = (
+        "\n" + _("By {author}.").format(author=html.escape(article.author))
+        if article.author
+        else ""
+    )
     await _reindex_and_report(
-        context, svc, update, status, lambda store: _added_text(store, doc_id, extra)
+        context, svc, update, status, lambda store: _added_text(store, doc_id, extra, tr), tr
     )
 
 
@@ -155,6 +172,8 @@ async def document_message(update: Update, context: Context) -> None:
         return
     svc = context.services
     user = update.effective_user
+    tr = translator_for(update, context)
+    _ = tr.gettext
     if not svc.is_admin(user.id if user else None):
         if not await admit(update, context):
             return
@@ -165,8 +184,10 @@ async def document_message(update: Update, context: Context) -> None:
         )
         await reply(
             message,
-            "Thanks, but only the bot's admins can add documents. I answer questions typed as "
-            "text — for example: <i>What is the AES?</i>",
+            _(
+                "Thanks, but only the bot's admins can add documents. I answer questions typed "
+                "as text — for example: <i>What is the AES?</i>"
+            ),
         )
         return
     document = message.document
@@ -176,34 +197,40 @@ async def document_message(update: Update, context: Context) -> None:
     if suffix not in UPLOAD_SUFFIXES:
         await reply(
             message,
-            f"Nothing was added: I cannot add {html.escape(suffix or 'extensionless')} files. "
-            "Send a .txt, .md, .html or .pdf file.",
+            _(
+                "Nothing was added: I cannot add {kind} files. Send a .txt, .md, .html or .pdf "
+                "file."
+            ).format(kind=html.escape(suffix or _("extensionless"))),
         )
         return
     if document.file_size and document.file_size > limit:
         await reply(
             message,
-            f"Nothing was added: {html.escape(name)} is {megabytes(document.file_size)}, over "
-            f"the {megabytes(limit)} limit.",
+            _("Nothing was added: {name} is {size}, over the {limit} limit.").format(
+                name=html.escape(name), size=megabytes(document.file_size), limit=megabytes(limit)
+            ),
         )
         return
-    status = await reply(message, f"Reading {html.escape(name)} …")
+    status = await reply(message, _("Reading {name} …").format(name=html.escape(name)))
     try:
         file = await document.get_file()
         data = bytes(await file.download_as_bytearray())
-        doc_id, _ = await asyncio.to_thread(add_upload, svc.config.corpus.path, name, data, limit)
+        doc_id, _title = await asyncio.to_thread(
+            add_upload, svc.config.corpus.path, name, data, limit
+        )
     except StoryError as exc:
-        await edit(status, f"Nothing was added: {html.escape(str(exc))}")
+        await edit(status, _("Nothing was added: {error}").format(error=html.escape(str(exc))))
         return
     except TelegramError as exc:
         await edit(  # the error's text may hold the file's URL, and so the bot's token
             status,
-            "Nothing was added: the file could not be downloaded "
-            f"({html.escape(describe_error(exc))}).",
+            _("Nothing was added: the file could not be downloaded ({error}).").format(
+                error=html.escape(describe_error(exc))
+            ),
         )
         return
     await _reindex_and_report(
-        context, svc, update, status, lambda store: _added_text(store, doc_id, "")
+        context, svc, update, status, lambda store: _added_text(store, doc_id, "", tr), tr
     )
 
 
@@ -224,16 +251,18 @@ async def remove_command(update: Update, context: Context) -> None:
         await reply(message, html.escape(str(exc)))
         return
     title = info.title if info else doc_id
-    status = await reply(message, f"Removed {html.escape(doc_id)}; reindexing …")
+    tr = translator_for(update, context)
+    _ = tr.gettext
+    status = await reply(message, _("Removed {id}; reindexing …").format(id=html.escape(doc_id)))
     await _reindex_and_report(
         context,
         svc,
         update,
         status,
-        lambda _store: (
-            f"Removed <b>{html.escape(title)}</b> (<code>{html.escape(doc_id)}</code>)"
-            "; its passages are no longer cited."
-        ),
+        lambda _store: _(
+            "Removed <b>{title}</b> (<code>{id}</code>); its passages are no longer cited."
+        ).format(title=html.escape(title), id=html.escape(doc_id)),
+        tr,
     )
 
 
@@ -243,8 +272,15 @@ async def docs_command(update: Update, context: Context) -> None:
     if message is None:
         return
     infos = await asyncio.to_thread(indexed_documents, context.services.ready_engine().store)
-    head = f"<b>{len(infos)} documents</b> (/remove &lt;id&gt; takes one out)"
-    await reply(message, fit_lines(head, [f"• {describe_document(i)}" for i in infos]))
+    language = language_for(update, context)
+    tr = translator(language)
+    head = tr.ngettext(
+        "<b>{count} document</b> (/remove &lt;id&gt; takes one out)",
+        "<b>{count} documents</b> (/remove &lt;id&gt; takes one out)",
+        len(infos),
+    ).format(count=number(len(infos), language))
+    lines = [f"• {describe_document(i, tr)}" for i in infos]
+    await reply(message, fit_lines(head, lines, tr=tr))
 
 
 async def latest_command(update: Update, context: Context) -> None:
@@ -253,27 +289,30 @@ async def latest_command(update: Update, context: Context) -> None:
     if message is None or not await admit(update, context):
         return
     infos = await asyncio.to_thread(_latest, context.services.ready_engine().store)
+    tr = translator_for(update, context)
+    _ = tr.gettext
     if not infos:
-        await reply(message, "None of the stories I know has a publication date.")
+        await reply(message, _("None of the stories I know has a publication date."))
         return
     lines = []
     for info in infos:
         source = f" · {html.escape(info.source)}" if info.source else ""
         lines.append(f"• {html.escape(info.date)} — {html.escape(info.title)}{source}")
-    await reply(message, fit_lines("<b>Latest stories</b>", lines))
+    await reply(message, fit_lines(_("<b>Latest stories</b>"), lines, tr=tr))
 
 
 # -- reindex and report ---------------------------------------------------------------------
 
 
-def _added_text(store: IndexStore | None, doc_id: str, extra: str) -> str:
+def _added_text(store: IndexStore | None, doc_id: str, extra: str, tr: Translator) -> str:
+    _ = tr.gettext
     info = _info(store, doc_id)
     if info is None:
-        return (
-            f"Saved <code>{html.escape(doc_id)}</code>, but it is not in the index: see the "
-            "reindex report (/reindex tries again)."
-        )
-    return f"Added {describe_document(info)}{extra}"
+        return _(
+            "Saved <code>{id}</code>, but it is not in the index: see the reindex report "
+            "(/reindex tries again)."
+        ).format(id=html.escape(doc_id))
+    return _("Added {document}").format(document=describe_document(info, tr)) + extra
 
 
 async def _reindex_and_report(
@@ -282,8 +321,10 @@ async def _reindex_and_report(
     update: Update,
     status: Message | None,
     done_text: Callable[[IndexStore | None], str],
+    tr: Translator,
 ) -> None:
-    """Start the shared reindex (after one that is running), then report in ``status``."""
+    """Start the shared reindex (after one that is running), then report in ``status`` (in
+    ``tr``'s language)."""
     user = update.effective_user
     job = await svc.reindexer.start_when_free(
         f"user {user.id}" if user else "unknown", user_id=user.id if user else None
@@ -293,4 +334,4 @@ async def _reindex_and_report(
         store = svc.engine.store if svc.engine else None
         return f"{await asyncio.to_thread(done_text, store)}\n\n{html.escape(report.summary())}"
 
-    context.application.create_task(follow_job(job, status, outcome=outcome), update=update)
+    context.application.create_task(follow_job(job, status, outcome=outcome, tr=tr), update=update)

@@ -16,6 +16,7 @@ from index.errors import ReindexInProgressError, StoryError
 from index.store import IndexStore
 
 from .config import Config
+from .i18n import ENGLISH, Translator
 from .metrics import Metrics
 from .reindex_process import run_reindex_process
 from .runtime import reindex
@@ -41,19 +42,30 @@ class ReindexJob:
     report: BuildReport | None = None
     error: str | None = None
 
-    def progress_text(self) -> str:
+    def progress_text(self, tr: Translator = ENGLISH) -> str:
+        """How far the job got, in ``tr``'s language (the build's own summary, stage names and
+        errors stay in English)."""
+        _ = tr.gettext
         if self.state == "done" and self.report is not None:
-            return f"Reindex finished. {self.report.summary()}"
+            return _("Reindex finished. {summary}").format(summary=self.report.summary())
         if self.state == "failed":
-            return f"Reindex failed: {self.error}\nThe previous index is still serving."
-        elapsed = time.time() - self.started
-        if self.total:
-            pct = 100 * self.done / self.total
-            return (
-                f"Reindexing: {self.stage} {self.done}/{self.total} ({pct:.0f}%), "
-                f"{elapsed:.0f} s so far."
+            return _("Reindex failed: {error}\nThe previous index is still serving.").format(
+                error=self.error
             )
-        return f"Reindexing: {self.stage}, {elapsed:.0f} s so far."
+        elapsed = round(time.time() - self.started)
+        if self.total:
+            return _(
+                "Reindexing: {stage} {done}/{total} ({percent}%), {seconds} s so far."
+            ).format(
+                stage=self.stage,
+                done=self.done,
+                total=self.total,
+                percent=round(100 * self.done / self.total),
+                seconds=elapsed,
+            )
+        return _("Reindexing: {stage}, {seconds} s so far.").format(
+            stage=self.stage, seconds=elapsed
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {
