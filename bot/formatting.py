@@ -27,7 +27,8 @@ SNIPPET_CHARS = 320
 # well under a message, so there is always room for the text it cites.
 TITLE_CHARS = 200
 DETAIL_CHARS = 80  # section, source and date, each
-LINK_CHARS = 2048  # a longer URL is not linked (its escaped form would crowd out the text)
+LABEL_HTML_CHARS = 600  # a citation label, escaped ("'" becomes six characters)
+LINK_CHARS = 1500  # a URL longer than this, escaped, is not linked (it would crowd out the text)
 NOT_FOUND = "I could not find an answer to that in the stories I know."
 UNSURE = "I am not sure this answers your question, but it is the closest I found:"
 
@@ -128,7 +129,8 @@ def format_text(answer: Answer) -> str:
 
 
 def _html_citation(passage: Passage, number: int) -> str:
-    label = html.escape(citation_label(passage))
+    """"[n] title — details", linked to the source; at most about 2,200 characters."""
+    label = escaped_within(citation_label(passage), LABEL_HTML_CHARS)
     href = html.escape(passage.url, quote=True)
     if passage.url.startswith(("http://", "https://")) and len(href) <= LINK_CHARS:
         label = f'<a href="{href}">{label}</a>'
@@ -151,7 +153,7 @@ def format_html(
         text = html.escape(NOT_FOUND)
         if titles:
             text += "\n\nThe stories I know about include:\n" + "\n".join(
-                f"• {html.escape(shorten(t, 200))}" for t in titles[:5]
+                f"• {escaped_within(shorten(t, 200), 600)}" for t in titles[:5]
             )
         return text
     numbers = _citation_numbers(answer)
@@ -265,11 +267,14 @@ def format_documents_page(
         else f"<b>Documents {first:,}–{last:,} of {total:,}</b>"
     )
     lines = [heading]
+    # Each line's share of the message, measured escaped ("'" becomes six characters).
+    room = (MAX_MESSAGE - 200) // max(len(documents), 1) - 8
     for title, date, source in documents:
-        detail = " · ".join(p for p in (shorten(source, 60), date) if p)
+        detail = " · ".join(p for p in (shorten(source, 60), shorten(date, 40)) if p)
+        detail_html = escaped_within(detail, room // 3)
         lines.append(
-            f"• {html.escape(shorten(title, 120))}"
-            + (f" — {html.escape(detail)}" if detail else "")
+            f"• {escaped_within(shorten(title, 120), room - len(detail_html))}"
+            + (f" — {detail_html}" if detail_html else "")
         )
     if last < total:
         lines += ["", f"Next: /sources {page + 1}"]

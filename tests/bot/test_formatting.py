@@ -184,6 +184,17 @@ def test_every_message_about_a_hostile_passage_is_sendable(
     _assert_sendable(format_html(_answer(passage, passage)))
 
 
+@settings(max_examples=60, deadline=2000)
+@given(st.lists(st.tuples(_hostile, _hostile, _hostile), min_size=1, max_size=SOURCES_PAGE))
+def test_pages_and_not_found_replies_fit_after_escaping(
+    documents: list[tuple[str, str, str]],
+) -> None:
+    """Escaping makes "'" six characters: found by fuzzing, a page of such titles was 4,097."""
+    _assert_sendable(format_documents_page(documents, 10**6, 3))
+    titles = tuple(t for t, _, _ in documents)
+    _assert_sendable(format_html(Answer("q", "q", False, nearest_titles=titles)))
+
+
 def test_a_passage_with_a_huge_citation_header_is_shown_and_does_not_hang() -> None:
     """A 5,000-character title once left no room for the text, and the shrinking never ended."""
     passage = _hostile_passage(
