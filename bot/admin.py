@@ -18,7 +18,16 @@ from index.errors import ReindexInProgressError
 
 from .context import Context
 from .flood import admit
-from .i18n import ENGLISH, Translator, language_for, number, translator, translator_for
+from .i18n import (
+    DEFAULT_LANGUAGE,
+    ENGLISH,
+    Notice,
+    Translator,
+    language_for,
+    number,
+    translator,
+    translator_for,
+)
 from .jobs import ReindexJob
 from .replies import edit, reply
 
@@ -155,13 +164,23 @@ def _age(seconds: float, tr: Translator = ENGLISH) -> str:
 
 
 async def notify_admins(
-    bot: Bot, admins: list[int], text: str, *, skip: int | None = None
+    bot: Bot,
+    admins: list[int],
+    text: Notice,
+    *,
+    skip: int | None = None,
+    language_of: Callable[[int], str] | None = None,
 ) -> None:
-    """Send a plain-text notice to every admin's private chat (best effort, never raises)."""
+    """Send a plain-text notice to every admin's private chat (best effort, never raises); a
+    notice written per language goes out in each admin's ``language_of(admin id)``."""
     for admin in admins:
         if admin == skip:
             continue
+        if isinstance(text, str):
+            body = text
+        else:
+            body = text(translator(language_of(admin) if language_of else DEFAULT_LANGUAGE))
         try:
-            await bot.send_message(admin, text[: MessageLimit.MAX_TEXT_LENGTH])
+            await bot.send_message(admin, body[: MessageLimit.MAX_TEXT_LENGTH])
         except TelegramError as exc:  # the admin never started the bot, or blocked it
             logger.warning("Could not notify admin %s: %s", admin, exc)

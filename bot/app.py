@@ -25,6 +25,7 @@ from telegram.ext import (
 )
 
 from index.errors import StoryError
+from index.language import load as load_language_model
 
 from . import admin, answering, buttons, commands, corpus_admin, sqlite
 from .admin import notify_admins
@@ -34,6 +35,7 @@ from .context import CONTEXT_TYPES, BotApplication
 from .corpus_watch import watch_and_reindex
 from .delivery import RetryingRateLimiter
 from .error_handler import error_handler
+from .i18n import Notice, Translator, reply_language
 from .inbox import DeadLetter, DurableApplication, DurableQueue, Inbox
 from .index_watch import IndexWatcher
 from .jobs import ReindexJob
@@ -177,20 +179,37 @@ def _tell_dead_letter(
 ) -> Callable[[DeadLetter], Awaitable[None]]:
     """Tell every admin, once, that an update was set aside (its kind, never its text)."""
 
+    def notice(dead: DeadLetter, tr: Translator) -> str:
+        return tr.gettext(
+            "I set aside an update after {attempts} failed attempt(s) and will not try it "
+            "again: {update} (update {id}).\nLast error: {error}\nOn the server, "
+            "`storybot inbox` lists it; `storybot inbox --retry {id}` puts it back for the "
+            "next start, `--drop {id}` forgets it."
+        ).format(
+            attempts=dead.attempts, update=dead.describe(), id=dead.update_id, error=dead.error
+        )
+
     async def tell(dead: DeadLetter) -> None:
         services.metrics.dead_letters.inc()
         await notify_admins(
             application.bot,
             services.config.telegram.admins,
-            f"I set aside an update after {dead.attempts} failed attempt(s) and will not try "
-            f"it again: {dead.describe()} (update {dead.update_id}).\n"
-            f"Last error: {dead.error}\n"
-            f"On the server, `storybot inbox` lists it; `storybot inbox --retry "
-            f"{dead.update_id}` puts it back for the next start, `--drop {dead.update_id}` "
-            "forgets it.",
+            functools.partial(notice, dead),
+            language_of=admin_language(services),
         )
 
     return tell
+
+
+def admin_language(services: Services) -> Callable[[int], str]:
+    """The language of an admin's notices: their private chat's /language choice, else
+    ``chat.default_language`` (a notice answers no message, so there is no language_code)."""
+    default = services.config.chat.default_language
+
+    def language(admin_id: int) -> str:
+        return reply_language(chosen=services.state.chat_language(admin_id), default=default)
+
+    return language
 
 
 async def _load(services: Services) -> None:
@@ -201,6 +220,7 @@ async def _load(services: Services) -> None:
         services.embedder = await asyncio.to_thread(make_embedder, config)
         services.unavailable = "The index is loading."
         engine = await asyncio.to_thread(open_engine, config, services.embedder)
+        await asyncio.to_thread(load_language_model)  # questions' languages, about 1 s
     except StoryError as exc:
         services.unavailable = str(exc)
         logger.error("The bot cannot answer yet: %s", exc)
@@ -243,12 +263,16 @@ async def serve(
         await _load(services)
         async with application:
             if damaged is not None:
+                moved, problem = damaged
                 await notify_admins(
                     application.bot,
                     config.telegram.admins,
-                    f"The state file was damaged ({damaged[1]}). I moved it to {damaged[0]} "
-                    "and started with a fresh one: conversations, feedback and unfinished "
-                    "updates from before are in the moved file.",
+                    lambda tr: tr.gettext(
+                        "The state file was damaged ({problem}). I moved it to {path} and "
+                        "started with a fresh one: conversations, feedback and unfinished "
+                        "updates from before are in the moved file."
+                    ).format(problem=problem, path=moved),
+                    language_of=admin_language(services),
                 )
             await _take_updates(application, services, web_app, webhook=webhook, stop=stop)
     finally:
@@ -331,13 +355,16 @@ def _watch_index(application: BotApplication, services: Services) -> asyncio.Tas
     ``storybot reindex`` built meanwhile."""
     config = services.config
     admins = config.telegram.admins
+    language_of = admin_language(services)
 
-    async def tell(text: str) -> None:
-        await notify_admins(application.bot, admins, text)
+    async def tell(text: Notice) -> None:
+        await notify_admins(application.bot, admins, text, language_of=language_of)
 
-    async def tell_failed(text: str, job: ReindexJob) -> None:
+    async def tell_failed(_text: str, job: ReindexJob) -> None:
         # The admin who asked sees it in their progress message already.
-        await notify_admins(application.bot, admins, text, skip=job.user_id)
+        await notify_admins(
+            application.bot, admins, job.progress_text, skip=job.user_id, language_of=language_of
+        )
 
     services.reindexer.notify = tell_failed
     watcher = IndexWatcher(
@@ -351,9 +378,12 @@ def _watch_index(application: BotApplication, services: Services) -> asyncio.Tas
 
     async def run() -> None:
         if services.engine is None:
+            reason = services.unavailable
             await tell(
-                f"I cannot answer questions: {services.unavailable}\n"
-                "Send /reindex to build the index from the corpus."
+                lambda tr: tr.gettext(
+                    "I cannot answer questions: {reason}\n"
+                    "Send /reindex to build the index from the corpus."
+                ).format(reason=reason)
             )
         await watcher.run()
 

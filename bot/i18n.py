@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import gettext
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ __all__ = [
     "LANGUAGES",
     "LOCALES",
     "N_",
+    "Notice",
     "Translator",
     "chat_language",
     "language_for",
@@ -44,6 +46,8 @@ LOCALES = Path(__file__).resolve().parent / "locales"
 LANGUAGES = ("en", "fr")  # the languages replies are written in; English is the source
 DEFAULT_LANGUAGE = "en"
 Translator = gettext.NullTranslations
+# A notice to admins: a text, or a function that writes it in a given language.
+Notice = str | Callable[[Translator], str]
 QUESTION_CHARS = 500  # a question's language is told from its start
 
 

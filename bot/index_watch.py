@@ -11,6 +11,8 @@ from pathlib import Path
 from index.errors import StoryError
 from index.store import IndexStore
 
+from .i18n import Notice, Translator
+
 __all__ = ["IndexWatcher"]
 
 logger = logging.getLogger(__name__)
@@ -32,7 +34,7 @@ class IndexWatcher:
         serving: Callable[[], IndexStore | None],
         install: Callable[[IndexStore], None],
         busy: Callable[[], bool],
-        notify: Callable[[str], Awaitable[None]],
+        notify: Callable[[Notice], Awaitable[None]],
         interval: float = 5.0,
     ) -> None:
         self.folder = folder
@@ -64,14 +66,25 @@ class IndexWatcher:
         except StoryError as exc:
             self._refused = name
             logger.error("A new index in %s was not loaded: %s", self.folder, exc)
-            keep = (
-                f"I keep answering from the index I have ({store.folder.name})."
-                if store is not None
-                else "I still cannot answer questions."
-            )
-            await self.notify(
-                f"A new index appeared ({name}) but it cannot be used: {exc}\n{keep}"
-            )
+            serving = store.folder.name if store is not None else None
+            error = str(exc)
+
+            def notice(tr: Translator) -> str:
+                _ = tr.gettext
+                keep = (
+                    _("I keep answering from the index I have ({index}).").format(index=serving)
+                    if serving is not None
+                    else _("I still cannot answer questions.")
+                )
+                return (
+                    _("A new index appeared ({index}) but it cannot be used: {error}").format(
+                        index=name, error=error
+                    )
+                    + "\n"
+                    + keep
+                )
+
+            await self.notify(notice)
             return False
         logger.info("Serving the index %s, built by another process", name)
         return True
