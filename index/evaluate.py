@@ -268,10 +268,6 @@ def token_f1(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def as_json(result: dict[str, object]) -> str:
-    return json.dumps(result, indent=2)
-
-
 @dataclass(frozen=True, slots=True)
 class FollowUp:
     """A two-turn conversation: the second turn's gold passage and answers."""
