@@ -1,4 +1,8 @@
-"""The engine: a question (and the conversation so far) to an Answer with cited sentences."""
+"""The engine: a question (and the conversation so far) to an Answer with cited sentences.
+
+One class over 400 lines, on purpose: retrieval, the follow-up reading and the answer's
+composition share one Retrieval and one index generation per question; the pure decisions live
+in ``ranking``, ``followup``, ``answer_span`` and ``lexical_features``."""
 
 from __future__ import annotations
 
@@ -16,9 +20,9 @@ from .documents import normalize_date
 from .encoder import QueryEncoder
 from .followup import Turn, contextualize, reading, strip_connective, with_context
 from .keyword import content_terms, question_weights, text_terms, tokenize
+from .lexical_features import Lexical, lexical_features, merge_lexical, span_max
 from .onnx_backend import worker_count
 from .passages import Answer, AnswerSentence, Hit, Passage
-from .postings import gather_ranges
 from .ranking import (
     Features,
     RankingSettings,
@@ -62,60 +66,11 @@ class Retrieval:
 
 
 @dataclass(slots=True)
-class Lexical:
-    """Keyword features of some candidate passages, aligned with ``rows``."""
-
-    rows: list[int]
-    keyword: np.ndarray  # BM25 of the passage
-    bigram: np.ndarray  # BM25 of its word pairs
-    sentence_bm25: np.ndarray  # BM25 of each of its sentences, passage after passage
-    counts: np.ndarray  # sentences of each passage
-
-
-@dataclass(slots=True)
 class _KeywordSide:
     rows: list[int]  # the BM25 candidates, best first
     pairs: list[tuple[str, str]]  # the query's word pairs
     lexical: Lexical  # the candidates' keyword features
     weights: dict[str, float]  # the query's word weights (for the relevance gate)
-
-
-def lexical_features(
-    store: IndexStore, rows: list[int], tokens: list[str], pairs: list[tuple[str, str]]
-) -> Lexical:
-    """Passage, word-pair and sentence BM25 of these passages (read from their forward
-    entries: the cost follows the number of rows, not the size of the index)."""
-    index = np.asarray(rows, dtype=np.int64)
-    counts = store.offsets[index + 1] - store.offsets[index]
-    if not rows:
-        empty = np.zeros(0, np.float32)
-        return Lexical([], empty, empty, empty, counts)
-    candidates = store.lexicon.candidates(index)
-    return Lexical(
-        rows,
-        store.lexicon.scores_of(tokens, index),
-        candidates.pair_scores(pairs),
-        candidates.sentence_scores(tokens),
-        counts,
-    )
-
-
-def merge_lexical(rows: list[int], first: Lexical, second: Lexical) -> Lexical:
-    """The features of ``rows`` (each in ``first.rows`` or ``second.rows``), in that order."""
-    if first.rows == rows and not second.rows:
-        return first
-    place = {row: i for i, row in enumerate(first.rows + second.rows)}
-    pick = np.fromiter((place[row] for row in rows), np.int64, len(rows))
-    counts = np.concatenate([first.counts, second.counts])
-    starts = np.cumsum(counts) - counts
-    sentence_bm25 = np.concatenate([first.sentence_bm25, second.sentence_bm25])
-    return Lexical(
-        rows,
-        np.concatenate([first.keyword, second.keyword])[pick],
-        np.concatenate([first.bigram, second.bigram])[pick],
-        sentence_bm25[gather_ranges(starts[pick], starts[pick] + counts[pick])],
-        counts[pick],
-    )
 
 
 def _shown(
@@ -492,13 +447,3 @@ def asked_type(question: str, query: str) -> str:
     open it ("and when?"), else from the query it was read as ("and the NFC?" after a "Which
     team" question)."""
     return answer_type(strip_connective(question)) or answer_type(query)
-
-
-def span_max(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """The maximum of ``values`` in each segment ``starts[i]..starts[i+1]`` (0 when empty)."""
-    counts = np.diff(starts)
-    out = np.zeros(len(counts), np.float32)
-    filled = counts > 0
-    if values.size and filled.any():
-        out[filled] = np.maximum.reduceat(values, starts[:-1][filled])
-    return out

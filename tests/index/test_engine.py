@@ -7,9 +7,10 @@ import pytest
 
 from index.embedder import Embedder
 from index.encoder import GivenVectors
-from index.engine import Engine, lexical_features, merge_lexical
+from index.engine import Engine
 from index.followup import Turn
 from index.keyword import tokenize
+from index.lexical_features import lexical_features, merge_lexical
 from index.terms import bigram_pairs
 
 pytestmark = pytest.mark.slow
