@@ -16,6 +16,7 @@ from telegram.error import TelegramError
 
 from index.engine import Engine
 from index.followup import Turn
+from index.language import passage_language
 from index.passages import Answer
 
 from .addressing import for_bot
@@ -205,7 +206,11 @@ def _prepare_answer(
     # A not-found reply names a few known stories; reading every title of a large index for
     # each answer cost more than the answer itself at 100k documents.
     known = () if answer.found else known_titles(engine, NOT_FOUND_TITLES)
-    text_html = format_html(answer, max_hits=k, known_titles=known)
+    # Each cited passage's language (remembered per passage), for the "Source in English" note.
+    languages = {h.passage.passage_id: passage_language(h.passage.text) for h in answer.hits[:k]}
+    text_html = format_html(
+        answer, max_hits=k, known_titles=known, language=language, passage_languages=languages
+    )
     shown = min(k, len(answer.hits))
     tr = translator(language)
     markup = answer_keyboard(key, shown, len(answer.hits) > k, tr) if answer.found else None

@@ -13,7 +13,7 @@ from index.passages import Passage
 from .context import Context
 from .flood import admit
 from .formatting import format_passage_html, format_sources_html
-from .i18n import ENGLISH, Translator, translator_for
+from .i18n import ENGLISH, Translator, language_for, translator, translator_for
 from .replies import reply
 
 __all__ = ["MORE_SOURCES", "answer_keyboard", "button", "parse_callback"]
@@ -73,7 +73,8 @@ async def button(update: Update, context: Context) -> None:
         await query.answer(_("This button has expired. Please ask again."), show_alert=True)
         return
     # In the language of the question the answer answered (or the chat's /language choice).
-    _ = translator_for(update, context, record.question).gettext
+    language = language_for(update, context, record.question)
+    _ = translator(language).gettext
     if kind == "f":
         if arg not in ("+", "-"):
             await query.answer(_("Unknown feedback."), show_alert=True)
@@ -96,14 +97,14 @@ async def button(update: Update, context: Context) -> None:
             await query.answer(_("That passage is no longer in the index."), show_alert=True)
             return
         await query.answer()
-        await _send_to(query.message, format_passage_html(passage, index + 1))
+        await _send_to(query.message, format_passage_html(passage, index + 1, language=language))
         return
     extra = [passages[p] for p in record.passage_ids[k:] if p in passages]
     if not extra:
         await query.answer(_("No more sources for this answer."), show_alert=True)
         return
     await query.answer()
-    await _send_to(query.message, format_sources_html(extra, start=k + 1))
+    await _send_to(query.message, format_sources_html(extra, start=k + 1, language=language))
 
 
 def _passages(engine: Engine, ids: tuple[str, ...]) -> dict[str, Passage]:

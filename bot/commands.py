@@ -204,7 +204,10 @@ async def sources(update: Update, context: Context) -> None:
         )
         return
     docs = await asyncio.to_thread(engine.document_titles, SOURCES_PAGE, (page - 1) * SOURCES_PAGE)
-    await reply(update.effective_message, format_documents_page(docs, total, page))
+    language = language_for(update, context)
+    await reply(
+        update.effective_message, format_documents_page(docs, total, page, language=language)
+    )
 
 
 async def unsupported_message(update: Update, context: Context) -> None:

