@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.admin import notify_admins
+from bot.app import admin_language
 from bot.commands import PUBLIC_COMMANDS
 from bot.config import load_config
 from bot.runtime import reindex
@@ -125,3 +127,25 @@ async def test_a_french_question_gets_french_texts_and_the_english_sentence(
     assert sentence in _text(english)
     assert "anglais" not in _text(english) and "Je ne suis" not in _text(english)
     assert "part 1 of 5" in _text(english)
+
+
+async def test_admins_get_notices_in_their_chats_language(bot_env: BotEnv) -> None:
+    """A notice written per language reaches each admin in their private chat's /language
+    choice, else chat.default_language (English)."""
+    server, admin = bot_env.server, bot_env.admin
+    services = bot_env.application.bot_data.services  # type: ignore[attr-defined]
+    chat = server.create_private_chat(admin)
+    server.send_text(chat, admin, "/language fr")
+    await server.wait_for_messages(chat, 1)
+    other = server.create_user("Olu", language_code="fr")
+    other_chat = server.create_private_chat(other)
+    await notify_admins(
+        bot_env.application.bot,  # type: ignore[attr-defined]
+        [admin.id, other.id],
+        lambda tr: tr.gettext("I still cannot answer questions."),
+        language_of=admin_language(services),
+    )
+    (_, french) = await server.wait_for_messages(chat, 2)
+    assert _text(french) == "Je ne peux toujours pas répondre aux questions."
+    (english,) = await server.wait_for_messages(other_chat, 1)
+    assert _text(english) == "I still cannot answer questions."
