@@ -25,6 +25,7 @@ from .context import Context
 from .conversation import continued_answer, history_of
 from .flood import admit
 from .formatting import format_html
+from .gaps import chat_kind
 from .i18n import language_for, translator, translator_for
 from .replies import NO_PREVIEW, reply
 from .services import Services
@@ -192,6 +193,8 @@ def _prepare_answer(
     k = svc.config.retrieval.top_k
     with svc.metrics.retrieval_seconds.time():
         answer = engine.ask(question, history, k + MORE_SOURCES)
+    if svc.gaps is not None:  # not found or hedged: the gap report keeps the question
+        svc.gaps.record_answer(answer, chat_kind=chat_kind(message.chat.type), user_id=user_id)
     key = svc.state.add_answer(
         chat_id=message.chat_id,
         thread_id=thread_id,

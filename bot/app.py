@@ -35,6 +35,7 @@ from .context import CONTEXT_TYPES, BotApplication
 from .corpus_watch import watch_and_reindex
 from .delivery import RetryingRateLimiter
 from .error_handler import error_handler
+from .gap_recorder import GapRecorder
 from .i18n import Notice, Translator, reply_language
 from .inbox import DeadLetter, DurableApplication, DurableQueue, Inbox
 from .index_watch import IndexWatcher
@@ -249,6 +250,13 @@ async def serve(
     state = await asyncio.to_thread(StateStore, path, max_bytes=max_bytes)
     inbox = await asyncio.to_thread(Inbox, path, health=state.health, max_bytes=max_bytes)
     services = Services(config=config, state=state)
+    services.gaps = await asyncio.to_thread(
+        GapRecorder.open,
+        config,
+        lambda: services.embedder,
+        health=state.health,
+        max_bytes=max_bytes,
+    )
     application = build_application(config, services, webhook=webhook, inbox=inbox)
     web_app = create_web_app(application, services, webhook=webhook)
     runner = web.AppRunner(web_app, access_log=None)
@@ -256,7 +264,9 @@ async def serve(
         await runner.setup()
         await web.TCPSite(runner, config.web.host, config.web.port).start()
         logger.info("Web server on http://%s:%d", config.web.host, config.web.port)
-    tasks = [asyncio.create_task(prune_regularly(config, state, inbox), name="pruner")]
+    tasks = [
+        asyncio.create_task(prune_regularly(config, state, inbox, services.gaps), name="pruner")
+    ]
     if watch:  # serve --watch: reindex when documents are dropped into corpus/
         tasks.append(asyncio.create_task(watch_and_reindex(config, services.reindexer, stop)))
     try:
@@ -284,12 +294,16 @@ async def serve(
         services.answering.shutdown(wait=False)
         await asyncio.to_thread(state.close)
         await asyncio.to_thread(inbox.close)
+        await asyncio.to_thread(services.gaps.close)
         logger.info("Stopped")
 
 
-async def prune_regularly(config: Config, state: StateStore, inbox: Inbox) -> None:
+async def prune_regularly(
+    config: Config, state: StateStore, inbox: Inbox, gaps: GapRecorder | None = None
+) -> None:
     """Every ``chat.prune_every_minutes`` (and at start): forget answers, feedback and dead
-    letters older than ``chat.keep_days``, and finished updates older than two days."""
+    letters older than ``chat.keep_days``, finished updates older than two days, and gap
+    questions older than ``gaps.keep_days``."""
     keep = config.chat.keep_days * 86400
     while True:
         now = time.time()
@@ -298,8 +312,16 @@ async def prune_regularly(config: Config, state: StateStore, inbox: Inbox) -> No
             rows = await sqlite.write(
                 functools.partial(inbox.prune, now, keep), inbox.health, "inbox"
             )
-            if answers or rows:
-                logger.info("Pruned %d old answer(s) and %d inbox row(s)", answers, rows)
+            questions = (
+                await asyncio.to_thread(gaps.prune, config.gaps.keep_days, now) if gaps else 0
+            )
+            if answers or rows or questions:
+                logger.info(
+                    "Pruned %d old answer(s), %d inbox row(s) and %d gap question(s)",
+                    answers,
+                    rows,
+                    questions,
+                )
         except Exception:
             logger.exception("Pruning failed; trying again at the next round")
         await asyncio.sleep(config.chat.prune_every_minutes * 60)

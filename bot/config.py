@@ -22,6 +22,7 @@ from index.embedder import (
 from index.fetch import FetchSettings
 from index.ranking import RankingSettings
 
+from .gap_schedule import parse_digest
 from .i18n import LANGUAGES as REPLY_LANGUAGES
 
 __all__ = ["Config", "ConfigError", "Secret", "load_config"]
@@ -132,6 +133,16 @@ class ChatSection:
 
 
 @dataclass(frozen=True, slots=True)
+class GapsSection:
+    # Two questions ask the same thing (one gap) when their cosine reaches this; picked on
+    # evaluation/gaps (docs/quality.md).
+    threshold: float = 0.6
+    keep_days: float = 90.0  # gap questions are kept this long
+    top: int = 10  # gaps listed by /gaps and the digest
+    digest: str = ""  # weekly digest to admins, e.g. "mon 09:00" (UTC); "" = none
+
+
+@dataclass(frozen=True, slots=True)
 class TelegramSection:
     base_url: str = ""
     admins: list[int] = field(default_factory=list)
@@ -158,6 +169,7 @@ class Config:
     index: IndexSection = field(default_factory=IndexSection)
     retrieval: RetrievalSection = field(default_factory=RetrievalSection)
     chat: ChatSection = field(default_factory=ChatSection)
+    gaps: GapsSection = field(default_factory=GapsSection)
     telegram: TelegramSection = field(default_factory=TelegramSection)
     web: WebSection = field(default_factory=WebSection)
     token: Secret = field(default_factory=lambda: Secret(""))
@@ -205,6 +217,7 @@ _SECTIONS: dict[str, type] = {
     "index": IndexSection,
     "retrieval": RetrievalSection,
     "chat": ChatSection,
+    "gaps": GapsSection,
     "telegram": TelegramSection,
     "web": WebSection,
 }
@@ -402,6 +415,7 @@ def _validate(config: Config) -> None:
             f"Config 'chat.prune_every_minutes' must be more than 0, not "
             f"{chat.prune_every_minutes}."
         )
+    _validate_gaps(config.gaps)
     telegram = config.telegram
     if telegram.timeout_seconds <= 0:
         raise ConfigError(
@@ -442,3 +456,17 @@ def _validate(config: Config) -> None:
         )
     if web.port > 65535:
         raise ConfigError(f"Config 'web.port' must be a port number, not {web.port}.")
+
+
+def _validate_gaps(gaps: GapsSection) -> None:
+    if not 0 < gaps.threshold <= 1:
+        raise ConfigError(
+            f"Config 'gaps.threshold' must be a cosine above 0 and at most 1, "
+            f"not {gaps.threshold}."
+        )
+    if gaps.top < 1:
+        raise ConfigError(f"Config 'gaps.top' must be at least 1, not {gaps.top}.")
+    try:
+        parse_digest(gaps.digest)
+    except ValueError as exc:
+        raise ConfigError(f"Config 'gaps.digest' {gaps.digest!r}: {exc}.") from None

@@ -16,6 +16,7 @@ from index.onnx_backend import worker_count
 from index.store import IndexStore
 
 from .config import Config
+from .gap_recorder import GapRecorder
 from .jobs import Reindexer
 from .metrics import Metrics
 from .state import StateStore
@@ -38,6 +39,8 @@ class Services:
     state: StateStore
     engine: Engine | None = None
     embedder: Embedder | None = None
+    # Records questions the bot could not answer well (``bot/gap_recorder.py``); None: off.
+    gaps: GapRecorder | None = None
     unavailable: str = "The index is still loading."
     metrics: Metrics = field(default_factory=Metrics)
     reindexer: Reindexer = field(init=False)

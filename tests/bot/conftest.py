@@ -18,6 +18,7 @@ import pytest
 
 from bot.app import build_application
 from bot.config import Config, load_config
+from bot.gap_recorder import GapRecorder
 from bot.jobs import Reindexer
 from bot.services import Services
 from bot.state import StateStore
@@ -69,6 +70,9 @@ def make_services(config: Config, engine: Engine, embedder: Embedder) -> Service
     services.reindexer = Reindexer(
         config, services.install, load_embedder=lambda: embedder, metrics=services.metrics
     )
+    services.gaps = GapRecorder.open(
+        config, lambda: services.embedder, health=services.state.health
+    )
     return services
 
 
@@ -111,6 +115,9 @@ async def stop_bot(application, state: StateStore) -> None:  # type: ignore[no-u
     if application.running:
         await application.stop()
     await application.shutdown()
+    gaps = application.bot_data.services.gaps
+    if gaps is not None:
+        gaps.close()
     state.close()
 
 
