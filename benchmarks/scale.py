@@ -66,7 +66,7 @@ EMBEDDING = {"backend": "torch", "precision": "float32"}
 
 
 def model_id() -> str:
-    from index.embedder import embedding_id
+    from index.models import embedding_id
 
     return embedding_id(MODEL, EMBEDDING["precision"], EMBEDDING["backend"])
 

@@ -11,24 +11,55 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.build import BuildSettings
-from index.embedder import (
+from index.models import (
     BACKEND_PRECISIONS,
     BACKENDS,
     BUNDLED_MODEL,
     embedding_id,
     model_problem,
 )
-from index.fetch import FetchSettings
-from index.ranking import RankingSettings
+from index.settings import MAX_DOCUMENT_BYTES, BuildSettings, FetchSettings, RankingSettings
 
 from .gap_schedule import parse_digest
 from .i18n import LANGUAGES as REPLY_LANGUAGES
 
-__all__ = ["Config", "ConfigError", "Secret", "load_config"]
+__all__ = ["Config", "ConfigError", "Secret", "defaults", "load_config"]
 
-_BUILD = BuildSettings()
-_RANKING = RankingSettings()
+_MB = 1024 * 1024
+_FETCH = FetchSettings()
+
+# config.toml sets these fields of the engine's settings directly, with their defaults: [index]
+# these of BuildSettings, [retrieval] these of RankingSettings (the others keep their defaults).
+INDEX_BUILD_KEYS = (
+    "max_words",
+    "min_words",
+    "overlap",
+    "hnsw_above",  # exact FAISS search up to this many passages
+    "hnsw_ef_search",  # HNSW efSearch per 250,000 passages (at least)
+    "sentence_pq_above",  # PQ-coded sentence vectors above this
+    "query_prefix",
+    "passage_prefix",
+)
+RETRIEVAL_KEYS = (
+    "top_k",
+    "depth",
+    "keyword_weight",
+    "dense_weight",
+    "sentence_keyword_weight",
+    "bigram_weight",
+    "sentence_weight",
+    "duplicate_cosine",
+    "duplicate_overlap",
+    "date_margin",
+    "gate",
+    "hedge",
+    "type_weight",
+    "definition_weight",
+    "answer_sentences",
+    "context_margin",
+    "answer_passages",
+    "answer_rank_penalty",
+)
 
 
 class ConfigError(Exception):
@@ -56,59 +87,30 @@ class Secret:
 @dataclass(frozen=True, slots=True)
 class CorpusSection:
     path: Path = Path("corpus")
-    max_document_mb: float = 20.0
-    fetch_timeout_seconds: float = 20.0  # /add and `storybot add URL`: whole request, body too
-    fetch_max_mb: float = 5.0  # a page larger than this is refused
-    fetch_max_redirects: int = 5
+    max_document_mb: float = MAX_DOCUMENT_BYTES / _MB
+    fetch_timeout_seconds: float = _FETCH.timeout  # /add and `storybot add URL`: whole request
+    fetch_max_mb: float = _FETCH.max_bytes / _MB  # a page larger than this is refused
+    fetch_max_redirects: int = _FETCH.max_redirects
     upload_max_mb: float = 20.0  # uploaded files (the Bot API serves bots at most 20 MB)
     watch_debounce_seconds: float = 2.0  # `serve --watch`: quiet time before reindexing
 
 
 @dataclass(frozen=True, slots=True)
 class FetchSection:
-    allow_private_networks: bool = False  # /add may fetch local and private addresses (intranet)
+    # /add may fetch local and private addresses (intranet)
+    allow_private_networks: bool = _FETCH.allow_private_networks
 
 
 @dataclass(frozen=True, slots=True)
 class IndexSection:
     path: Path = Path("index/data")
     model: str = BUNDLED_MODEL
-    query_prefix: str = ""
-    passage_prefix: str = ""
     batch_size: int = 32
     threads: int = 0  # 0: the backend's default
     backend: str = "torch"  # or "onnx": onnxruntime, no torch when serving (see config.toml)
     precision: str = "float32"  # torch: or "bfloat16"; onnx: or "int8"
     onnx_cache: Path = Path("index/onnx")  # exported ONNX models, one folder per model+settings
     query_cache: int = 4096  # vectors of the last N distinct questions kept (0: none)
-    max_words: int = _BUILD.max_words
-    min_words: int = _BUILD.min_words
-    overlap: int = _BUILD.overlap
-    hnsw_above: int = _BUILD.hnsw_above  # exact FAISS search up to this many passages
-    hnsw_ef_search: int = _BUILD.hnsw_ef_search  # HNSW efSearch per 250,000 passages (at least)
-    sentence_pq_above: int = _BUILD.sentence_pq_above  # PQ-coded sentence vectors above this
-
-
-@dataclass(frozen=True, slots=True)
-class RetrievalSection:
-    top_k: int = _RANKING.top_k
-    depth: int = _RANKING.depth
-    keyword_weight: float = _RANKING.keyword_weight
-    dense_weight: float = _RANKING.dense_weight
-    sentence_keyword_weight: float = _RANKING.sentence_keyword_weight
-    bigram_weight: float = _RANKING.bigram_weight
-    sentence_weight: float = _RANKING.sentence_weight
-    duplicate_cosine: float = _RANKING.duplicate_cosine
-    duplicate_overlap: float = _RANKING.duplicate_overlap
-    date_margin: float = _RANKING.date_margin
-    gate: float = _RANKING.gate
-    hedge: float = _RANKING.hedge
-    type_weight: float = _RANKING.type_weight
-    definition_weight: float = _RANKING.definition_weight
-    answer_sentences: int = _RANKING.answer_sentences
-    context_margin: float = _RANKING.context_margin
-    answer_passages: int = _RANKING.answer_passages
-    answer_rank_penalty: float = _RANKING.answer_rank_penalty
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +169,8 @@ class Config:
     corpus: CorpusSection = field(default_factory=CorpusSection)
     fetch: FetchSection = field(default_factory=FetchSection)
     index: IndexSection = field(default_factory=IndexSection)
-    retrieval: RetrievalSection = field(default_factory=RetrievalSection)
+    build: BuildSettings = field(default_factory=BuildSettings)  # INDEX_BUILD_KEYS of [index]
+    retrieval: RankingSettings = field(default_factory=RankingSettings)  # [retrieval]
     chat: ChatSection = field(default_factory=ChatSection)
     gaps: GapsSection = field(default_factory=GapsSection)
     telegram: TelegramSection = field(default_factory=TelegramSection)
@@ -182,45 +185,64 @@ class Config:
         return embedding_id(self.index.model, self.index.precision, self.index.backend)
 
     def build_settings(self) -> BuildSettings:
-        return BuildSettings(
-            max_words=self.index.max_words,
-            min_words=self.index.min_words,
-            overlap=self.index.overlap,
-            hnsw_above=self.index.hnsw_above,
-            hnsw_ef_search=self.index.hnsw_ef_search,
-            sentence_pq_above=self.index.sentence_pq_above,
-            max_document_bytes=int(self.corpus.max_document_mb * 1024 * 1024),
+        """The [index] build keys, with the document size limit of [corpus] and the duplicate
+        threshold of [retrieval]."""
+        return dataclasses.replace(
+            self.build,
+            max_document_bytes=int(self.corpus.max_document_mb * _MB),
             duplicate_overlap=self.retrieval.duplicate_overlap,
-            passage_prefix=self.index.passage_prefix,
-            query_prefix=self.index.query_prefix,
         )
 
     def fetch_settings(self) -> FetchSettings:
         return FetchSettings(
             timeout=self.corpus.fetch_timeout_seconds,
-            max_bytes=int(self.corpus.fetch_max_mb * 1024 * 1024),
+            max_bytes=int(self.corpus.fetch_max_mb * _MB),
             max_redirects=self.corpus.fetch_max_redirects,
             allow_private_networks=self.fetch.allow_private_networks,
         )
 
     @property
     def upload_max_bytes(self) -> int:
-        return int(self.corpus.upload_max_mb * 1024 * 1024)
+        return int(self.corpus.upload_max_mb * _MB)
 
     def ranking_settings(self) -> RankingSettings:
-        return RankingSettings(**dataclasses.asdict(self.retrieval))
+        return self.retrieval
 
 
-_SECTIONS: dict[str, type] = {
-    "corpus": CorpusSection,
-    "fetch": FetchSection,
-    "index": IndexSection,
-    "retrieval": RetrievalSection,
-    "chat": ChatSection,
-    "gaps": GapsSection,
-    "telegram": TelegramSection,
-    "web": WebSection,
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """Keys of one config section that set the fields of one dataclass, a field of Config."""
+
+    attribute: str
+    cls: type
+    keys: tuple[str, ...] | None = None  # None: all its fields
+
+    def names(self) -> tuple[str, ...]:
+        if self.keys is not None:
+            return self.keys
+        return tuple(f.name for f in dataclasses.fields(self.cls))
+
+
+_SECTIONS: dict[str, tuple[_Part, ...]] = {
+    "corpus": (_Part("corpus", CorpusSection),),
+    "fetch": (_Part("fetch", FetchSection),),
+    "index": (_Part("index", IndexSection), _Part("build", BuildSettings, INDEX_BUILD_KEYS)),
+    "retrieval": (_Part("retrieval", RankingSettings, RETRIEVAL_KEYS),),
+    "chat": (_Part("chat", ChatSection),),
+    "gaps": (_Part("gaps", GapsSection),),
+    "telegram": (_Part("telegram", TelegramSection),),
+    "web": (_Part("web", WebSection),),
 }
+
+
+def defaults() -> dict[str, Any]:
+    """'section.key' -> its default, for every key config.toml may set."""
+    found: dict[str, Any] = {}
+    for section, parts in _SECTIONS.items():
+        for part in parts:
+            default = part.cls()
+            found |= {f"{section}.{key}": getattr(default, key) for key in part.names()}
+    return found
 
 
 def _convert(name: str, value: Any, kind: Any, base: Path) -> Any:
@@ -261,19 +283,29 @@ def _convert(name: str, value: Any, kind: Any, base: Path) -> Any:
     raise TypeError(f"unsupported config type {kind!r}")  # pragma: no cover
 
 
-def _section(name: str, cls: type, raw: Any, base: Path) -> Any:
+def _section(name: str, parts: tuple[_Part, ...], raw: Any, base: Path) -> dict[str, Any]:
+    """One section's table -> the Config fields it fills."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"Config '{name}' must be a table ([{name}]), not {raw!r}.")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
+    known = {key for part in parts for key in part.names()}
     for key in raw:
         if key not in known:
             raise ConfigError(
                 f"Config '{name}.{key}' is not a known setting "
                 f"(known: {', '.join(sorted(known))})."
             )
-    values = {key: _convert(f"{name}.{key}", raw[key], hints[key], base) for key in raw}
-    return cls(**values)
+    filled: dict[str, Any] = {}
+    for part in parts:
+        hints = typing.get_type_hints(part.cls)
+        keys = set(part.names())
+        filled[part.attribute] = part.cls(
+            **{
+                key: _convert(f"{name}.{key}", value, hints[key], base)
+                for key, value in raw.items()
+                if key in keys
+            }
+        )
+    return filled
 
 
 def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -338,10 +370,10 @@ def load_config(
             raise ConfigError(
                 f"Config section '{key}' is not known (known: {', '.join(sorted(_SECTIONS))})."
             )
-    sections = {
-        name: _section(name, cls, data.get(name, {}), base) for name, cls in _SECTIONS.items()
-    }
-    config = Config(**sections)
+    fields: dict[str, Any] = {}
+    for name, parts in _SECTIONS.items():
+        fields |= _section(name, parts, data.get(name, {}), base)
+    config = Config(**fields)
     _validate(config)
     return dataclasses.replace(
         config,
@@ -364,23 +396,24 @@ def _validate(config: Config) -> None:
             f"{', '.join(BACKEND_PRECISIONS[index.backend])} with index.backend = "
             f"{index.backend!r}, not {index.precision!r}."
         )
+    build = config.build
     if problem := model_problem(
-        index.model, index.backend, index.query_prefix, index.passage_prefix
+        index.model, index.backend, build.query_prefix, build.passage_prefix
     ):
         raise ConfigError(
             f"Config 'index.model' {index.model!r} with index.backend = {index.backend!r}: "
             f"{problem}."
         )
-    if index.max_words < 10:
-        raise ConfigError(f"Config 'index.max_words' must be at least 10, not {index.max_words}.")
-    if index.min_words > index.max_words:
+    if build.max_words < 10:
+        raise ConfigError(f"Config 'index.max_words' must be at least 10, not {build.max_words}.")
+    if build.min_words > build.max_words:
         raise ConfigError(
-            f"Config 'index.min_words' ({index.min_words}) must not exceed 'index.max_words' "
-            f"({index.max_words})."
+            f"Config 'index.min_words' ({build.min_words}) must not exceed 'index.max_words' "
+            f"({build.max_words})."
         )
-    if index.hnsw_ef_search < 16:
+    if build.hnsw_ef_search < 16:
         raise ConfigError(
-            f"Config 'index.hnsw_ef_search' must be at least 16, not {index.hnsw_ef_search}."
+            f"Config 'index.hnsw_ef_search' must be at least 16, not {build.hnsw_ef_search}."
         )
     for key, count in (  # counts where 0 would do nothing, or break, rather than switch off
         ("index.batch_size", index.batch_size),

@@ -25,8 +25,8 @@ def make_embedder(
     index = config.index
     return Embedder(
         index.model,
-        query_prefix=index.query_prefix,
-        passage_prefix=index.passage_prefix,
+        query_prefix=config.build.query_prefix,
+        passage_prefix=config.build.passage_prefix,
         batch_size=index.batch_size,
         threads=index.threads if threads is None else threads,
         precision=index.precision,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -13,71 +12,30 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from .ann import AnnSettings
 from .chunking import chunk_document
 from .documents import (
-    MAX_DOCUMENT_BYTES,
     file_fingerprint,
     iter_corpus_files,
     normalize_date,
     scan_corpus,
 )
-from .duplicates import DUPLICATE_OVERLAP, find_duplicates
+from .duplicates import find_duplicates
 from .embedder import Embedder
 from .errors import DocumentError, IndexUnavailableError
 from .generations import build_lock
 from .lexicon import Lexicon
 from .passage_blocks import reuse_dictionary
 from .passages import Document, Passage
+from .settings import BuildSettings
 from .store import IndexStore, write_generation
 from .terms import LexiconParts
 
-__all__ = ["BuildReport", "BuildSettings", "build_index", "embedding_text"]
+__all__ = ["BuildReport", "build_index", "embedding_text"]
 
 logger = logging.getLogger(__name__)
 
 # (stage, done, total): stages are "reading", "embedding", "writing".
 ProgressFn = Callable[[str, int, int], None]
-_ANN = AnnSettings()
-
-
-@dataclass(frozen=True, slots=True)
-class BuildSettings:
-    """What shapes the passages and their vectors; changing any of it re-embeds everything."""
-
-    max_words: int = 220
-    min_words: int = 40
-    overlap: int = 1
-    hnsw_above: int = _ANN.hnsw_above
-    hnsw_ef_search: int = _ANN.ef_search
-    sentence_pq_above: int = _ANN.sentence_pq_above
-    max_document_bytes: int = MAX_DOCUMENT_BYTES
-    duplicate_overlap: float = DUPLICATE_OVERLAP  # near-duplicate documents are reported
-    # The embedder's prefixes (e5: "passage: " and "query: "): vectors made with other ones are
-    # not reused, and questions must be embedded with the prefix the passages were made for.
-    passage_prefix: str = ""
-    query_prefix: str = ""
-
-    def ann(self) -> AnnSettings:
-        return AnnSettings(
-            hnsw_above=self.hnsw_above,
-            ef_search=self.hnsw_ef_search,
-            sentence_pq_above=self.sentence_pq_above,
-        )
-
-    def fingerprint(self, model: str) -> str:
-        """What the stored vectors depend on: an index with another fingerprint is embedded
-        again at the next reindex."""
-        parts: list[object] = [
-            model,
-            self.max_words,
-            self.min_words,
-            self.overlap,
-            _EMBED_TEXT_VERSION,
-        ]
-        if self.passage_prefix or self.query_prefix:  # without: the fingerprint as before
-            parts += [self.passage_prefix, self.query_prefix]
-        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
 @dataclass(slots=True)
@@ -136,9 +94,6 @@ class BuildReport:
             "seconds": round(self.seconds, 3),
             "unchanged": self.unchanged,
         }
-
-
-_EMBED_TEXT_VERSION = 1
 
 
 def embedding_text(passage: Passage) -> str:

@@ -13,10 +13,10 @@ import yaml
 
 from .errors import DocumentError
 from .passages import Document, Section
+from .settings import MAX_DOCUMENT_BYTES
 
 __all__ = [
     "MAX_DATE_CHARS",
-    "MAX_DOCUMENT_BYTES",
     "MAX_FRONT_MATTER_CHARS",
     "MAX_SECTION_CHARS",
     "MAX_SOURCE_CHARS",
@@ -37,7 +37,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
-MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 
 # Metadata is shown in every citation: a longer value is cut (a URL is dropped) where it is read.
 MAX_TITLE_CHARS = 300

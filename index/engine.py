@@ -25,7 +25,6 @@ from .onnx_backend import worker_count
 from .passages import Answer, AnswerSentence, Hit, Passage
 from .ranking import (
     Features,
-    RankingSettings,
     answer_type,
     collapse_duplicates,
     confidence,
@@ -37,6 +36,7 @@ from .ranking import (
     relevance,
     score_sentences,
 )
+from .settings import RankingSettings
 from .store import IndexStore
 from .terms import bigram_pairs
 from .topk import top_rows

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .build import BuildSettings, index_documents
+from .build import index_documents
 from .embedder import Embedder
 from .engine import Engine
 from .keyword import tokenize
 from .passages import Document, Passage, Section
-from .ranking import RankingSettings
+from .settings import BuildSettings, RankingSettings
 from .store import IndexStore
 
 __all__ = [

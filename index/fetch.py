@@ -19,7 +19,7 @@ import asyncio
 import ipaddress
 import logging
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,14 +31,14 @@ from yarl import URL
 
 from .errors import DocumentError
 from .ingest import Article, add_article, article_from_html, megabytes
-from .isolation import ReadLimits, run_isolated
+from .isolation import run_isolated
+from .settings import FetchSettings
 
 __all__ = [
     "COULD_NOT_FETCH",
     "REFUSED",
     "AddressNotAllowedError",
     "AddressPolicy",
-    "FetchSettings",
     "Fetched",
     "GuardedResolver",
     "add_url",
@@ -196,16 +196,6 @@ def _socket_factory(policy: AddressPolicy) -> Any:
         return socket.socket(family=family, type=type_, proto=proto)
 
     return make_socket
-
-
-@dataclass(frozen=True, slots=True)
-class FetchSettings:
-    timeout: float = 20.0  # seconds for the whole fetch, redirects and body included
-    max_bytes: int = 5 * 1024 * 1024
-    max_redirects: int = 5
-    allow_private_networks: bool = False  # True: local and private addresses may be fetched
-    allowed_networks: tuple[str, ...] = ()  # these may be fetched although private ("10.1.2.0/24")
-    read_limits: ReadLimits = field(default_factory=ReadLimits)  # extraction (child process)
 
 
 @dataclass(frozen=True, slots=True)

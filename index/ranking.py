@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .duplicates import DUPLICATE_OVERLAP, overlap, shingles
+from .settings import RankingSettings
 
 __all__ = [
     "GATE_COEFFICIENTS",
     "Features",
-    "RankingSettings",
     "answer_type",
     "collapse_duplicates",
     "confidence",
@@ -28,44 +28,6 @@ __all__ = [
     "score_sentences",
     "zscore",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class RankingSettings:
-    """Global knobs of retrieval. Defaults were fitted on one half of squad_v11_dev's questions
-    and checked on the other half (see README, "Quality")."""
-
-    depth: int = 100  # candidates taken from each of BM25 and FAISS before fusion
-    # Fusion weights of the z-normalised features of each candidate passage:
-    keyword_weight: float = 1.0  # BM25 of the passage
-    dense_weight: float = 1.5  # cosine of question and passage
-    sentence_keyword_weight: float = 1.05  # BM25 of the passage's best sentence
-    bigram_weight: float = 0.35  # BM25 over adjacent-word pairs (phrases)
-    sentence_weight: float = 1.7  # cosine of question and the passage's best sentence
-    type_weight: float = 0.0  # added to a passage holding the kind of answer asked for
-    definition_weight: float = 6.0  # the same for "What is X?" and a sentence defining X
-    type_depth: int = 20  # how many of the best fused passages are checked for it
-    top_k: int = 3  # passages returned as snippets
-    duplicate_cosine: float = 0.97  # passages closer than this to a better one are dropped
-    duplicate_overlap: float = DUPLICATE_OVERLAP  # ... or repeating this share of its words
-    date_margin: float = 0.5  # fused scores this close: the newer story's passage first
-    gate: float = 0.5  # below this probability that the best passage answers, say "not sure"
-    hedge: float = 0.08  # below this, "not found"; between hedge and gate, a hedged answer
-    answer_sentences: int = 2  # at most this many sentences lead the reply
-    context_margin: float = 0.25  # how much better a follow-up reading must be to be chosen
-    # A follow-up's answer sentence: this share of its features from the question as typed,
-    # the rest from the query joined with the previous turn (fitted on the conversation set).
-    followup_sentence_weight: float = 0.7
-    # The answer-type bonus for a question that asks only for a kind of answer ("and when?"):
-    # the kind is all it says of its own.
-    bare_type_weight: float = 0.5
-    answer_passages: int = 3  # the answer sentence is sought in this many of the best passages
-    answer_rank_penalty: float = 0.08  # taken off a sentence's score per rank of its passage
-    sentence_cosine_weight: float = 0.5
-    sentence_bm25_weight: float = 0.5
-    question_share_penalty: float = 0.3  # against sentences made of the question's own words
-    sentence_type_weight: float = 0.15  # bonus when the sentence holds the expected answer type
-    second_sentence_ratio: float = 0.9  # a second sentence must score this close to the first
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,10 @@ from hypothesis import settings
 
 from bot.config import load_config
 from bot.runtime import make_embedder
-from index.build import BuildSettings, build_index
+from index.build import build_index
 from index.embedder import Embedder
 from index.engine import Engine
+from index.settings import BuildSettings
 from index.store import IndexStore
 
 ROOT = Path(__file__).resolve().parent.parent

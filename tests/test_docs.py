@@ -3,7 +3,6 @@ with bot/config.py's defaults, and the links between the docs lead to files that
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import tomllib
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import Config
+from bot.config import defaults
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "docs" / "configuration.md"
@@ -41,18 +40,10 @@ def shipped_keys() -> set[str]:
 
 def code_defaults() -> dict[str, Any]:
     """'section.key' -> its default in bot/config.py (paths as the strings a config file holds)."""
-    defaults: dict[str, Any] = {}
-    config = Config()
-    for section in dataclasses.fields(config):
-        value = getattr(config, section.name)
-        if not dataclasses.is_dataclass(value):
-            continue  # the secrets, which come from the environment
-        for key in dataclasses.fields(value):
-            default = getattr(value, key.name)
-            defaults[f"{section.name}.{key.name}"] = (
-                default.as_posix() if isinstance(default, Path) else default
-            )
-    return defaults
+    return {
+        key: value.as_posix() if isinstance(value, Path) else value
+        for key, value in defaults().items()
+    }
 
 
 def test_the_reference_documents_every_key_of_config_toml() -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, Secret, load_config
+from index.settings import BuildSettings, FetchSettings, RankingSettings
 from tests.conftest import ROOT
 
 
@@ -182,3 +185,24 @@ def test_the_prefixes_reach_the_index_fingerprint() -> None:
     ).build_settings()
     assert (e5.query_prefix, e5.passage_prefix) == ("query: ", "passage: ")
     assert e5.fingerprint("m") != plain.fingerprint("m")
+
+
+def test_reading_the_config_loads_no_heavy_library() -> None:
+    """`storybot --help`, the config check and a child process read the config quickly."""
+    heavy = ("faiss", "numpy", "aiohttp", "torch", "onnxruntime")
+    code = (
+        "import sys; from bot.config import load_config; "
+        f"load_config({str(ROOT / 'config.toml')!r}, environ={{}}); "
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_the_config_defaults_are_the_engine_settings() -> None:
+    config = load_config({}, environ={})
+    assert config.ranking_settings() == RankingSettings()
+    assert config.build_settings() == BuildSettings()
+    assert config.fetch_settings() == FetchSettings()

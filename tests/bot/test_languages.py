@@ -13,9 +13,9 @@ from bot.app import admin_language
 from bot.commands import PUBLIC_COMMANDS
 from bot.config import load_config
 from bot.runtime import reindex
-from index.e5_backend import E5_MODEL
 from index.embedder import Embedder
 from index.engine import Engine
+from index.models import E5_MODEL
 from index.store import IndexStore
 from tests.bot.conftest import TOKEN, BotEnv, start_bot, stop_bot
 from tests.botapi import BotApiServer

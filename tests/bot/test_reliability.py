@@ -24,9 +24,10 @@ import pytest
 
 from bot.app import serve
 from bot.config import Config, load_config
-from index.build import BuildSettings, build_index
+from index.build import build_index
 from index.embedder import Embedder
 from index.engine import Engine
+from index.settings import BuildSettings
 from index.store import IndexStore
 from tests.bot.conftest import TOKEN, start_bot, stop_bot, wait_until_handled
 from tests.botapi import BotApiServer, FaultKind

@@ -7,11 +7,11 @@ import dataclasses
 import pytest
 
 from bot.formatting import format_html, format_text
-from index.build import BuildSettings, build_index
+from index.build import build_index
 from index.duplicates import overlap, shingles
 from index.embedder import Embedder
 from index.engine import Engine
-from index.ranking import RankingSettings
+from index.settings import BuildSettings, RankingSettings
 from index.store import IndexStore
 from tests.corpus_site import LAVROV, LAVROV_MORE
 

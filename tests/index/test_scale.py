@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 from index.ann import AnnSettings
-from index.build import BuildSettings, build_index
+from index.build import build_index
 from index.embedder import Embedder
 from index.encoder import GivenVectors
 from index.engine import Engine
 from index.lexicon import Lexicon
 from index.passages import Passage
+from index.settings import BuildSettings
 from index.store import IndexStore, write_generation
 from index.terms import LexiconParts
 from index.vector_index import make_faiss_index

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from index.build import BuildSettings, build_index
+from index.build import build_index
 from index.embedder import Embedder
 from index.errors import IndexUnavailableError, ReindexInProgressError
 from index.generations import build_lock
+from index.settings import BuildSettings
 from index.store import IndexStore
 
 pytestmark = pytest.mark.slow
