@@ -42,7 +42,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
         if not args.verbose:  # a terminal conversation, not a server log
             logging.getLogger().setLevel(logging.WARNING)
         return cli_ask.cmd_chat(args, config)
-    from .app import run_bot
+    from .serving import run_bot
 
     return run_bot(config, webhook=args.webhook, watch=args.watch)
 

@@ -175,41 +175,14 @@ async def document_message(update: Update, context: Context) -> None:
     tr = translator_for(update, context)
     _ = tr.gettext
     if not svc.is_admin(user.id if user else None):
-        if not await admit(update, context):
-            return
-        logger.warning(
-            "Refused a file from non-admin user %s in chat %s",
-            user.id if user else None,
-            message.chat_id,
-        )
-        await reply(
-            message,
-            _(
-                "Thanks, but only the bot's admins can add documents. I answer questions typed "
-                "as text — for example: <i>What is the AES?</i>"
-            ),
-        )
+        if await admit(update, context):
+            await _refuse_file(message, user.id if user else None, tr)
         return
     document = message.document
     name = Path(document.file_name or "").name or "upload"
-    suffix = Path(name).suffix.lower()
     limit = svc.config.upload_max_bytes
-    if suffix not in UPLOAD_SUFFIXES:
-        await reply(
-            message,
-            _(
-                "Nothing was added: I cannot add {kind} files. Send a .txt, .md, .html or .pdf "
-                "file."
-            ).format(kind=html.escape(suffix or _("extensionless"))),
-        )
-        return
-    if document.file_size and document.file_size > limit:
-        await reply(
-            message,
-            _("Nothing was added: {name} is {size}, over the {limit} limit.").format(
-                name=html.escape(name), size=megabytes(document.file_size), limit=megabytes(limit)
-            ),
-        )
+    if problem := _upload_problem(name, document.file_size, limit, tr):
+        await reply(message, problem)
         return
     status = await reply(message, _("Reading {name} …").format(name=html.escape(name)))
     try:
@@ -232,6 +205,34 @@ async def document_message(update: Update, context: Context) -> None:
     await _reindex_and_report(
         context, svc, update, status, lambda store: _added_text(store, doc_id, "", tr), tr
     )
+
+
+async def _refuse_file(message: Message, user_id: int | None, tr: Translator) -> None:
+    """A file from someone who is not an admin: say what the bot does take."""
+    logger.warning("Refused a file from non-admin user %s in chat %s", user_id, message.chat_id)
+    await reply(
+        message,
+        tr.gettext(
+            "Thanks, but only the bot's admins can add documents. I answer questions typed "
+            "as text — for example: <i>What is the AES?</i>"
+        ),
+    )
+
+
+def _upload_problem(name: str, size: int | None, limit: int, tr: Translator) -> str | None:
+    """Why an uploaded file cannot be added before it is downloaded (its kind, its size), or
+    None."""
+    _ = tr.gettext
+    suffix = Path(name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        return _(
+            "Nothing was added: I cannot add {kind} files. Send a .txt, .md, .html or .pdf file."
+        ).format(kind=html.escape(suffix or _("extensionless")))
+    if size and size > limit:
+        return _("Nothing was added: {name} is {size}, over the {limit} limit.").format(
+            name=html.escape(name), size=megabytes(size), limit=megabytes(limit)
+        )
+    return None
 
 
 async def remove_command(update: Update, context: Context) -> None:

@@ -1,8 +1,8 @@
 """The engine: a question (and the conversation so far) to an Answer with cited sentences.
 
-One class over 400 lines, on purpose: retrieval, the follow-up reading and the answer's
-composition share one Retrieval and one index generation per question; the pure decisions live
-in ``ranking``, ``followup``, ``answer_span`` and ``lexical_features``."""
+Over 400 lines because it is one class on purpose: retrieval, the follow-up reading and the
+answer's composition share one Retrieval and one index generation per question; the pure
+decisions live in ``ranking``, ``followup``, ``answer_span`` and ``lexical_features``."""
 
 from __future__ import annotations
 
@@ -145,6 +145,10 @@ class Engine:
 
         ``question`` is the question as asked when ``query`` adds context from earlier turns;
         its wording says what kind of answer to look for.
+
+        Long because it is the one sequence every question runs, on arrays it shares from step
+        to step (candidates, features, fusion, duplicates, dates, relevance); each decision in
+        it is a call into ``ranking`` or ``lexical_features``.
         """
         store = self._store
         k = max(self.settings.top_k if k is None else k, 1)

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from bot.config import FetchSection
+from bot.config_schema import FetchSection
 from bot.services import Services
 from tests.bot.conftest import BotEnv
 from tests.botapi import BotApiServer, SimChat

@@ -20,9 +20,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.app import serve
 from bot.config import Config, load_config
 from bot.inbox import Inbox
+from bot.serving import serve
 from index.embedder import Embedder
 from index.engine import Engine
 from index.followup import Turn

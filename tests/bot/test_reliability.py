@@ -22,8 +22,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import serve
 from bot.config import Config, load_config
+from bot.serving import serve
 from index.build import build_index
 from index.embedder import Embedder
 from index.engine import Engine

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from bot.app import serve
 from bot.config import Config, load_config
 from bot.inbox import Inbox
+from bot.serving import serve
 from bot.state import StateStore
 from tests.bot.conftest import TOKEN
 from tests.botapi import BotApiServer, SimUser

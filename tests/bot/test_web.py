@@ -17,8 +17,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import serve
 from bot.config import Config, load_config
+from bot.serving import serve
 from tests.bot.conftest import TOKEN, wait_until_handled
 from tests.botapi import BotApiServer, FaultKind
 from tests.botapi.load import free_port
