@@ -114,11 +114,10 @@ def cmd_docs(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_remove(args: argparse.Namespace, config: Config) -> int:
     """storybot remove DOC: delete the document's file from the corpus, then reindex."""
-    from index.documents import iter_corpus_files
-    from index.ingest import remove_document, resolve_document
+    from index.ingest import find_document, remove_document
 
     corpus = config.corpus.path
-    doc_id = resolve_document(args.document, [d for _, d in iter_corpus_files(corpus)])
+    doc_id = find_document(corpus, args.document)
     remove_document(corpus, doc_id)
     print(f"Removed {doc_id}")
     print(reindex_with_progress(config))

@@ -151,3 +151,8 @@ def _check_web(web: WebSection) -> None:
         )
     if web.port > 65535:
         raise ConfigError(f"Config 'web.port' must be a port number, not {web.port}.")
+    if web.admin_session_minutes <= 0:
+        raise ConfigError(
+            f"Config 'web.admin_session_minutes' must be more than 0, not "
+            f"{web.admin_session_minutes}."
+        )

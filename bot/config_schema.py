@@ -167,6 +167,10 @@ class WebSection:
     port: int = 8080
     webhook_path: str = "/telegram/webhook"
     webhook_url: str = ""  # public https URL Telegram posts to (webhook mode), path included
+    admin_session_minutes: float = 60.0  # an admin page login lasts this long
+    # Behind a reverse proxy that ends TLS: its X-Forwarded-Proto says whether the admin page
+    # was reached over https (and so whether its cookies are marked Secure).
+    trust_forwarded_proto: bool = False
 
 
 @dataclass(frozen=True, slots=True)

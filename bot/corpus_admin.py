@@ -20,18 +20,17 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from index.build import BuildReport
-from index.documents import iter_corpus_files
 from index.errors import StoryError
 from index.fetch import add_url
 from index.ingest import (
     UPLOAD_SUFFIXES,
     DocumentInfo,
     add_upload,
+    find_document,
     indexed_documents,
     latest_documents,
     megabytes,
     remove_document,
-    resolve_document,
 )
 from index.store import IndexStore
 
@@ -244,8 +243,7 @@ async def remove_command(update: Update, context: Context) -> None:
     reference = " ".join(context.args or [])
     corpus = svc.config.corpus.path
     try:
-        ids = await asyncio.to_thread(lambda: [d for _, d in iter_corpus_files(corpus)])
-        doc_id = resolve_document(reference, ids)
+        doc_id = await asyncio.to_thread(find_document, corpus, reference)
         info = await asyncio.to_thread(_info, svc.engine.store if svc.engine else None, doc_id)
         await asyncio.to_thread(remove_document, corpus, doc_id)
     except StoryError as exc:

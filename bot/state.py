@@ -226,6 +226,18 @@ class StateStore:
             ).fetchall()
         return dict(rows)
 
+    def feedback_by_day(self, since: float) -> list[tuple[str, int, int]]:
+        """(day as YYYY-MM-DD in UTC, 👍 count, 👎 count) for each day with feedback given at or
+        after ``since`` (a Unix time), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT date(created, 'unixepoch') AS day, COALESCE(SUM(value > 0), 0),"
+                " COALESCE(SUM(value < 0), 0) FROM feedback WHERE created >= ?"
+                " GROUP BY day ORDER BY day",
+                (since,),
+            ).fetchall()
+        return [(str(day), int(up), int(down)) for day, up, down in rows]
+
     def stats(self) -> dict[str, int]:
         """Questions answered, not found, and feedback, since the state file was made (pruned
         rows are counted in ``totals``)."""

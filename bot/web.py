@@ -5,7 +5,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import time
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +14,9 @@ from telegram.ext import Application
 
 from index.errors import ReindexInProgressError
 
+from .admin_page import AdminPage
 from .context import BotApplication
+from .health import health_report
 from .services import Services
 
 __all__ = ["SERVICES_KEY", "create_web_app"]
@@ -37,26 +38,9 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 with the index version, passage count and model when the bot can answer; else 503:
-    the index is not loaded, or the state file cannot be written (updates wait meanwhile)."""
-    svc = _services(request)
-    running = svc.reindexer.running
-    if svc.engine is None:
-        return _json({"status": "unavailable", "reason": svc.unavailable}, status=503)
-    if svc.storage:
-        return _json({"status": "degraded", "reason": svc.storage}, status=503)
-    manifest = svc.engine.store.manifest
-    return _json(
-        {
-            "status": "ok",
-            "index_version": manifest.version,
-            "passages": manifest.passage_count,
-            "documents": manifest.document_count,
-            "model": manifest.model,
-            "reindexing": running.id if running else None,
-            "uptime_seconds": round(time.time() - svc.started, 1),
-        }
-    )
+    """200 when the bot can answer, else 503 with the reason (``bot/health.py``)."""
+    status, report = health_report(_services(request))
+    return _json(report, status=status)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -144,6 +128,7 @@ def create_web_app(
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/admin/reindex", start_reindex)
     app.router.add_get("/admin/reindex/{job_id}", reindex_status)
+    AdminPage(services).register(app)
     if webhook:
         app.router.add_post(services.config.web.webhook_path, telegram_webhook)
     return app

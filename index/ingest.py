@@ -57,6 +57,7 @@ __all__ = [
     "article_to_markdown",
     "capped_article",
     "date_key",
+    "find_document",
     "find_duplicate_file",
     "find_url",
     "indexed_documents",
@@ -408,6 +409,11 @@ def resolve_document(reference: str, doc_ids: list[str]) -> str:
     if matches:
         raise DocumentError(f"{ref!r} names several documents: {', '.join(matches)}.")
     raise DocumentError(f"There is no document {ref!r} in the corpus (/docs lists them).")
+
+
+def find_document(corpus: Path, reference: str) -> str:
+    """The id of the corpus document that ``reference`` names (see :func:`resolve_document`)."""
+    return resolve_document(reference, [d for _, d in iter_corpus_files(corpus)])
 
 
 def remove_document(corpus: Path, doc_id: str) -> None:

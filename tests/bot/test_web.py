@@ -61,8 +61,14 @@ class Running:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    tmp_path: Path, story_index: Path, corpus: Path, *, webhook: bool
+    tmp_path: Path,
+    story_index: Path,
+    corpus: Path,
+    *,
+    webhook: bool,
+    settings: dict[str, dict[str, object]] | None = None,
 ) -> AsyncIterator[Running]:
+    """``serve`` on a free port, with the story index; ``settings`` adds config sections."""
     shutil.copytree(story_index, tmp_path / "index")
     port = free_port()
     async with BotApiServer(token=TOKEN, bot_username="storybot") as server:
@@ -73,6 +79,7 @@ async def running_bot(
                 "chat": {"state_path": str(tmp_path / "state.sqlite3")},
                 "telegram": {"base_url": server.root_url, "admins": [1]},
                 "web": {"port": port, "webhook_url": f"http://127.0.0.1:{port}/telegram/webhook"},
+                **(settings or {}),
             },
             environ={
                 "TELEGRAM_BOT_TOKEN": TOKEN,
