@@ -9,12 +9,14 @@ from collections.abc import Sequence
 
 from index.ingest import DocumentInfo
 
+from .gaps import Gap, GapQuestion
 from .jobs import ReindexJob
 
 __all__ = [
     "add_form",
     "documents_html",
     "feedback_html",
+    "gaps_html",
     "health_html",
     "login_page",
     "message_page",
@@ -213,6 +215,51 @@ def feedback_html(svg: str, up: int, down: int, days: int) -> str:
     """The chart (``bot/svg_chart.py``) and its totals."""
     return (
         f'<section id="feedback"><h2>Feedback, last {days} days</h2>'
-        f'<p>Helpful (👍): <b id="helpful">{up}</b> · not helpful (👎): '
+        f'<p>Helpful: <b id="helpful">{up}</b> · not helpful: '
         f'<b id="not-helpful">{down}</b></p>{svg}</section>'
     )
+
+
+def _gap_row(gap: Gap) -> str:
+    examples = "".join(f"<li>{cut(example)}</li>" for example in gap.examples)
+    nearest = cut(gap.nearest) if gap.nearest else '<span class="muted">none</span>'
+    return (
+        f'<tr class="gap"><td>{gap.count}</td><td><ul>{examples}</ul></td>'
+        f"<td>{nearest}</td><td>{when(gap.last)}</td></tr>"
+    )
+
+
+def _closed_row(question: GapQuestion) -> str:
+    return (
+        f'<tr class="closed-gap"><td>{cut(question.question)}</td>'
+        f"<td>{cut(question.closed_by)}</td><td>{when(question.closed)}</td></tr>"
+    )
+
+
+def gaps_html(
+    open_gaps: Sequence[Gap] | None, closed: Sequence[GapQuestion], days: float, top: int
+) -> str:
+    """The open gaps of the last ``days`` days (the ``top`` most asked, with their examples
+    and nearest document), then the questions a new document has answered since; ``None``:
+    the gap report is off."""
+    head = f'<section id="gaps"><h2>Open gaps, last {days:g} days</h2>'
+    if open_gaps is None:
+        return f'{head}<p class="muted">The gap report is not running.</p></section>'
+    if open_gaps:
+        rows = "".join(_gap_row(gap) for gap in open_gaps[:top])
+        more = len(open_gaps) - top
+        listed = (
+            "<table><tr><th>Asked</th><th>Examples</th><th>Nearest document</th>"
+            f"<th>Last asked</th></tr>{rows}</table>"
+            + (f'<p class="muted">… and {more} more.</p>' if more > 0 else "")
+        )
+    else:
+        listed = '<p id="no-gaps">No open gaps: every question was answered.</p>'
+    closed_part = ""
+    if closed:
+        rows = "".join(_closed_row(q) for q in closed[:top])
+        closed_part = (
+            '<h3>Answered since</h3><table id="closed-gaps"><tr><th>Question</th>'
+            f"<th>Answered by</th><th>When</th></tr>{rows}</table>"
+        )
+    return f"{head}{listed}{closed_part}</section>"

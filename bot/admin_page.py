@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 MAX_FORM_BYTES = 16 * 1024  # the page's forms hold a token, a URL or a document id
 FEEDBACK_DAYS = 30
+GAP_DAYS = 7.0  # as /gaps shows them
 LOGIN_FORM_SECONDS = 3600  # the login form's token (and cookie) lasts this long
 REQUESTER = "admin page"
 
@@ -253,6 +255,16 @@ class AdminPage:
         up, down = sum(d.up for d in days), sum(d.down for d in days)
         return admin_html.feedback_html(feedback_chart(days), up, down, FEEDBACK_DAYS)
 
+    def _gaps(self) -> str:
+        recorder, settings = self.services.gaps, self.services.config.gaps
+        if recorder is None:
+            return admin_html.gaps_html(None, [], GAP_DAYS, settings.top)
+        asked = recorder.store.questions(time.time() - GAP_DAYS * 86400, open_only=False)
+        closed = sorted(
+            (q for q in asked if q.closed is not None), key=lambda q: -(q.closed or 0.0)
+        )
+        return admin_html.gaps_html(recorder.gaps(GAP_DAYS), closed, GAP_DAYS, settings.top)
+
     def _sections(self, session: AdminSession) -> str:
         """Everything the page shows (reads files and the state database: run in a thread)."""
         svc = self.services
@@ -264,6 +276,7 @@ class AdminPage:
                 admin_html.notice_html(session.notice),
                 admin_html.health_html(status, report),
                 admin_html.reindex_html(self._latest_job(), session.csrf),
+                self._gaps(),
                 admin_html.documents_html(infos, session.csrf),
                 self._feedback(),
             )

@@ -11,12 +11,14 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.bot.conftest import wait_until_handled
 from tests.bot.test_web import ADMIN_TOKEN, running_bot
 from tests.browser import ARTIFACTS, chromium
 from tests.corpus_site import news_site
 
 pytestmark = pytest.mark.slow
 
+GAP_QUESTION = "How many families had to leave their homes in the Porto Nuevo floods?"
 REINDEX_SECONDS = 300  # the reindex runs in a process of its own that loads the model
 
 
@@ -48,6 +50,7 @@ def admin_scenario(driver: Any, url: str, story_url: str, screenshot: Path) -> d
     by_id(driver, "login").click()
     wait_for(driver, 30, "the page after login", lambda d: by_id(d, "logout"))
     seen["health"] = by_id(driver, "health").text
+    seen["gaps_before"] = by_id(driver, "gaps").text
 
     by_id(driver, "add-url").send_keys(story_url)
     by_id(driver, "add").click()
@@ -86,10 +89,18 @@ async def test_an_admin_adds_a_story_and_watches_the_reindex_in_chromium(
             news_site() as site,
         ):
             await bot.ready(http)
+            # A reader asks what the corpus cannot answer yet: a gap.
+            alice = bot.server.create_user("Alice")
+            chat = bot.server.create_private_chat(alice)
+            bot.server.send_text(chat, alice, GAP_QUESTION)
+            (reply,) = await bot.server.wait_for_messages(chat, 1, timeout=60)
+            await wait_until_handled(bot.server, bot.config.chat.state_path)
             screenshot = ARTIFACTS / "admin-page.png"
             seen = await asyncio.to_thread(
                 admin_scenario, driver, bot.url, f"{site}/flood.html", screenshot
             )
+    assert "Porto Nuevo" not in reply["text"]  # not found, or hedged: recorded as a gap
+    assert GAP_QUESTION in seen["gaps_before"]
     assert "ok" in seen["health"]
     assert "Added “Floods in Porto Nuevo”" in seen["notice"]
     assert seen["first_state"] == "running"  # the reindex was live when the page came back
