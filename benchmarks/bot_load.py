@@ -5,6 +5,11 @@
     .venv/bin/python -m benchmarks.bot_load --reindex             # a reindex during the run
     .venv/bin/python -m benchmarks.bot_load --questions 10000 --rate 100 --runs 1   # memory soak
     .venv/bin/python -m benchmarks.bot_load --index DIR --corpus DIR   # a bigger index
+    .venv/bin/python -m benchmarks.bot_load --compare /tmp/base   # this tree against another
+
+With ``--compare DIR`` (another checkout, e.g. ``git archive main | tar -x -C /tmp/base``) the
+runs alternate between the bot of DIR and this one, and the medians are given as ratios, so a
+change's cost is measured in one run on a noisy machine.
 
 The bot runs as `storybot serve` in a child process (as deployed); this process runs the test
 server and the simulated users: 100 users in groups of 5, asking with /ask at ``--rate``
@@ -95,7 +100,9 @@ async def reindex_window(port: int, job: str) -> tuple[float, float]:
             await asyncio.sleep(0.2)
 
 
-async def one_run(args: argparse.Namespace, work: Path, run: int) -> dict[str, float]:
+async def one_run(
+    args: argparse.Namespace, work: Path, run: int, tree: Path = ROOT
+) -> dict[str, float]:
     corpus = work / f"corpus-{run}"
     shutil.copytree(args.corpus, corpus)
     index_dir = args.index or work / "index"
@@ -123,11 +130,12 @@ async def one_run(args: argparse.Namespace, work: Path, run: int) -> dict[str, f
             "TELEGRAM_BOT_TOKEN": TOKEN,
             "STORYBOT_TELEGRAM_BASE_URL": server.root_url,
             "STORYBOT_ADMIN_TOKEN": ADMIN_TOKEN,
+            "PYTHONPATH": str(tree),
         }
         with log.open("w") as handle:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot.cli", "--config", str(config), "serve",
-                cwd=ROOT, env=env, stdout=handle, stderr=handle,
+                cwd=tree, env=env, stdout=handle, stderr=handle,
             )  # fmt: skip
         try:
             started = time.monotonic()
@@ -165,7 +173,8 @@ async def one_run(args: argparse.Namespace, work: Path, run: int) -> dict[str, f
                 "rss_end_mb": rss_end,
             }
             print(
-                f"run {run + 1}: ready in {ready:.1f} s; RSS {rss_start:.0f} -> {rss_end:.0f} MB"
+                f"run {run + 1} ({tree}): ready in {ready:.1f} s; RSS {rss_start:.0f} -> "
+                f"{rss_end:.0f} MB"
             )
             for line in report.lines():
                 print("   ", line)
@@ -221,6 +230,9 @@ async def main() -> None:
     parser.add_argument(
         "--answer-threads", type=int, default=None, help="chat.answer_threads (shipped: 0)"
     )
+    parser.add_argument(
+        "--compare", type=Path, default=None, help="another checkout: runs alternate with it"
+    )
     args = parser.parse_args()
     args.asked = STORY_QUESTIONS
     if args.questions_from:
@@ -234,15 +246,25 @@ async def main() -> None:
         f"{args.users} users ask {args.questions} questions at {args.rate:g}/s; faults "
         f"{args.faults:.0%}; reindex during the run: {args.reindex}; {os.cpu_count()} CPUs"
     )
+    trees = [ROOT] if args.compare is None else [args.compare.resolve(), ROOT]
     with tempfile.TemporaryDirectory(prefix="storybot-load-") as tmp:
         work = Path(tmp)
-        results = [await one_run(args, work, run) for run in range(args.runs)]
-    print("\nfigure                      min      median   max")
-    for key in results[0]:
-        values = [r[key] for r in results if key in r]
-        print(
-            f"{key:<24} {min(values):>8.1f} {statistics.median(values):>8.1f} {max(values):>8.1f}"
-        )
+        results: dict[Path, list[dict[str, float]]] = {tree: [] for tree in trees}
+        for run in range(args.runs):
+            for tree in trees:  # alternating, so that the machine's drift hits both alike
+                results[tree].append(await one_run(args, work, len(trees) * run, tree))
+    medians = {}
+    for tree in trees:
+        print(f"\n{tree}\nfigure                      min      median   max")
+        for key in results[tree][0]:
+            values = [r[key] for r in results[tree] if key in r]
+            medians[tree, key] = statistics.median(values)
+            print(f"{key:<24} {min(values):>8.1f} {medians[tree, key]:>8.1f} {max(values):>8.1f}")
+    if args.compare is not None:
+        base = trees[0]
+        for key in ("answers_per_s", "p50_ms", "p95_ms"):
+            ratio = medians[ROOT, key] / medians[base, key]
+            print(f"{key}: this tree / {base.name} = {ratio:.3f} (medians)")
 
 
 if __name__ == "__main__":

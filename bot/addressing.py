@@ -23,7 +23,10 @@ def addressed_to_bot(message: Message, bot: Bot) -> bool:
 
 def for_bot(message: Message, bot: Bot) -> bool:
     """Whether the bot should take a message: every message in a private chat; in a group only
-    one addressed to the bot (the others are people talking to each other)."""
+    one addressed to the bot (the others are people talking to each other). Never an answer a
+    user sent through the bot's inline mode (``via_bot``): it is the bot's own answer."""
+    if message.via_bot is not None and message.via_bot.id == bot.id:
+        return False
     return message.chat.type == ChatType.PRIVATE or addressed_to_bot(message, bot)
 
 

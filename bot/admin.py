@@ -17,6 +17,7 @@ from index.build import BuildReport
 from index.errors import ReindexInProgressError
 
 from .context import Context
+from .feedback import helpfulness_lines, weekly
 from .flood import admit
 from .i18n import (
     DEFAULT_LANGUAGE,
@@ -114,6 +115,7 @@ async def stats_command(update: Update, context: Context) -> None:
     store = svc.ready_engine().store
     manifest = store.manifest
     counts = await asyncio.to_thread(svc.state.stats)
+    weeks = await asyncio.to_thread(weekly, svc)
     age = time.time() - manifest.built_at
     running = svc.reindexer.running
     language = language_for(update, context)
@@ -140,6 +142,8 @@ async def stats_command(update: Update, context: Context) -> None:
         _("Feedback: 👍 {up}  👎 {down}").format(
             up=number(counts["thumbs_up"], language), down=number(counts["thumbs_down"], language)
         ),
+        _("Helpfulness (👍 / (👍 + 👎), buttons and reactions):"),
+        *helpfulness_lines(weeks, tr, language),
     ]
     if running is not None:
         lines += ["", html.escape(running.progress_text(tr))]

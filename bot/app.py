@@ -6,7 +6,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 
-from telegram import BotCommandScopeChat, BotCommandScopeDefault
+from telegram import BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     ApplicationBuilder,
@@ -17,7 +17,7 @@ from telegram.ext import (
     filters,
 )
 
-from . import admin, answering, buttons, commands, corpus_admin
+from . import admin, answering, buttons, commands, corpus_admin, feedback, inline
 from .admin import notify_admins
 from .commands import ADMIN_COMMANDS, PUBLIC_COMMANDS
 from .config import Config
@@ -29,9 +29,13 @@ from .inbox import DeadLetter, DurableApplication, DurableQueue, Inbox
 from .request import AiohttpRequest, UpdatesRequest
 from .services import Services
 
-__all__ = ["admin_language", "build_application", "state_max_bytes"]
+__all__ = ["ALLOWED_UPDATES", "admin_language", "build_application", "state_max_bytes"]
 
 logger = logging.getLogger(__name__)
+
+# Every update type, by name: message_reaction (👍/👎 on answers) and chat_member come only to a
+# bot that lists them; without allowed_updates Telegram leaves them out.
+ALLOWED_UPDATES = list(Update.ALL_TYPES)
 
 
 def register_handlers(application: BotApplication) -> None:
@@ -51,6 +55,10 @@ def register_handlers(application: BotApplication) -> None:
     corpus_admin.register(application)
     # The buttons under answers (buttons.py)
     application.add_handler(CallbackQueryHandler(buttons.button))
+    # @bot question in any chat, and the results people send (inline.py)
+    inline.register(application)
+    # 👍/👎 reactions to answers (feedback.py)
+    feedback.register(application)
     # Questions: any text that is not a command (answering.py)
     text = filters.TEXT & ~filters.COMMAND
     application.add_handler(

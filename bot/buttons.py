@@ -11,6 +11,7 @@ from index.engine import Engine
 from index.passages import Passage
 
 from .context import Context
+from .feedback import record_vote
 from .flood import admit
 from .formatting import format_passage_html, format_sources_html
 from .i18n import ENGLISH, Translator, language_for, translator, translator_for
@@ -79,8 +80,13 @@ async def button(update: Update, context: Context) -> None:
         if arg not in ("+", "-"):
             await query.answer(_("Unknown feedback."), show_alert=True)
             return
-        await asyncio.to_thread(
-            svc.state.set_feedback, key, query.from_user.id, 1 if arg == "+" else -1
+        await record_vote(
+            svc,
+            record,
+            query.from_user.id,
+            1 if arg == "+" else -1,
+            source="button",
+            chat_type=query.message.chat.type if query.message is not None else None,
         )
         await query.answer(_("Thanks for the feedback!"))
         return

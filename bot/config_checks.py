@@ -11,6 +11,7 @@ from .config_schema import (
     ConfigError,
     CorpusSection,
     GapsSection,
+    InlineSection,
     TelegramSection,
     WebSection,
 )
@@ -26,6 +27,7 @@ def validate(config: Config) -> None:
     _check_retrieval(config)
     _check_chat(config.chat)
     _check_gaps(config.gaps)
+    _check_inline(config.inline)
     _check_telegram(config.telegram)
     _check_corpus(config.corpus)
     _check_web(config.web)
@@ -113,6 +115,21 @@ def _check_gaps(gaps: GapsSection) -> None:
         parse_digest(gaps.digest)
     except ValueError as exc:
         raise ConfigError(f"Config 'gaps.digest' {gaps.digest!r}: {exc}.") from None
+
+
+def _check_inline(inline: InlineSection) -> None:
+    if not 0 < inline.answer_seconds <= 8:
+        raise ConfigError(
+            f"Config 'inline.answer_seconds' must be above 0 and at most 8 (Telegram gives up "
+            f"on an answer after about 10 s), not {inline.answer_seconds}."
+        )
+    if not 0 <= inline.cache_seconds <= 86400:
+        raise ConfigError(
+            f"Config 'inline.cache_seconds' must be 0 to 86400, not {inline.cache_seconds}."
+        )
+    if not 1 <= inline.results <= 50:
+        raise ConfigError(f"Config 'inline.results' must be 1 to 50, not {inline.results}.")
+    _at_least_one("inline.min_chars", inline.min_chars)
 
 
 def _check_telegram(telegram: TelegramSection) -> None:

@@ -24,6 +24,7 @@ __all__ = [
     "FetchSection",
     "GapsSection",
     "IndexSection",
+    "InlineSection",
     "Secret",
     "TelegramSection",
     "WebSection",
@@ -150,6 +151,16 @@ class GapsSection:
 
 
 @dataclass(frozen=True, slots=True)
+class InlineSection:
+    # Telegram does not document how long a bot may take to answer an inline query; answers
+    # later than about 10 s fail ("query is too old"). A slower engine answers "try again".
+    answer_seconds: float = 3.0
+    cache_seconds: int = 300  # Telegram may show an answer again for this long (0 to 86400)
+    min_chars: int = 3  # shorter queries get a hint to type a question
+    results: int = 3  # results per answer (1 to 50): the whole answer, then one per source
+
+
+@dataclass(frozen=True, slots=True)
 class TelegramSection:
     base_url: str = ""
     admins: list[int] = field(default_factory=list)
@@ -182,6 +193,7 @@ class Config:
     retrieval: RankingSettings = field(default_factory=RankingSettings)  # [retrieval]
     chat: ChatSection = field(default_factory=ChatSection)
     gaps: GapsSection = field(default_factory=GapsSection)
+    inline: InlineSection = field(default_factory=InlineSection)
     telegram: TelegramSection = field(default_factory=TelegramSection)
     web: WebSection = field(default_factory=WebSection)
     token: Secret = field(default_factory=lambda: Secret(""))
@@ -239,6 +251,7 @@ SECTIONS: dict[str, tuple[Part, ...]] = {
     "retrieval": (Part("retrieval", RankingSettings, RETRIEVAL_KEYS),),
     "chat": (Part("chat", ChatSection),),
     "gaps": (Part("gaps", GapsSection),),
+    "inline": (Part("inline", InlineSection),),
     "telegram": (Part("telegram", TelegramSection),),
     "web": (Part("web", WebSection),),
 }

@@ -54,7 +54,28 @@ class Metrics:
             registry=r,
         )
         self.feedback = Counter(
-            "storybot_feedback", "Feedback button presses", ["value"], registry=r
+            "storybot_feedback",
+            "Votes on answers (value: up or down), by the 👍/👎 buttons or reactions (source)",
+            ["value", "source"],
+            registry=r,
+        )
+        self.inline_queries = Counter(
+            "storybot_inline_queries",
+            "Inline queries (@bot question) by outcome: answered, unsure, not_found, hint, slow,"
+            " throttled, expired",
+            ["outcome"],
+            registry=r,
+        )
+        self.inline_chosen = Counter(
+            "storybot_inline_chosen",
+            "Inline results sent into a chat (chosen_inline_result, with /setinlinefeedback)",
+            registry=r,
+        )
+        self.inline_seconds = Histogram(
+            "storybot_inline_seconds",
+            "Time to answer an inline query, from handler start to answerInlineQuery sent",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
 
     def set_index(self, passages: int, size: int) -> None:

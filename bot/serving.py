@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
-from telegram import Update
 from telegram.error import TelegramError
 
 from index.errors import StoryError
@@ -24,7 +23,7 @@ from index.language import load as load_language_model
 
 from . import sqlite
 from .admin import notify_admins
-from .app import admin_language, build_application, state_max_bytes
+from .app import ALLOWED_UPDATES, admin_language, build_application, state_max_bytes
 from .config import Config, ConfigError, Secret
 from .context import BotApplication
 from .corpus_watch import watch_and_reindex
@@ -185,13 +184,13 @@ async def _take_updates(
         await application.bot.set_webhook(
             config.web.webhook_url,
             secret_token=config.webhook_secret.get(),
-            allowed_updates=Update.ALL_TYPES,
+            allowed_updates=ALLOWED_UPDATES,
         )
         logger.info("Webhook registered; taking updates at %s", config.web.webhook_path)
     else:
         assert application.updater is not None  # built with one unless in webhook mode
         await application.updater.start_polling(
-            allowed_updates=Update.ALL_TYPES, error_callback=_polling_error(services)
+            allowed_updates=ALLOWED_UPDATES, error_callback=_polling_error(services)
         )
         logger.info("Polling for updates")
     await stop.wait()

@@ -11,6 +11,7 @@ answers and feedback, keeping their counts for /stats.
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 import threading
@@ -218,6 +219,25 @@ class StateStore:
             " created=excluded.created",
             (answer_key, user_id, value, time.time()),
         )
+
+    def remove_feedback(self, answer_key: str, user_id: int) -> None:
+        """Withdraw a user's vote on an answer (a reaction taken back)."""
+        self._write("DELETE FROM feedback WHERE answer_key=? AND user_id=?", (answer_key, user_id))
+
+    def feedback_between(self, bounds: Sequence[float]) -> list[tuple[int, int]]:
+        """(👍, 👎) votes cast in each interval between consecutive Unix times of ``bounds``
+        (kept feedback only: pruned votes count in ``stats`` alone)."""
+        with self._lock:
+            return [
+                tuple(
+                    self._db.execute(
+                        "SELECT COALESCE(SUM(value > 0), 0), COALESCE(SUM(value < 0), 0)"
+                        " FROM feedback WHERE created >= ? AND created < ?",
+                        (start, end),
+                    ).fetchone()
+                )
+                for start, end in itertools.pairwise(bounds)
+            ]
 
     def feedback(self, answer_key: str) -> dict[int, int]:
         with self._lock:

@@ -16,7 +16,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 import pytest
 
-from bot.app import build_application
+from bot.app import ALLOWED_UPDATES, build_application
 from bot.config import Config, load_config
 from bot.gap_recorder import GapRecorder
 from bot.jobs import Reindexer
@@ -105,7 +105,9 @@ async def start_bot(config: Config, engine: Engine, embedder: Embedder):  # type
     await application.initialize()
     await application.post_init(application)  # run_polling would call it
     await application.start()
-    await application.updater.start_polling(poll_interval=0.0, timeout=1)
+    await application.updater.start_polling(
+        poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES
+    )
     return application, state
 
 
@@ -127,7 +129,9 @@ async def bot_env(
 ) -> AsyncIterator[BotEnv]:
     index_dir = tmp_path / "index"
     shutil.copytree(story_index, index_dir)
-    async with BotApiServer(token=TOKEN, bot_username="storybot") as server:
+    async with BotApiServer(
+        token=TOKEN, bot_username="storybot", supports_inline_queries=True, inline_feedback=True
+    ) as server:
         admin = server.create_user("Ada", username="ada_admin")
         alice = server.create_user("Alice", username="alice")
         bob = server.create_user("Bob", username="bob")

@@ -14,6 +14,7 @@ from .formatting import (
     strip_html,
     utf16_len,
 )
+from .inline_mode import InlineAnswer
 from .server import (
     MAX_CALLBACK_DATA_BYTES,
     MAX_MESSAGE_LENGTH,
@@ -36,6 +37,7 @@ __all__ = [
     "EntityParseError",
     "Fault",
     "FaultKind",
+    "InlineAnswer",
     "SimChat",
     "SimTopic",
     "SimUser",

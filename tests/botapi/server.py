@@ -33,6 +33,8 @@ import aiohttp
 from aiohttp import web
 
 from .formatting import EntityParseError, format_text, utf16_len
+from .inline_mode import InlineModeMixin
+from .reactions import ReactionsMixin
 
 __all__ = [
     "ApiCall",
@@ -214,7 +216,6 @@ _UNSIMULATED_METHODS = frozenset(
         "editMessageLiveLocation",
         "stopMessageLiveLocation",
         "stopPoll",
-        "answerInlineQuery",
         "getStickerSet",
         "uploadStickerFile",
     }
@@ -581,8 +582,9 @@ class _Params:
 # --------------------------------------------------------------------------------------------
 
 
-class BotApiServer:
-    """An in-process Telegram Bot API for end-to-end tests of a python-telegram-bot bot."""
+class BotApiServer(InlineModeMixin, ReactionsMixin):
+    """An in-process Telegram Bot API for end-to-end tests of a python-telegram-bot bot
+    (inline mode: ``inline_mode.py``; reactions: ``reactions.py``)."""
 
     def __init__(
         self,
@@ -593,6 +595,8 @@ class BotApiServer:
         can_join_groups: bool = True,
         can_read_all_group_messages: bool = False,
         supports_inline_queries: bool = False,
+        inline_feedback: bool = False,
+        inline_query_timeout: float = 10.0,
         strict_html: bool = True,
         webhook_require_https: bool = False,
         webhook_retry_delay: float = 0.2,
@@ -657,6 +661,10 @@ class BotApiServer:
 
         self._faults: list[Fault] = []
         self.fault_counts: Counter[str] = Counter()
+        self._init_inline(
+            inline_feedback=inline_feedback, inline_query_timeout=inline_query_timeout
+        )
+        self._init_reactions()
 
         self._methods: dict[str, Callable[[_Params], Awaitable[Any]]] = {
             "getMe": self._get_me,
@@ -672,6 +680,7 @@ class BotApiServer:
             "deleteMessage": self._delete_message,
             "deleteMessages": self._delete_messages,
             "answerCallbackQuery": self._answer_callback_query,
+            "answerInlineQuery": self._answer_inline_query,
             "sendChatAction": self._send_chat_action,
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
@@ -1599,6 +1608,8 @@ class BotApiServer:
         reply = data.get("reply_to_message")
         if reply and reply.get("from", {}).get("id") == self.bot_id:
             return True
+        if data.get("via_bot", {}).get("id") == self.bot_id:
+            return True  # messages sent via the bot's inline mode
         text = data.get("text") if "text" in data else data.get("caption", "")
         entities = data.get("entities") if "text" in data else data.get("caption_entities")
         me = self.bot_username.lower()
