@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from index.build import build_index  # noqa: E402
+from index.corpus_files import remove_document  # noqa: E402
 from index.embedder import Embedder  # noqa: E402
 from index.fetch import add_url  # noqa: E402
-from index.ingest import remove_document  # noqa: E402
 from index.settings import BuildSettings, FetchSettings  # noqa: E402
 from tests.corpus_site import news_site  # noqa: E402
 

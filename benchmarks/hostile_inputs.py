@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 # After the path is set: the modules under test, imported before any clock starts.
 from index import documents  # noqa: E402
 from index.errors import DocumentError  # noqa: E402
+from index.extraction import article_from_pdf  # noqa: E402
 from index.fetch import fetch_page  # noqa: E402
-from index.ingest import article_from_pdf  # noqa: E402
 from index.isolation import run_isolated  # noqa: E402
 from index.settings import FetchSettings  # noqa: E402
 from tests.index.test_ingest import pdf_with_shared_stream  # noqa: E402

@@ -7,7 +7,7 @@ import datetime as dt
 import html
 from collections.abc import Sequence
 
-from index.ingest import DocumentInfo
+from index.listing import DocumentInfo
 
 from .gaps import Gap, GapQuestion
 from .jobs import ReindexJob

@@ -19,9 +19,10 @@ from typing import Any
 
 from aiohttp import web
 
+from index.corpus_files import find_document, remove_document
 from index.errors import ReindexInProgressError, StoryError
 from index.fetch import add_url
-from index.ingest import find_document, indexed_documents, remove_document
+from index.listing import indexed_documents
 
 from . import admin_html
 from .admin_session import (

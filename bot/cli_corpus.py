@@ -15,7 +15,7 @@ from .cli_progress import Progress, reindex_with_progress
 from .config import Config
 
 if TYPE_CHECKING:
-    from index.ingest import DocumentInfo
+    from index.listing import DocumentInfo
 
 __all__ = ["add_commands"]
 
@@ -60,7 +60,7 @@ def _document_line(info: DocumentInfo) -> str:
 
 
 def _index_infos(config: Config) -> list[DocumentInfo]:
-    from index.ingest import indexed_documents
+    from index.listing import indexed_documents
     from index.store import IndexStore
 
     store = IndexStore.load(config.index.path, config.embedding_id, verify=False)
@@ -71,8 +71,9 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
     """storybot add URL|FILE: save the story into the corpus, reindex, say what was added."""
     import asyncio
 
+    from index.extraction import megabytes
     from index.fetch import add_url
-    from index.ingest import add_upload, megabytes
+    from index.ingest import add_upload
 
     target = args.target
     path = Path(target).expanduser()
@@ -96,7 +97,7 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_docs(args: argparse.Namespace, config: Config) -> int:
     """storybot docs: the indexed documents, with dates, passage counts and ids."""
-    from index.ingest import latest_documents
+    from index.listing import latest_documents
 
     infos = _index_infos(config)
     if args.latest:
@@ -114,7 +115,7 @@ def cmd_docs(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_remove(args: argparse.Namespace, config: Config) -> int:
     """storybot remove DOC: delete the document's file from the corpus, then reindex."""
-    from index.ingest import find_document, remove_document
+    from index.corpus_files import find_document, remove_document
 
     corpus = config.corpus.path
     doc_id = find_document(corpus, args.document)

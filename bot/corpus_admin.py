@@ -20,18 +20,12 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from index.build import BuildReport
+from index.corpus_files import find_document, remove_document
 from index.errors import StoryError
+from index.extraction import UPLOAD_SUFFIXES, megabytes
 from index.fetch import add_url
-from index.ingest import (
-    UPLOAD_SUFFIXES,
-    DocumentInfo,
-    add_upload,
-    find_document,
-    indexed_documents,
-    latest_documents,
-    megabytes,
-    remove_document,
-)
+from index.ingest import add_upload
+from index.listing import DocumentInfo, indexed_documents, latest_documents
 from index.store import IndexStore
 
 from .addressing import for_bot

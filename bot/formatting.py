@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from telegram.constants import MessageLimit
 
-from index.documents import normalize_date
+from index.metadata import normalize_date
 from index.passages import Answer, Hit, Passage
 
 from .i18n import DEFAULT_LANGUAGE, ENGLISH, N_, Translator, language_name, number, translator

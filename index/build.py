@@ -13,17 +13,13 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from .chunking import chunk_document
-from .documents import (
-    file_fingerprint,
-    iter_corpus_files,
-    normalize_date,
-    scan_corpus,
-)
+from .documents import file_fingerprint, iter_corpus_files, scan_corpus
 from .duplicates import find_duplicates
 from .embedder import Embedder
 from .errors import DocumentError, IndexUnavailableError
 from .generations import build_lock
 from .lexicon import Lexicon
+from .metadata import normalize_date
 from .passage_blocks import reuse_dictionary
 from .passages import Document, Passage
 from .settings import BuildSettings

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .answer_span import answer_span
-from .documents import normalize_date
 from .encoder import QueryEncoder
 from .followup import Turn, contextualize, reading, strip_connective, with_context
 from .keyword import content_terms, question_weights, text_terms, tokenize
 from .lexical_features import Lexical, lexical_features, merge_lexical, span_max
+from .metadata import normalize_date
 from .onnx_backend import worker_count
 from .passages import Answer, AnswerSentence, Hit, Passage
 from .ranking import (

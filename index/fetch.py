@@ -30,7 +30,8 @@ from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
 from .errors import DocumentError
-from .ingest import Article, add_article, article_from_html, megabytes
+from .extraction import Article, article_from_html, megabytes
+from .ingest import add_article
 from .isolation import run_isolated
 from .settings import FetchSettings
 

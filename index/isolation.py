@@ -139,7 +139,7 @@ def run_isolated(func: Callable[..., T], *args: Any, limits: ReadLimits | None =
     for name, level, text in records:
         logging.getLogger(name).log(level, "%s", text)
     if kind == "done":
-        return value  # type: ignore[no-any-return]
+        return value
     if kind == "refused":
         raise DocumentError(value)
     if kind == "memory":

@@ -21,7 +21,7 @@ from bot.admin_page import AdminPage
 from bot.config import load_config
 from bot.services import Services
 from bot.state import StateStore
-from index.ingest import DocumentInfo
+from index.listing import DocumentInfo
 from tests.corpus_site import news_site
 
 ADMIN_TOKEN = "admin-page-token-for-tests"

@@ -8,7 +8,7 @@ import pytest
 
 from index.build import build_index
 from index.embedder import Embedder
-from index.ingest import indexed_documents, list_documents
+from index.listing import indexed_documents, list_documents
 from index.passage_blocks import PassageList
 from index.settings import BuildSettings
 from index.store import IndexStore

@@ -12,23 +12,24 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.documents import (
-    MAX_DATE_CHARS,
-    MAX_FRONT_MATTER_CHARS,
-    MAX_SECTION_CHARS,
-    MAX_SOURCE_CHARS,
-    MAX_TITLE_CHARS,
-    MAX_URL_CHARS,
-    load_document,
+from index.documents import load_document, scan_corpus
+from index.errors import DocumentError
+from index.front_matter import MAX_FRONT_MATTER_CHARS
+from index.markup import (
     markdown_heading,
     parse_markdown,
     parse_markdown_body,
     parse_text,
-    scan_corpus,
     strip_emphasis,
     strip_links,
 )
-from index.errors import DocumentError
+from index.metadata import (
+    MAX_DATE_CHARS,
+    MAX_SECTION_CHARS,
+    MAX_SOURCE_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+)
 from tests.conftest import CORPUS
 
 
@@ -199,7 +200,7 @@ def test_front_matter_that_would_take_long_to_read_is_refused(front: str, reason
 
 
 def test_a_bomb_in_the_corpus_is_skipped_and_never_matched_by_url(tmp_path: Path) -> None:
-    from index.ingest import find_url
+    from index.corpus_files import find_url
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

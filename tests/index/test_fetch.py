@@ -18,7 +18,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.documents import MAX_TITLE_CHARS, load_document
+from index.documents import load_document
 from index.errors import DocumentError
 from index.fetch import (
     COULD_NOT_FETCH,
@@ -29,6 +29,7 @@ from index.fetch import (
     address_allowed,
     fetch_page,
 )
+from index.metadata import MAX_TITLE_CHARS
 from tests.corpus_site import FLOOD, LAVROV, article_html
 
 LOCAL = FetchSettings(timeout=5.0, allow_private_networks=True)

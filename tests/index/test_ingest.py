@@ -12,27 +12,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from index.documents import MAX_SOURCE_CHARS, MAX_TITLE_CHARS, load_document, normalize_date
+from index.corpus_files import remove_document, resolve_document, safe_filename, save_document
+from index.documents import load_document
 from index.duplicates import find_duplicates, overlap, shingles
 from index.errors import DocumentError
-from index.fetch import COULD_NOT_FETCH, add_url, check_url, fetch_page
-from index.ingest import (
+from index.extraction import (
     MAX_PDF_CHARS,
     MAX_PDF_PAGES,
     Article,
-    DocumentInfo,
-    add_upload,
     article_from_html,
     article_from_pdf,
     article_to_markdown,
-    latest_documents,
     prepare_upload,
-    remove_document,
-    resolve_document,
-    safe_filename,
-    save_document,
 )
+from index.fetch import COULD_NOT_FETCH, add_url, check_url, fetch_page
+from index.ingest import add_upload
 from index.isolation import TOO_LARGE, ReadLimits
+from index.listing import DocumentInfo, latest_documents
+from index.metadata import MAX_SOURCE_CHARS, MAX_TITLE_CHARS, normalize_date
 from index.ranking import collapse_duplicates, prefer_newer
 from index.settings import FetchSettings
 from tests.corpus_site import FLOOD, LAVROV, article_html, make_pdf, news_site, wrap
@@ -85,7 +82,7 @@ def test_safe_filename_always_plain_and_free(name: str, taken: set[str]) -> None
     st.dates().map(str),
 )
 def test_any_title_round_trips_through_front_matter(title: str, date: str) -> None:
-    from index.documents import parse_markdown
+    from index.markup import parse_markdown
 
     raw = title if title.split() else "t"
     clean = " ".join(raw.split())  # titles are kept on one line, spaces collapsed

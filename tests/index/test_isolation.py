@@ -9,9 +9,9 @@ import re
 import pytest
 import yaml
 
-from index.documents import parse_markdown
 from index.errors import DocumentError
 from index.isolation import CRASHED, TOO_LARGE, TOO_SLOW, ReadLimits, run_isolated
+from index.markup import parse_markdown
 from tests.index.test_documents import alias_bomb
 
 FAST = ReadLimits(seconds=20.0, memory_bytes=512 * 1024 * 1024)

@@ -12,7 +12,7 @@ import pytest
 INDEX = Path(__file__).resolve().parents[2] / "index"
 
 # pure data and text kernels: no I/O, nothing from the floors above
-KERNEL = {"passages", "errors", "keyword", "topk", "duplicates"}
+KERNEL = {"passages", "errors", "keyword", "topk", "duplicates", "metadata"}
 # the saved index: its files, how they are coded, and searching them
 STORAGE = {
     "ann",
