@@ -17,14 +17,14 @@ from telegram.ext import (
     filters,
 )
 
-from . import admin, answering, buttons, commands, corpus_admin, feedback, inline
+from . import admin, answering, buttons, commands, corpus_admin, feedback, gap_commands, inline
 from .admin import notify_admins
 from .commands import ADMIN_COMMANDS, PUBLIC_COMMANDS
 from .config import Config
 from .context import CONTEXT_TYPES, BotApplication
 from .delivery import RetryingRateLimiter
 from .error_handler import error_handler
-from .i18n import Translator, reply_language
+from .i18n import Notice, Translator, reply_language
 from .inbox import DeadLetter, DurableApplication, DurableQueue, Inbox
 from .request import AiohttpRequest, UpdatesRequest
 from .services import Services
@@ -50,6 +50,7 @@ def register_handlers(application: BotApplication) -> None:
     # Admins' commands (admin.py; they refuse anyone else)
     application.add_handler(CommandHandler("reindex", admin.reindex_command))
     application.add_handler(CommandHandler("stats", admin.stats_command))
+    application.add_handler(CommandHandler("gaps", gap_commands.gaps_command))
     # /add /remove /docs /latest and uploaded files (corpus_admin.py); before the catch-all
     # for non-text messages below, which would take the files
     corpus_admin.register(application)
@@ -158,7 +159,24 @@ def build_application(
     if isinstance(application, DurableApplication):
         application.on_dead_letter = _tell_dead_letter(application, services)
     register_handlers(application)
+    gap_commands.watch_closing(application, services, _admin_notifier(application, services))
     return application
+
+
+def _admin_notifier(
+    application: BotApplication, services: Services
+) -> Callable[[Notice], Awaitable[None]]:
+    """Sends a notice to every admin, each in their language."""
+
+    async def tell(text: Notice) -> None:
+        await notify_admins(
+            application.bot,
+            services.config.telegram.admins,
+            text,
+            language_of=admin_language(services),
+        )
+
+    return tell
 
 
 def state_max_bytes(config: Config) -> int:

@@ -1,7 +1,7 @@
 """storybot: the command line. Parses arguments, loads the config, sets up logging, calls in.
 
 The commands live by concept: cli_corpus (reindex, add, docs, remove), cli_ask (ask, chat),
-cli_eval (eval), cli_inbox (inbox); each registers its own arguments."""
+cli_eval (eval), cli_gaps (gaps), cli_inbox (inbox); each registers its own arguments."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from index.errors import StoryError
 
-from . import cli_ask, cli_corpus, cli_eval, cli_inbox
+from . import cli_ask, cli_corpus, cli_eval, cli_gaps, cli_inbox
 from .config import Config, ConfigError, load_config
 
 logger = logging.getLogger("storybot")
@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_corpus.add_commands(sub)
     cli_ask.add_commands(sub)
     cli_eval.add_commands(sub)
+    cli_gaps.add_commands(sub)
     return parser
 
 

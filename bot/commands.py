@@ -57,6 +57,7 @@ ADMIN_COMMANDS = [
     *PUBLIC_COMMANDS,
     BotCommand("reindex", N_("Rebuild the index from the corpus")),
     BotCommand("stats", N_("Usage and index figures")),
+    BotCommand("gaps", N_("Questions I could not answer well")),
     BotCommand("add", N_("Add a story by link (or send a file)")),
     BotCommand("docs", N_("Documents with dates, passages and ids")),
     BotCommand("remove", N_("Remove a document")),

@@ -142,9 +142,9 @@ class ChatSection:
 
 @dataclass(frozen=True, slots=True)
 class GapsSection:
-    # Two questions ask the same thing (one gap) when their cosine reaches this; picked on
+    # Groups of questions join (one gap) while their mean cosine reaches this; fitted on
     # evaluation/gaps (docs/quality.md).
-    threshold: float = 0.6
+    threshold: float = 0.48
     keep_days: float = 90.0  # gap questions are kept this long
     top: int = 10  # gaps listed by /gaps and the digest
     digest: str = ""  # weekly digest to admins, e.g. "mon 09:00" (UTC); "" = none

@@ -62,9 +62,9 @@ def load_key(path: Path) -> bytes:
 class GapRecorder:
     """Records gap questions and reads them back as gaps.
 
-    ``encoder`` gives the query encoder (None while the model is not loaded): a question's
-    vector is taken from its cache when the answer just computed it, and questions recorded
-    without one are encoded when the gaps are read.
+    ``encoder`` gives the query encoder of the embedding ``model`` (None while it is not
+    loaded): a question's vector is taken from its cache when the answer just computed it, and
+    questions recorded without one (or with another model's) are encoded when the gaps are read.
     """
 
     def __init__(
@@ -73,11 +73,13 @@ class GapRecorder:
         key: bytes,
         encoder: Callable[[], QueryEncoder | None],
         threshold: float,
+        model: str,
     ) -> None:
         self.store = store
         self._key = key
         self.encoder = encoder
         self.threshold = threshold
+        self.model = model
 
     @classmethod
     def open(
@@ -91,7 +93,7 @@ class GapRecorder:
         """The recorder of a config's bot: its gap file and key (made the first time)."""
         path, key_path = gap_paths(config)
         store = GapStore(path, health=health, max_bytes=max_bytes)
-        return cls(store, load_key(key_path), encoder, config.gaps.threshold)
+        return cls(store, load_key(key_path), encoder, config.gaps.threshold, config.embedding_id)
 
     def close(self) -> None:
         self.store.close()
@@ -119,7 +121,9 @@ class GapRecorder:
         if not text:
             return
         encoder = self.encoder()
-        vector = encoder.cached_query(query or question) if encoder is not None else None
+        vector = None
+        if encoder is not None and encoder.name == self.model:
+            vector = encoder.cached_query(query or question)
         gap = GapQuestion(
             question=text,
             reason=reason,
@@ -131,7 +135,7 @@ class GapRecorder:
             nearest=nearest,
             vector=vector,
         )
-        self.store.add(gap, encoder.name if encoder is not None else "")
+        self.store.add(gap, self.model)
 
     def record_answer(
         self,
@@ -164,13 +168,13 @@ class GapRecorder:
     def questions(self, days: float, *, open_only: bool = True) -> list[GapQuestion]:
         """The questions of the last ``days`` days, oldest first, each with its vector (those
         recorded without one are encoded now, and kept)."""
-        encoder = self.encoder()
-        model = encoder.name if encoder is not None else ""
-        asked = self.store.questions(time.time() - days * 86400, open_only=open_only, model=model)
+        since = time.time() - days * 86400
+        asked = self.store.questions(since, open_only=open_only, model=self.model)
         missing = [q for q in asked if q.vector is None]
-        if missing and encoder is not None:
+        encoder = self.encoder() if missing else None
+        if encoder is not None and encoder.name == self.model:
             vectors = {q.id: encoder.encode_query(q.question) for q in missing}
-            self.store.set_vectors(vectors, encoder.name)
+            self.store.set_vectors(vectors, self.model)
             asked = [q if q.vector is not None else _with_vector(q, vectors[q.id]) for q in asked]
         return [q for q in asked if q.vector is not None]
 

@@ -23,7 +23,7 @@ __all__ = ["GapStore"]
 
 WRITE_BUDGET_SECONDS = 30.0
 WRITER = "gap store"
-MAX_READ = 5000  # questions read at once (the newest), to bound a report's memory and time
+MAX_READ = 2000  # questions read at once (the newest): grouping holds n² cosines (16 MB)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS gap_questions (

@@ -116,26 +116,46 @@ def user_hash(key: bytes, user_id: int | None) -> str | None:
 
 
 def group_vectors(vectors: np.ndarray, threshold: float) -> list[list[int]]:
-    """Rows of ``vectors`` (unit vectors, in the order asked) grouped by meaning: each row joins
-    the group with the nearest centroid when their cosine is at least ``threshold``, else starts
-    one. Groups and their members come in the order of their first row."""
-    groups: list[list[int]] = []
-    sums = np.zeros((0, vectors.shape[1] if vectors.ndim == 2 else 0), np.float32)
-    centroids = sums
-    for row in range(len(vectors)):
-        vector = np.asarray(vectors[row], np.float32)
-        if groups:
-            cosines = centroids @ vector
-            best = int(np.argmax(cosines))
-            if float(cosines[best]) >= threshold:
-                groups[best].append(row)
-                sums[best] += vector
-                norm = float(np.linalg.norm(sums[best]))
-                centroids[best] = sums[best] / norm if norm > 0 else sums[best]
-                continue
-        groups.append([row])
-        sums = np.vstack([sums, vector[None, :]])
-        centroids = np.vstack([centroids, vector[None, :]])
+    """Rows of ``vectors`` (unit vectors) grouped by meaning, by average linkage: the two
+    groups whose questions are the most alike on average (mean cosine over their pairs) join,
+    until no two groups reach ``threshold``. Ties go to the lowest rows, so the same vectors
+    make the same groups; groups and their members come in the order of their first row.
+    Memory is n² floats: callers bound n (``gap_store.MAX_READ``)."""
+    n = len(vectors)
+    if n == 0:
+        return []
+    rows = np.asarray(vectors, np.float32)
+    similarity = rows @ rows.T
+    np.fill_diagonal(similarity, -np.inf)
+    sizes = np.ones(n, np.float64)
+    alive = np.ones(n, bool)
+    members: list[list[int]] = [[i] for i in range(n)]
+    best = similarity.argmax(axis=1)  # each group's most alike other group
+    while True:
+        scores = np.where(alive, similarity[np.arange(n), best], -np.inf)
+        a = int(scores.argmax())
+        if not alive[a] or float(scores[a]) < threshold:
+            break
+        b = int(best[a])
+        a, b = min(a, b), max(a, b)
+        # Average linkage (Lance-Williams): the merged group's mean cosine to every other.
+        merged = (sizes[a] * similarity[a] + sizes[b] * similarity[b]) / (sizes[a] + sizes[b])
+        merged[~alive] = -np.inf
+        merged[a] = merged[b] = -np.inf
+        similarity[a], similarity[:, a] = merged, merged
+        similarity[b], similarity[:, b] = -np.inf, -np.inf
+        sizes[a] += sizes[b]
+        alive[b] = False
+        members[a].extend(members[b])
+        members[b] = []
+        # Groups whose best partner was a or b, and a itself, look again.
+        stale = np.flatnonzero(alive & ((best == a) | (best == b)))
+        best[stale] = similarity[stale].argmax(axis=1)
+        best[a] = similarity[a].argmax()
+        better = alive & (merged > similarity[np.arange(n), best])
+        best[better] = a
+    groups = [sorted(m) for m in members if m]
+    groups.sort(key=lambda g: g[0])
     return groups
 
 

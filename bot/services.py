@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -41,6 +42,8 @@ class Services:
     embedder: Embedder | None = None
     # Records questions the bot could not answer well (``bot/gap_recorder.py``); None: off.
     gaps: GapRecorder | None = None
+    # Called (on the event loop) with each new index generation put into service.
+    index_listeners: list[Callable[[IndexStore], None]] = field(default_factory=list)
     unavailable: str = "The index is still loading."
     metrics: Metrics = field(default_factory=Metrics)
     reindexer: Reindexer = field(init=False)
@@ -63,7 +66,9 @@ class Services:
             self.install(self.engine.store)
 
     def install(self, store: IndexStore) -> None:
-        """Serve from a (new) index: swap it into the engine, or start the engine with it."""
+        """Serve from a (new) index: swap it into the engine, or start the engine with it. A
+        generation other than the one served is then handed to ``index_listeners``."""
+        previous = self.engine.store.folder if self.engine is not None else None
         if self.engine is not None:
             self.engine.swap(store)
         elif self.embedder is not None:
@@ -72,6 +77,9 @@ class Services:
             raise StoryError("The embedding model is not loaded, so no index can be served.")
         self.unavailable = ""
         self.metrics.set_index(len(store), store.size_bytes)
+        if previous is not None and previous != store.folder:
+            for listener in self.index_listeners:
+                listener(store)
 
     @property
     def storage(self) -> str:

@@ -21,13 +21,14 @@ from telegram.error import TelegramError
 from index.errors import StoryError
 from index.language import load as load_language_model
 
-from . import sqlite
+from . import gap_commands, sqlite
 from .admin import notify_admins
 from .app import ALLOWED_UPDATES, admin_language, build_application, state_max_bytes
 from .config import Config, ConfigError, Secret
 from .context import BotApplication
 from .corpus_watch import watch_and_reindex
 from .gap_recorder import GapRecorder
+from .gap_schedule import parse_digest
 from .i18n import Notice
 from .inbox import DurableQueue, Inbox
 from .index_watch import IndexWatcher
@@ -97,6 +98,12 @@ async def serve(
     tasks = [
         asyncio.create_task(prune_regularly(config, state, inbox, services.gaps), name="pruner")
     ]
+    if parse_digest(config.gaps.digest) is not None:
+        tasks.append(
+            asyncio.create_task(
+                gap_commands.digest_regularly(application, services), name="gap-digest"
+            )
+        )
     if watch:  # serve --watch: reindex when documents are dropped into corpus/
         tasks.append(asyncio.create_task(watch_and_reindex(config, services.reindexer, stop)))
     try:

@@ -34,6 +34,7 @@ from bot.gaps import (
 )
 from index.embedder import Embedder
 from index.engine import Engine
+from tests.conftest import EMBEDDING
 
 DAY = 86400
 USER = 987654321987
@@ -138,7 +139,9 @@ def test_the_store_keeps_one_open_question_per_asker_and_prunes(tmp_path: Path) 
 
 
 def test_the_raw_user_id_never_reaches_the_gap_file(tmp_path: Path, embedder: Embedder) -> None:
-    config = load_config({"chat": {"state_path": str(tmp_path / "state.sqlite3")}})
+    config = load_config(
+        {"index": EMBEDDING, "chat": {"state_path": str(tmp_path / "state.sqlite3")}}
+    )
     recorder = GapRecorder.open(config, lambda: embedder)
     recorder.record(
         "Will there be a second round of the election?",
@@ -159,7 +162,9 @@ def test_the_raw_user_id_never_reaches_the_gap_file(tmp_path: Path, embedder: Em
 
 
 def test_recording_an_answer_takes_gaps_only(story_engine: Engine, tmp_path: Path) -> None:
-    config = load_config({"chat": {"state_path": str(tmp_path / "state.sqlite3")}})
+    config = load_config(
+        {"index": EMBEDDING, "chat": {"state_path": str(tmp_path / "state.sqlite3")}}
+    )
     recorder = GapRecorder.open(config, lambda: story_engine.embedder)
     missing = story_engine.ask("What is the price of bread in Tokyo this winter?")
     assert not missing.found
