@@ -165,7 +165,7 @@ async def help_command(update: Update, context: Context) -> None:
             "",
             _(
                 "<b>Admin</b>: /reindex rebuilds the index from the corpus; /stats shows "
-                "usage and index figures."
+                "usage and index figures; /gaps the questions I could not answer well."
             ),
             _(
                 "/add &lt;link&gt; adds a story (or send a .txt, .md, .html or .pdf file); "
