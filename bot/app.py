@@ -117,7 +117,7 @@ def build_application(
     updates = UpdatesRequest(1, timeout, timeout, timeout, timeout)
     if inbox is None:
         inbox = Inbox(
-            config.chat.state_path,
+            services.state.db if config.state.url else config.chat.state_path,
             health=services.state.health,
             max_bytes=state_max_bytes(config),
         )

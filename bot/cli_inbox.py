@@ -29,11 +29,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def cmd_inbox(args: argparse.Namespace, config: Config) -> int:
     """storybot inbox: the dead letters (updates set aside after failing), to retry or drop."""
     from .inbox import Inbox
+    from .storage import open_configured
 
     path = config.chat.state_path
-    if not path.exists():
+    if not config.state.url and not path.exists():
         raise StoryError(f"There is no state file at {path}: the bot has not run yet.")
-    inbox = Inbox(path)
+    inbox = Inbox(open_configured(config))
     try:
         if args.retry is not None or args.drop is not None:
             update_id = args.retry if args.retry is not None else args.drop
@@ -52,7 +53,7 @@ def cmd_inbox(args: argparse.Namespace, config: Config) -> int:
         dead = inbox.dead_letters()
         unfinished = len(inbox.pending())
     finally:
-        inbox.close()
+        inbox.db.close()
     if args.json:
         rows = [
             {

@@ -84,6 +84,9 @@ def _section(name: str, parts: tuple[Part, ...], raw: Any, base: Path) -> dict[s
 
 
 def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    state = data.setdefault("state", {})
+    if isinstance(state, dict) and environ.get("STORYBOT_STATE_URL"):
+        state["url"] = environ["STORYBOT_STATE_URL"].strip()
     telegram = data.setdefault("telegram", {})
     if not isinstance(telegram, dict):
         return

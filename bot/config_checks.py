@@ -12,6 +12,7 @@ from .config_schema import (
     CorpusSection,
     GapsSection,
     InlineSection,
+    StateSection,
     TelegramSection,
     WebSection,
 )
@@ -30,6 +31,7 @@ def validate(config: Config) -> None:
     _check_inline(config.inline)
     _check_telegram(config.telegram)
     _check_corpus(config.corpus)
+    _check_state(config.state)
     _check_web(config.web)
 
 
@@ -155,6 +157,15 @@ def _check_corpus(corpus: CorpusSection) -> None:
             raise ConfigError(
                 f"Config 'corpus.{key}' must be more than 0, not {getattr(corpus, key)}."
             )
+
+
+def _check_state(state: StateSection) -> None:
+    if state.url and not state.url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(  # never the URL itself: it may hold a password
+            "Config 'state.url' must be a postgresql:// URL (or empty, for the SQLite file "
+            f"chat.state_path), not one starting {state.url.partition(':')[0]!r}."
+        )
+    _at_least_one("state.pool_size", state.pool_size)
 
 
 def _check_web(web: WebSection) -> None:

@@ -172,6 +172,15 @@ class TelegramSection:
 
 
 @dataclass(frozen=True, slots=True)
+class StateSection:
+    # "" keeps the state in the SQLite file chat.state_path; "postgresql://user:pw@host/db" in
+    # PostgreSQL (shared by replicas). STORYBOT_STATE_URL overrides it. Never shown: the repr
+    # leaves it out, and its password is masked in every log line.
+    url: str = field(default="", repr=False)
+    pool_size: int = 8  # PostgreSQL connections this process keeps open at most
+
+
+@dataclass(frozen=True, slots=True)
 class WebSection:
     enabled: bool = True  # health and metrics also run in polling mode; false turns them off
     host: str = "127.0.0.1"
@@ -195,6 +204,7 @@ class Config:
     gaps: GapsSection = field(default_factory=GapsSection)
     inline: InlineSection = field(default_factory=InlineSection)
     telegram: TelegramSection = field(default_factory=TelegramSection)
+    state: StateSection = field(default_factory=StateSection)
     web: WebSection = field(default_factory=WebSection)
     token: Secret = field(default_factory=lambda: Secret(""))
     admin_token: Secret = field(default_factory=lambda: Secret(""))
@@ -253,6 +263,7 @@ SECTIONS: dict[str, tuple[Part, ...]] = {
     "gaps": (Part("gaps", GapsSection),),
     "inline": (Part("inline", InlineSection),),
     "telegram": (Part("telegram", TelegramSection),),
+    "state": (Part("state", StateSection),),
     "web": (Part("web", WebSection),),
 }
 

@@ -1,4 +1,5 @@
-"""A durable inbox: every update is written to SQLite before Telegram is told it was received,
+"""A durable inbox: every update is written to the state database (SQLite, or PostgreSQL with
+``[state] url``; the tables are in ``inbox_store.py``) before Telegram is told it was received,
 and an update that keeps failing is set aside instead of being tried for ever.
 
 python-telegram-bot confirms a batch of updates to Telegram when it asks for the next batch, so
@@ -16,22 +17,18 @@ are told once, and it is never tried again (``storybot inbox`` lists it, and can
 it). Updates that an earlier run had begun are replayed one at a time, so an update that kills
 the process cannot take the others in flight with it.
 
-Every write runs off the event loop and is retried while the file cannot take it (disk full,
-locked by another process): polling waits instead of ending, nothing is lost, and
-``WriteHealth`` tells /healthz why the bot is not taking updates.
+Every write runs off the event loop and is retried while the database cannot take it (disk
+full, locked by another process, the PostgreSQL server gone): polling waits instead of ending,
+nothing is lost, and ``WriteHealth`` tells /healthz why the bot is not taking updates.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 import logging
-import threading
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from telegram import Update
@@ -41,6 +38,7 @@ from telegram.ext import Application
 from index.errors import StoryError
 
 from . import sqlite
+from .inbox_store import WRITER, DeadLetter, Inbox, PendingUpdate, update_kind
 from .redact import describe_error
 
 __all__ = [
@@ -54,219 +52,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS inbox (
-    update_id INTEGER PRIMARY KEY,
-    data TEXT NOT NULL,
-    received REAL NOT NULL,
-    done REAL
-);
-CREATE INDEX IF NOT EXISTS inbox_pending ON inbox (done, update_id);
-CREATE TABLE IF NOT EXISTS dead_letters (
-    update_id INTEGER PRIMARY KEY,
-    data TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    error TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    received REAL NOT NULL,
-    set_aside REAL NOT NULL
-);
-"""
-KEEP_DONE_SECONDS = 2 * 86400  # finished updates are remembered this long, to drop re-deliveries
-WRITER = "inbox"
-
-
-@dataclass(frozen=True, slots=True)
-class PendingUpdate:
-    """An update received but not finished: as Telegram sent it, and how it went so far."""
-
-    update_id: int
-    data: dict[str, Any]
-    attempts: int
-    error: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """An update set aside after failing ``attempts`` times; ``error`` is the last failure."""
-
-    update_id: int
-    kind: str
-    error: str
-    attempts: int
-    received: float
-    set_aside: float
-    data: dict[str, Any]
-
-    def describe(self) -> str:
-        """What it was, without its text: its kind, who sent it and where."""
-        return update_kind(self.data, detail=True)
-
-
-def update_kind(data: dict[str, Any], *, detail: bool = False) -> str:
-    """An update's kind ("message", "callback_query", ...); with ``detail``, also its sender
-    and chat (never its text, which may be what made it fail)."""
-    kind = next((key for key in data if key != "update_id"), "unknown")
-    if not detail:
-        return kind
-    body = data.get(kind)
-    if not isinstance(body, dict):
-        return kind
-    raw_sender = body.get("from")
-    sender: dict[str, Any] = raw_sender if isinstance(raw_sender, dict) else {}
-    chat = body.get("chat")
-    if not isinstance(chat, dict) and isinstance(body.get("message"), dict):
-        chat = body["message"].get("chat")
-    parts = [kind.replace("_", " ")]
-    if sender.get("id") is not None:
-        parts.append(f"from user {sender['id']}")
-    if isinstance(chat, dict) and chat.get("id") is not None:
-        parts.append(f"in chat {chat['id']}")
-    return " ".join(parts)
-
-
-class Inbox:
-    """The updates the bot has received, which of them it has finished with, how often each
-    was tried, and the dead letters. Blocking; one connection, guarded by a lock (the bot calls
-    it from worker threads through ``sqlite.write``)."""
-
-    def __init__(
-        self,
-        path: Path | str,
-        *,
-        health: sqlite.WriteHealth | None = None,
-        max_bytes: int = 0,
-    ) -> None:
-        self.health = health
-        self._lock = threading.Lock()
-        self._db = sqlite.connect(path, max_bytes=max_bytes)
-        self._db.executescript(_SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(inbox)")}
-        if "attempts" not in columns:  # an inbox from before poison updates were counted
-            self._db.execute("ALTER TABLE inbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
-            self._db.execute("ALTER TABLE inbox ADD COLUMN error TEXT")
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def add(self, update_id: int, data: dict[str, Any]) -> bool:
-        """Store a newly received update; False when it was received before (a re-delivery),
-        or was set aside as a dead letter."""
-        with self._lock:
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO inbox (update_id, data, received)"
-                " SELECT ?, ?, ? WHERE NOT EXISTS"
-                " (SELECT 1 FROM dead_letters WHERE update_id = ?)",
-                (update_id, json.dumps(data, ensure_ascii=False), time.time(), update_id),
-            )
-        return cursor.rowcount == 1
-
-    def begin(self, update_id: int) -> int:
-        """Count one more attempt at an update (before its handlers run); returns the count."""
-        with self._lock:
-            row = self._db.execute(
-                "UPDATE inbox SET attempts = attempts + 1 WHERE update_id=? RETURNING attempts",
-                (update_id,),
-            ).fetchone()
-        return int(row[0]) if row else 1
-
-    def done(self, update_id: int) -> None:
-        with self._lock:
-            self._db.execute(
-                "UPDATE inbox SET done=? WHERE update_id=? AND done IS NULL",
-                (time.time(), update_id),
-            )
-
-    def failed(self, update_id: int, error: str) -> None:
-        """Remember why an attempt failed (the update stays unfinished, to be tried again)."""
-        with self._lock:
-            self._db.execute("UPDATE inbox SET error=? WHERE update_id=?", (error, update_id))
-
-    def pending(self) -> list[PendingUpdate]:
-        """Received but not finished, oldest first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT update_id, data, attempts, error FROM inbox WHERE done IS NULL"
-                " ORDER BY update_id"
-            ).fetchall()
-        return [PendingUpdate(uid, json.loads(data), n, err) for uid, data, n, err in rows]
-
-    def set_aside(self, update_id: int, error: str) -> DeadLetter | None:
-        """Move an unfinished update to the dead letters (None if it is not in the inbox)."""
-        now = time.time()
-        with self._lock:
-            row = self._db.execute(
-                "SELECT data, attempts, received FROM inbox WHERE update_id=?", (update_id,)
-            ).fetchone()
-            if row is None:
-                return None
-            data, attempts, received = row
-            kind = update_kind(json.loads(data))
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO dead_letters (update_id, data, kind, error, attempts,"
-                    " received, set_aside) VALUES (?,?,?,?,?,?,?)",
-                    (update_id, data, kind, error, attempts, received, now),
-                )
-                self._db.execute("DELETE FROM inbox WHERE update_id=?", (update_id,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return DeadLetter(update_id, kind, error, attempts, received, now, json.loads(data))
-
-    def dead_letters(self) -> list[DeadLetter]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT update_id, kind, error, attempts, received, set_aside, data"
-                " FROM dead_letters ORDER BY set_aside, update_id"
-            ).fetchall()
-        return [
-            DeadLetter(update_id, kind, error, attempts, received, set_aside, json.loads(data))
-            for update_id, kind, error, attempts, received, set_aside, data in rows
-        ]
-
-    def retry(self, update_id: int) -> bool:
-        """Put a dead letter back in the inbox, with no attempts counted (the bot handles it at
-        its next start); False if there is no such dead letter."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                moved = self._db.execute(
-                    "INSERT OR REPLACE INTO inbox (update_id, data, received, done, attempts,"
-                    " error) SELECT update_id, data, received, NULL, 0, NULL FROM dead_letters"
-                    " WHERE update_id=?",
-                    (update_id,),
-                ).rowcount
-                self._db.execute("DELETE FROM dead_letters WHERE update_id=?", (update_id,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return moved == 1
-
-    def drop(self, update_id: int) -> bool:
-        """Forget a dead letter for good; False if there is no such dead letter."""
-        with self._lock:
-            cursor = self._db.execute("DELETE FROM dead_letters WHERE update_id=?", (update_id,))
-        return cursor.rowcount == 1
-
-    def prune(self, now: float, keep_dead_seconds: float) -> int:
-        """Forget finished updates after two days, and dead letters after
-        ``keep_dead_seconds``; returns how many rows went."""
-        with self._lock:
-            done = self._db.execute(
-                "DELETE FROM inbox WHERE done IS NOT NULL AND done < ?",
-                (now - KEEP_DONE_SECONDS,),
-            ).rowcount
-            dead = self._db.execute(
-                "DELETE FROM dead_letters WHERE set_aside < ?", (now - keep_dead_seconds,)
-            ).rowcount
-        return done + dead
-
 
 # -- the attempt in progress ------------------------------------------------------------------
 

@@ -10,8 +10,15 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["TokenFilter", "describe_error", "install_token_filter"]
+__all__ = [
+    "TokenFilter",
+    "describe_error",
+    "install_token_filter",
+    "url_password",
+    "without_password",
+]
 
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{0,20}://[^\s'\"<>()\[\]]*")
 _BOT_TOKEN = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{20,}")
@@ -61,3 +68,25 @@ def install_token_filter(*secrets: str) -> None:
     token_filter = TokenFilter(*secrets)
     for handler in logging.getLogger().handlers:
         handler.addFilter(token_filter)
+
+
+def url_password(url: str) -> str:
+    """The password in a URL such as ``postgresql://user:password@host/db`` ("" when none)."""
+    try:
+        return urlsplit(url).password or ""
+    except ValueError:
+        return ""
+
+
+def without_password(url: str) -> str:
+    """A URL fit for a log line: its password (if any) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "[an address that cannot be read]"
+    if not password:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -23,7 +23,7 @@ from index.language import load as load_language_model
 
 from . import gap_commands, sqlite
 from .admin import notify_admins
-from .app import ALLOWED_UPDATES, admin_language, build_application, state_max_bytes
+from .app import ALLOWED_UPDATES, admin_language, build_application
 from .config import Config, ConfigError, Secret
 from .context import BotApplication
 from .corpus_watch import watch_and_reindex
@@ -33,10 +33,11 @@ from .i18n import Notice
 from .inbox import DurableQueue, Inbox
 from .index_watch import IndexWatcher
 from .jobs import ReindexJob
-from .redact import install_token_filter
+from .redact import install_token_filter, url_password
 from .runtime import make_embedder, open_engine
 from .services import Services
 from .state import StateStore
+from .state_database import open_databases
 from .web import create_web_app, stop_accepting
 
 __all__ = ["prune_regularly", "replay_inbox", "run_bot", "serve"]
@@ -76,17 +77,16 @@ async def serve(
     webhook is removed, and the state store is closed.
     """
     stop = stop or asyncio.Event()
-    path, max_bytes = config.chat.state_path, state_max_bytes(config)
-    damaged = await asyncio.to_thread(sqlite.set_aside_if_damaged, path)
-    state = await asyncio.to_thread(StateStore, path, max_bytes=max_bytes)
-    inbox = await asyncio.to_thread(Inbox, path, health=state.health, max_bytes=max_bytes)
+    damaged, databases = await asyncio.to_thread(open_databases, config)
+    state = await asyncio.to_thread(StateStore, databases[0])
+    inbox = await asyncio.to_thread(Inbox, databases[-1], health=state.health)
     services = Services(config=config, state=state)
     services.gaps = await asyncio.to_thread(
         GapRecorder.open,
         config,
         lambda: services.embedder,
         health=state.health,
-        max_bytes=max_bytes,
+        max_bytes=int(config.chat.state_max_mb * 1024 * 1024),
     )
     application = build_application(config, services, webhook=webhook, inbox=inbox)
     web_app = create_web_app(application, services, webhook=webhook)
@@ -119,8 +119,8 @@ async def serve(
                 await task
         await runner.cleanup()
         services.answering.shutdown(wait=False)
-        await asyncio.to_thread(state.close)
-        await asyncio.to_thread(inbox.close)
+        for db in databases:
+            await asyncio.to_thread(db.close)
         await asyncio.to_thread(services.gaps.close)
         logger.info("Stopped")
 
@@ -279,7 +279,12 @@ def run_bot(config: Config, webhook: bool = False, watch: bool = False) -> int:
         if not config.webhook_secret:
             config = dataclasses.replace(config, webhook_secret=Secret(secrets.token_urlsafe(32)))
     # Every secret the process will hold exists now (the webhook's just made): mask them all.
-    install_token_filter(config.token.get(), config.admin_token.get(), config.webhook_secret.get())
+    install_token_filter(
+        config.token.get(),
+        config.admin_token.get(),
+        config.webhook_secret.get(),
+        url_password(config.state.url),
+    )
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -1,6 +1,7 @@
 """The bot's SQLite file: one way to open it (the inbox and the state store share it), writes that
-are retried while the file cannot take them, the health that /healthz reports, and a damaged
-file set aside at start."""
+are retried while the database cannot take them (the SQLite file, or PostgreSQL when
+``[state] url`` names one), the health that /healthz reports, and a damaged file set aside at
+start."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
+
+import psycopg
 
 __all__ = [
     "BUSY_TIMEOUT_SECONDS",
@@ -71,13 +74,13 @@ class WriteHealth:
         self._lock = threading.Lock()
         self._failing: dict[str, tuple[str, float]] = {}  # writer -> (error, since)
 
-    def failed(self, writer: str, error: sqlite3.Error) -> None:
+    def failed(self, writer: str, error: Exception) -> None:
         with self._lock:
             first = writer not in self._failing
             since = self._failing[writer][1] if not first else time.monotonic()
             self._failing[writer] = (str(error), since)
         if first:
-            logger.error("The %s cannot write to its SQLite file: %s; retrying", writer, error)
+            logger.error("The %s cannot write to its database: %s; retrying", writer, error)
 
     def recovered(self, writer: str) -> None:
         with self._lock:
@@ -102,10 +105,13 @@ class WriteHealth:
         )
 
 
-def _transient(exc: sqlite3.Error) -> bool:
-    """A fault of the file or of another writer that may pass (disk full, locked, I/O), not
-    a bug or a damaged database."""
-    return isinstance(exc, sqlite3.OperationalError)
+# Faults of the file, the server or another writer that may pass (SQLite: disk full, locked,
+# I/O; PostgreSQL: the server gone or restarting, the pool out of connections), not a bug or a
+# damaged database.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+)
 
 
 async def write(call: Callable[[], T], health: WriteHealth | None, writer: str) -> T:
@@ -116,9 +122,7 @@ async def write(call: Callable[[], T], health: WriteHealth | None, writer: str) 
     while True:
         try:
             result = await asyncio.get_running_loop().run_in_executor(_WRITER, call)
-        except sqlite3.Error as exc:
-            if not _transient(exc):
-                raise
+        except TRANSIENT_ERRORS as exc:
             if health is not None:
                 health.failed(writer, exc)
             await asyncio.sleep(delay)
@@ -138,9 +142,7 @@ def write_blocking(
     while True:
         try:
             result = call()
-        except sqlite3.Error as exc:
-            if not _transient(exc):
-                raise
+        except TRANSIENT_ERRORS as exc:
             if health is not None:
                 health.failed(writer, exc)
             if time.monotonic() + delay > deadline:

@@ -1,12 +1,12 @@
-"""Durable bot state in SQLite: answers (for follow-ups and buttons), feedback, counters, and
-each chat's /language choice.
+"""Durable bot state (SQLite, or PostgreSQL with ``[state] url``): answers (for follow-ups and
+buttons), feedback, counters, and each chat's /language choice.
 
 Conversation context is a chain of answers: each answer row keeps the turns that led to it, so
 replying to any earlier answer continues exactly that line of questions, and two people in one
 group can follow two threads. Everything survives a restart. All methods are blocking; the bot
-calls them through ``asyncio.to_thread``. A write that fails on a full disk or a lock is tried
-again for ``WRITE_BUDGET_SECONDS`` (``WriteHealth`` shows it meanwhile); ``prune`` forgets old
-answers and feedback, keeping their counts for /stats.
+calls them through ``asyncio.to_thread``. A write that fails on a full disk, a lock or a lost
+database server is tried again for ``WRITE_BUDGET_SECONDS`` (``WriteHealth`` shows it
+meanwhile); ``prune`` forgets old answers and feedback, keeping their counts for /stats.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import json
 import secrets
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,45 +23,23 @@ from typing import Any
 from index.followup import Turn
 
 from . import sqlite
+from .storage import Database, open_source
 
 __all__ = ["AnswerRecord", "StateStore"]
 
 WRITE_BUDGET_SECONDS = 30.0  # a failing write is tried again for this long, then raises
 WRITER = "state store"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (
-    key TEXT PRIMARY KEY,
-    chat_id INTEGER NOT NULL,
-    thread_id INTEGER NOT NULL DEFAULT 0,
-    message_id INTEGER,
-    user_id INTEGER,
-    question TEXT NOT NULL,
-    query TEXT NOT NULL,
-    found INTEGER NOT NULL,
-    history TEXT NOT NULL,
-    passages TEXT NOT NULL,
-    created REAL NOT NULL,
-    update_id INTEGER
-);
-CREATE INDEX IF NOT EXISTS answers_by_message ON answers (chat_id, message_id);
-CREATE INDEX IF NOT EXISTS answers_by_thread ON answers (chat_id, thread_id, created);
-CREATE TABLE IF NOT EXISTS feedback (
-    answer_key TEXT NOT NULL,
-    user_id INTEGER NOT NULL,
-    value INTEGER NOT NULL,
-    created REAL NOT NULL,
-    PRIMARY KEY (answer_key, user_id)
-);
-CREATE TABLE IF NOT EXISTS totals (
-    name TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS chat_languages (
-    chat_id INTEGER PRIMARY KEY,
-    language TEXT NOT NULL
-);
-"""
+_VOTES = (
+    "COALESCE(SUM(CASE WHEN value > 0 THEN 1 ELSE 0 END), 0),"
+    " COALESCE(SUM(CASE WHEN value < 0 THEN 1 ELSE 0 END), 0)"
+)
+_TOTALS = "SELECT name, value FROM totals"
+# A Unix time's day in UTC, as YYYY-MM-DD.
+_UTC_DAY = {
+    "sqlite": "date(created, 'unixepoch')",
+    "postgresql": "to_char(to_timestamp(created) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+}
 _COLUMNS = (
     "key, chat_id, thread_id, message_id, user_id, question, query, found, history, passages,"
     " created"
@@ -91,42 +68,36 @@ class AnswerRecord:
 
 
 class StateStore:
-    """A small SQLite database; one connection, guarded by a lock (calls come from threads)."""
+    """The state's tables in a ``Database`` (or in the SQLite file at a path, opened here and
+    closed by ``close``); every method blocks."""
 
     def __init__(
         self,
-        path: Path | str,
+        source: Database | Path | str,
         *,
         health: sqlite.WriteHealth | None = None,
         max_bytes: int = 0,
     ) -> None:
         self.health = health if health is not None else sqlite.WriteHealth()
-        self._db = sqlite.connect(path, max_bytes=max_bytes)
-        self._db.executescript(_SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(answers)")}
-        if "update_id" not in columns:  # a state file from before the durable inbox
-            self._db.execute("ALTER TABLE answers ADD COLUMN update_id INTEGER")
-        self._db.execute(
-            "CREATE INDEX IF NOT EXISTS answers_by_update ON answers (update_id)"
-            " WHERE update_id IS NOT NULL"
-        )
-        self._lock = threading.Lock()
+        self._owned = not isinstance(source, Database)
+        self.db = open_source(source, max_bytes=max_bytes)
         # Few chats choose a language: every choice is kept in memory, so that each reply can
         # read its chat's choice on the event loop without a query.
-        self._languages: dict[int, str] = dict(
-            self._db.execute("SELECT chat_id, language FROM chat_languages").fetchall()
-        )
+        self._languages: dict[int, str] = {
+            int(chat): str(language)
+            for chat, language in self.db.run("SELECT chat_id, language FROM chat_languages")
+        }
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Close the database if it was opened here (from a path)."""
+        if self._owned:
+            self.db.close()
 
     def _write(self, sql: str, params: Sequence[object]) -> int:
-        """One write statement, tried again while the file cannot take it; its row count."""
+        """One write statement, tried again while the database cannot take it; its row count."""
 
         def attempt() -> int:
-            with self._lock:
-                return self._db.execute(sql, params).rowcount
+            return self.db.run(sql, params).rowcount
 
         return sqlite.write_blocking(attempt, self.health, WRITER, WRITE_BUDGET_SECONDS)
 
@@ -168,11 +139,10 @@ class StateStore:
 
     def answered(self, update_id: int) -> bool:
         """Whether the answer to this update was sent (a replayed update is not answered twice)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM answers WHERE update_id=? AND message_id IS NOT NULL LIMIT 1",
-                (update_id,),
-            ).fetchone()
+        row = self.db.run(
+            "SELECT 1 FROM answers WHERE update_id=? AND message_id IS NOT NULL LIMIT 1",
+            (update_id,),
+        ).one()
         return row is not None
 
     def set_message_id(self, key: str, message_id: int) -> None:
@@ -180,18 +150,14 @@ class StateStore:
         self._write("UPDATE answers SET message_id=? WHERE key=?", (message_id, key))
 
     def answer(self, key: str) -> AnswerRecord | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM answers WHERE key=?", (key,)
-            ).fetchone()
+        row = self.db.run(f"SELECT {_COLUMNS} FROM answers WHERE key=?", (key,)).one()
         return _record(row) if row else None
 
     def answer_for_message(self, chat_id: int, message_id: int) -> AnswerRecord | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM answers WHERE chat_id=? AND message_id=?",
-                (chat_id, message_id),
-            ).fetchone()
+        row = self.db.run(
+            f"SELECT {_COLUMNS} FROM answers WHERE chat_id=? AND message_id=?",
+            (chat_id, message_id),
+        ).one()
         return _record(row) if row else None
 
     def latest_answer(
@@ -201,12 +167,11 @@ class StateStore:
         ``user_id``, the newest answer to that user there."""
         mine = " AND user_id=?" if user_id is not None else ""
         params = (chat_id, thread_id or 0, since) + ((user_id,) if user_id is not None else ())
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM answers WHERE chat_id=? AND thread_id=? AND created>=?"
-                f"{mine} ORDER BY created DESC, rowid DESC LIMIT 1",
-                params,
-            ).fetchone()
+        row = self.db.run(
+            f"SELECT {_COLUMNS} FROM answers WHERE chat_id=? AND thread_id=? AND created>=?"
+            f"{mine} ORDER BY created DESC, rowid DESC LIMIT 1",
+            params,
+        ).one()
         return _record(row) if row else None
 
     # -- feedback and counters -----------------------------------------------------------
@@ -227,53 +192,41 @@ class StateStore:
     def feedback_between(self, bounds: Sequence[float]) -> list[tuple[int, int]]:
         """(👍, 👎) votes cast in each interval between consecutive Unix times of ``bounds``
         (kept feedback only: pruned votes count in ``stats`` alone)."""
-        with self._lock:
-            return [
-                tuple(
-                    self._db.execute(
-                        "SELECT COALESCE(SUM(value > 0), 0), COALESCE(SUM(value < 0), 0)"
-                        " FROM feedback WHERE created >= ? AND created < ?",
-                        (start, end),
-                    ).fetchone()
-                )
-                for start, end in itertools.pairwise(bounds)
-            ]
+        votes = []
+        for start, end in itertools.pairwise(bounds):
+            up, down = self.db.run(
+                f"SELECT {_VOTES} FROM feedback WHERE created >= ? AND created < ?", (start, end)
+            ).rows[0]
+            votes.append((int(up), int(down)))
+        return votes
 
     def feedback(self, answer_key: str) -> dict[int, int]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT user_id, value FROM feedback WHERE answer_key=?", (answer_key,)
-            ).fetchall()
-        return dict(rows)
+        rows = self.db.run("SELECT user_id, value FROM feedback WHERE answer_key=?", (answer_key,))
+        return {int(user): int(value) for user, value in rows}
 
     def feedback_by_day(self, since: float) -> list[tuple[str, int, int]]:
         """(day as YYYY-MM-DD in UTC, 👍 count, 👎 count) for each day with feedback given at or
         after ``since`` (a Unix time), oldest first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT date(created, 'unixepoch') AS day, COALESCE(SUM(value > 0), 0),"
-                " COALESCE(SUM(value < 0), 0) FROM feedback WHERE created >= ?"
-                " GROUP BY day ORDER BY day",
-                (since,),
-            ).fetchall()
+        rows = self.db.run(
+            f"SELECT {_UTC_DAY[self.db.dialect]} AS day, {_VOTES} FROM feedback"
+            " WHERE created >= ? GROUP BY day ORDER BY day",
+            (since,),
+        )
         return [(str(day), int(up), int(down)) for day, up, down in rows]
 
     def stats(self) -> dict[str, int]:
         """Questions answered, not found, and feedback, since the state file was made (pruned
         rows are counted in ``totals``)."""
-        with self._lock:
-            answered, not_found = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(1 - found), 0) FROM answers"
-            ).fetchone()
-            up, down = self._db.execute(
-                "SELECT COALESCE(SUM(value > 0), 0), COALESCE(SUM(value < 0), 0) FROM feedback"
-            ).fetchone()
-            totals = dict(self._db.execute("SELECT name, value FROM totals").fetchall())
+        answered, not_found = self.db.run(
+            "SELECT COUNT(*), COALESCE(SUM(1 - found), 0) FROM answers"
+        ).rows[0]
+        up, down = self.db.run(f"SELECT {_VOTES} FROM feedback").rows[0]
+        totals = {str(name): int(value) for name, value in self.db.run(_TOTALS)}
         return {
-            "questions": answered + totals.get("questions", 0),
-            "not_found": not_found + totals.get("not_found", 0),
-            "thumbs_up": up + totals.get("thumbs_up", 0),
-            "thumbs_down": down + totals.get("thumbs_down", 0),
+            "questions": int(answered) + totals.get("questions", 0),
+            "not_found": int(not_found) + totals.get("not_found", 0),
+            "thumbs_up": int(up) + totals.get("thumbs_up", 0),
+            "thumbs_down": int(down) + totals.get("thumbs_down", 0),
         }
 
     # -- languages -----------------------------------------------------------------------
@@ -303,43 +256,34 @@ class StateStore:
         counts move to ``totals``, so /stats still counts them. Returns the answers removed."""
 
         def attempt() -> int:
-            with self._lock:
-                db = self._db
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    gone, not_found = db.execute(
-                        "SELECT COUNT(*), COALESCE(SUM(1 - found), 0) FROM answers"
-                        " WHERE created < ?",
-                        (before,),
-                    ).fetchone()
-                    up, down = db.execute(
-                        "SELECT COALESCE(SUM(value > 0), 0), COALESCE(SUM(value < 0), 0)"
-                        " FROM feedback WHERE answer_key IN"
-                        " (SELECT key FROM answers WHERE created < ?)",
-                        (before,),
-                    ).fetchone()
-                    for name, value in (
-                        ("questions", gone),
-                        ("not_found", not_found),
-                        ("thumbs_up", up),
-                        ("thumbs_down", down),
-                    ):
-                        db.execute(
-                            "INSERT INTO totals (name, value) VALUES (?, ?) ON CONFLICT (name)"
-                            " DO UPDATE SET value = value + excluded.value",
-                            (name, value),
-                        )
-                    db.execute(
-                        "DELETE FROM feedback WHERE answer_key IN"
-                        " (SELECT key FROM answers WHERE created < ?)",
-                        (before,),
+            with self.db.transaction() as tx:
+                gone, not_found = tx.run(
+                    "SELECT COUNT(*), COALESCE(SUM(1 - found), 0) FROM answers WHERE created < ?",
+                    (before,),
+                ).rows[0]
+                up, down = tx.run(
+                    f"SELECT {_VOTES} FROM feedback WHERE answer_key IN"
+                    " (SELECT key FROM answers WHERE created < ?)",
+                    (before,),
+                ).rows[0]
+                for name, value in (
+                    ("questions", gone),
+                    ("not_found", not_found),
+                    ("thumbs_up", up),
+                    ("thumbs_down", down),
+                ):
+                    tx.run(
+                        "INSERT INTO totals (name, value) VALUES (?, ?) ON CONFLICT (name)"
+                        " DO UPDATE SET value = totals.value + excluded.value",
+                        (name, int(value)),
                     )
-                    db.execute("DELETE FROM answers WHERE created < ?", (before,))
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
-                return int(gone)
+                tx.run(
+                    "DELETE FROM feedback WHERE answer_key IN"
+                    " (SELECT key FROM answers WHERE created < ?)",
+                    (before,),
+                )
+                tx.run("DELETE FROM answers WHERE created < ?", (before,))
+            return int(gone)
 
         return sqlite.write_blocking(attempt, self.health, WRITER, WRITE_BUDGET_SECONDS)
 

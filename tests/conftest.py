@@ -4,8 +4,11 @@ corpus, no network."""
 from __future__ import annotations
 
 import ipaddress
+import os
+import secrets
 import shutil
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,7 @@ from index.embedder import Embedder
 from index.engine import Engine
 from index.settings import BuildSettings
 from index.store import IndexStore
+from tests import postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -94,3 +98,26 @@ def story_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) ->
 @pytest.fixture(scope="session")
 def story_engine(story_index: Path, embedder: Embedder) -> Engine:
     return Engine(IndexStore.load(story_index, embedder.name), embedder)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres.PostgresServer]:
+    """A real PostgreSQL server for the session (tests/postgres.py). Where none can be started,
+    the tests that need it are skipped with the reason; under CI they fail instead."""
+    try:
+        server = postgres.start()
+    except postgres.Unavailable as exc:
+        reason = f"PostgreSQL tests not run: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI must run them)")
+        pytest.skip(reason)
+    try:
+        yield server
+    finally:
+        postgres.stop(server)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: postgres.PostgresServer) -> str:
+    """A fresh empty database on the session's server, for one test; its URL (with password)."""
+    return postgres_server.create_database(f"test_{secrets.token_hex(6)}")
