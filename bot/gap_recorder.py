@@ -26,6 +26,7 @@ from . import sqlite
 from .config import Config
 from .gap_store import GapStore
 from .gaps import Gap, GapQuestion, bound_question, gap_reason, make_gaps, user_hash
+from .storage import Database, open_configured
 
 __all__ = ["GapRecorder", "gap_paths", "load_key"]
 
@@ -89,10 +90,16 @@ class GapRecorder:
         *,
         health: sqlite.WriteHealth | None = None,
         max_bytes: int = 0,
+        database: Database | None = None,
     ) -> GapRecorder:
-        """The recorder of a config's bot: its gap file and key (made the first time)."""
+        """The recorder of a config's bot: its gap file (or, with ``state.url``, the table in
+        that PostgreSQL ``database``, opened here when not given) and key (made the first
+        time)."""
         path, key_path = gap_paths(config)
-        store = GapStore(path, health=health, max_bytes=max_bytes)
+        source: Database | Path = path
+        if config.state.url:
+            source = database if database is not None else open_configured(config)
+        store = GapStore(source, health=health, max_bytes=max_bytes, own=database is None)
         return cls(store, load_key(key_path), encoder, config.gaps.threshold, config.embedding_id)
 
     def close(self) -> None:

@@ -87,6 +87,7 @@ async def serve(
         lambda: services.embedder,
         health=state.health,
         max_bytes=int(config.chat.state_max_mb * 1024 * 1024),
+        database=databases[0] if config.state.url else None,
     )
     application = build_application(config, services, webhook=webhook, inbox=inbox)
     web_app = create_web_app(application, services, webhook=webhook)

@@ -96,6 +96,19 @@ _V1_POSTGRESQL: tuple[Step, ...] = (
     "CREATE TABLE chat_languages (chat_id BIGINT PRIMARY KEY, language TEXT NOT NULL)",
 )
 
+# The gap report's questions. With SQLite they live in a file of their own beside the state
+# file, whose schema bot/gap_store.py makes; so nothing here for SQLite.
+_V2_POSTGRESQL: tuple[Step, ...] = (
+    "CREATE TABLE gap_questions (id BIGSERIAL PRIMARY KEY, question TEXT NOT NULL,"
+    " reason TEXT NOT NULL, chat_kind TEXT NOT NULL, language TEXT NOT NULL,"
+    " created DOUBLE PRECISION NOT NULL, score DOUBLE PRECISION NOT NULL, user_hash TEXT,"
+    " nearest TEXT NOT NULL, vector BYTEA, model TEXT NOT NULL DEFAULT '',"
+    " closed DOUBLE PRECISION, closed_by TEXT NOT NULL DEFAULT '')",
+    "CREATE INDEX gap_questions_by_created ON gap_questions (created)",
+    "CREATE UNIQUE INDEX gap_questions_once ON gap_questions (user_hash, question)"
+    " WHERE closed IS NULL",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -103,6 +116,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _V1_SQLITE,
         _V1_POSTGRESQL,
     ),
+    Migration(2, "gap questions", (), _V2_POSTGRESQL),
 )
 
 _VERSIONS = (

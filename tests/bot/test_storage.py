@@ -6,13 +6,17 @@ together."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from bot.gap_store import GapStore
+from bot.gaps import NOT_FOUND, THUMBS_DOWN, GapQuestion
 from bot.inbox import Inbox
 from bot.state import StateStore
 from bot.storage import (
@@ -171,6 +175,39 @@ def test_the_inbox_attempts_dead_letters_and_pruning(db: Database) -> None:
     assert inbox.prune(time.time(), keep_dead_seconds=DAY) == 0  # all too young
     assert inbox.prune(time.time() + 3 * DAY, keep_dead_seconds=DAY) == 2
     assert inbox.dead_letters() == [] and not inbox.drop(8)
+
+
+def gap(text: str, created: float, user: str | None = "u1") -> GapQuestion:
+    return GapQuestion(text, NOT_FOUND, "group", "en", created, 0.2, user, "Title")
+
+
+def test_gap_questions_one_open_per_asker_vectors_closing_and_pruning(db: Database) -> None:
+    store = GapStore(db)
+    now = time.time()
+    store.add(gap("Who is the new minister?", now - 10))
+    store.add(dataclasses.replace(gap("Who is the new minister?", now), reason=THUMBS_DOWN))
+    store.add(gap("Who is the new minister?", now, user="u2"))
+    store.add(gap("Old question", now - 100 * DAY))
+    kept = store.questions(now - DAY)
+    assert [(q.question, q.reason, q.user_hash) for q in kept] == [
+        ("Who is the new minister?", THUMBS_DOWN, "u1"),
+        ("Who is the new minister?", NOT_FOUND, "u2"),
+    ]
+    assert kept[0].vector is None
+    vector = np.arange(4, dtype=np.float32) / 4
+    store.set_vectors({kept[0].id: vector}, "model-a")
+    (with_vector, _) = store.questions(now - DAY, model="model-a")
+    assert with_vector.vector is not None and np.array_equal(with_vector.vector, vector)
+    assert store.questions(now - DAY, model="model-b")[0].vector is None  # another model's
+    assert store.counts() == {"open": 3, "closed": 0}
+    assert store.close_questions({kept[0].id: "A document"}, now) == 1
+    assert store.counts() == {"open": 2, "closed": 1}
+    assert [q.closed_by for q in store.questions(0, open_only=False)][-2] == "A document"
+    assert store.prune(now - 90 * DAY) == 1
+    assert store.forget() == {"open": 1, "closed": 1}
+    assert store.counts() == {"open": 0, "closed": 0}
+    store.close()  # the database is the caller's: still open
+    assert db.run("SELECT count(*) FROM gap_questions").scalar() == 0
 
 
 def test_a_transaction_that_fails_leaves_nothing(db: Database) -> None:
