@@ -1,13 +1,15 @@
 """Reindex jobs: one at a time, with their progress, shared by Telegram admins, the admin
-HTTP API and the corpus watcher."""
+HTTP API and the corpus watcher; with the state in PostgreSQL, one at a time across every
+replica (an advisory lock held for the build)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from index.build import BuildReport
@@ -20,10 +22,14 @@ from .i18n import ENGLISH, Translator
 from .metrics import Metrics
 from .reindex_process import run_reindex_process
 from .runtime import reindex
+from .storage import Database
 
 __all__ = ["ReindexJob", "Reindexer"]
 
 logger = logging.getLogger(__name__)
+
+REINDEX_LOCK = "storybot reindex"
+LOCK_RETRY_SECONDS = 1.0  # a watcher's job waiting for another replica's build asks this often
 
 
 @dataclass(slots=True)
@@ -89,7 +95,9 @@ class Reindexer:
     questions keep being answered, at full speed, meanwhile; with ``load_embedder`` given (an
     embedder to share, as the tests do) it runs in a worker thread of this process instead.
     Only one job runs at a time (a second request gets ReindexInProgressError, and the build's
-    file lock also guards against a command-line reindex).
+    file lock also guards against a command-line reindex). With ``database`` set (the state's
+    PostgreSQL, shared by replicas), a build also holds an advisory lock there: a job started
+    while another replica builds fails saying so, or, started by the watcher, waits its turn.
     """
 
     def __init__(
@@ -107,13 +115,18 @@ class Reindexer:
         self.metrics = metrics
         self.jobs: dict[str, ReindexJob] = {}
         self._task: asyncio.Task[None] | None = None
+        self.database: Database | None = None  # set by the bot when replicas share the state
 
     @property
     def running(self) -> ReindexJob | None:
         return next((j for j in self.jobs.values() if j.state == "running"), None)
 
-    def start(self, requested_by: str, *, user_id: int | None = None) -> ReindexJob:
-        """Start a job (call from the event loop); refuses while another one runs."""
+    def start(
+        self, requested_by: str, *, user_id: int | None = None, wait_for_replicas: bool = False
+    ) -> ReindexJob:
+        """Start a job (call from the event loop); refuses while another one runs here. With
+        ``wait_for_replicas``, a build on another replica is waited for; without, the job
+        fails saying that one runs."""
         current = self.running
         if current is not None:
             raise ReindexInProgressError(
@@ -123,7 +136,7 @@ class Reindexer:
         job = ReindexJob(id=secrets.token_hex(4), requested_by=requested_by, user_id=user_id)
         self.jobs[job.id] = job
         logger.info("Reindex job %s started by %s", job.id, requested_by)
-        self._task = asyncio.get_running_loop().create_task(self._run(job))
+        self._task = asyncio.get_running_loop().create_task(self._run(job, wait_for_replicas))
         return job
 
     async def start_when_free(
@@ -133,7 +146,7 @@ class Reindexer:
         corpus before the latest change)."""
         while True:
             try:
-                return self.start(requested_by, user_id=user_id)
+                return self.start(requested_by, user_id=user_id, wait_for_replicas=True)
             except ReindexInProgressError:
                 await self.wait()
 
@@ -141,17 +154,43 @@ class Reindexer:
         if self._task is not None:
             await asyncio.shield(self._task)
 
-    async def _run(self, job: ReindexJob) -> None:
+    @contextlib.asynccontextmanager
+    async def _across_replicas(self, job: ReindexJob, wait: bool) -> AsyncIterator[None]:
+        """Hold the deployment's reindex lock (nothing to hold without ``database``)."""
+        if self.database is None:
+            yield
+            return
+        while True:
+            hold = self.database.hold(REINDEX_LOCK)
+            if await asyncio.to_thread(hold.__enter__):
+                break
+            await asyncio.to_thread(hold.__exit__, None, None, None)
+            if not wait:
+                raise ReindexInProgressError(
+                    "Another replica is reindexing now; the index it builds is served here "
+                    "within seconds of being written."
+                )
+            job.stage = "waiting for another replica's reindex"
+            await asyncio.sleep(LOCK_RETRY_SECONDS)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(hold.__exit__, None, None, None)
+
+    async def _run(self, job: ReindexJob, wait_for_replicas: bool = False) -> None:
         def progress(stage: str, done: int, total: int) -> None:
             job.stage, job.done, job.total = stage, done, total
 
         try:
-            if self._load_embedder is None:
-                job.report = await asyncio.to_thread(run_reindex_process, self.config, progress)
-            else:
-                job.report = await asyncio.to_thread(
-                    reindex, self.config, self._load_embedder, progress
-                )
+            async with self._across_replicas(job, wait_for_replicas):
+                if self._load_embedder is None:
+                    job.report = await asyncio.to_thread(
+                        run_reindex_process, self.config, progress
+                    )
+                else:
+                    job.report = await asyncio.to_thread(
+                        reindex, self.config, self._load_embedder, progress
+                    )
             store = await asyncio.to_thread(
                 IndexStore.load, self.config.index.path, self.config.embedding_id
             )

@@ -89,6 +89,8 @@ async def serve(
         max_bytes=int(config.chat.state_max_mb * 1024 * 1024),
         database=databases[0] if config.state.url else None,
     )
+    if config.state.url:  # one reindex at a time across the replicas sharing the state
+        services.reindexer.database = databases[0]
     application = build_application(config, services, webhook=webhook, inbox=inbox)
     web_app = create_web_app(application, services, webhook=webhook)
     runner = web.AppRunner(web_app, access_log=None)

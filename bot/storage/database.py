@@ -72,5 +72,13 @@ class Database(abc.ABC):
         PostgreSQL: a transaction-level advisory lock)."""
 
     @abc.abstractmethod
+    def hold(self, name: str) -> AbstractContextManager[bool]:
+        """Try to take the lock called ``name`` for as long as the block runs, without waiting:
+        True when taken, False when another process holds it. PostgreSQL: a session-level
+        advisory lock on a connection of its own, released when the block ends or when the
+        process holding it dies. SQLite: always True (one machine; the file locks of whatever
+        the lock guards do the rest)."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Close the connection (or the pool); safe to call twice."""

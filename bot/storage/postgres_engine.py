@@ -60,6 +60,7 @@ class PostgresDatabase(Database):
 
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
         self.description = without_password(url)
+        self._url = url
         self._pool: ConnectionPool[psycopg.Connection[tuple[object, ...]]] = ConnectionPool(
             url,
             min_size=1,
@@ -86,6 +87,18 @@ class PostgresDatabase(Database):
 
     def lock(self, tx: Transaction, name: str) -> None:
         tx.run("SELECT pg_advisory_xact_lock(?)", (lock_key(name),))
+
+    @contextmanager
+    def hold(self, name: str) -> Iterator[bool]:
+        # A connection of its own: the lock may be held for minutes (a reindex), which a pooled
+        # connection should not be; closing it releases the lock.
+        with psycopg.connect(
+            self._url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT_SECONDS)
+        ) as connection:
+            row = connection.execute(
+                "SELECT pg_try_advisory_lock(%s)", (lock_key(name),)
+            ).fetchone()
+            yield bool(row and row[0])
 
     def close(self) -> None:
         self._pool.close()

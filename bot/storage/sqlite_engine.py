@@ -59,6 +59,10 @@ class SqliteDatabase(Database):
     def lock(self, tx: Transaction, name: str) -> None:
         """Nothing more to take: a transaction holds the file's only write lock already."""
 
+    @contextmanager
+    def hold(self, name: str) -> Iterator[bool]:
+        yield True
+
     def close(self) -> None:
         with self._lock:
             if not self._closed:

@@ -1,0 +1,74 @@
+"""One reindex across replicas: with the state in PostgreSQL, a build holds an advisory lock
+there. Another replica holding it (a real session on the real server, as a replica's build
+holds it) makes /reindex fail saying so, and makes the watcher's job wait its turn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bot.config import load_config
+from bot.jobs import REINDEX_LOCK, Reindexer
+from bot.storage import Database, open_database
+from bot.storage.postgres_engine import lock_key
+from index.embedder import Embedder
+from index.store import IndexStore
+from tests.conftest import EMBEDDING
+
+pytestmark = pytest.mark.slow
+
+
+@contextlib.contextmanager
+def another_replica_reindexing(url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("SELECT pg_advisory_lock(%s)", (lock_key(REINDEX_LOCK),))
+        yield connection
+
+
+async def until(predicate: object, what: str, timeout: float = 60) -> None:  # noqa: ASYNC109
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():  # type: ignore[operator]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def test_one_reindex_at_a_time_across_replicas(
+    tmp_path: Path, corpus_dir: Path, embedder: Embedder, postgres_url: str
+) -> None:
+    config = load_config(
+        {
+            "corpus": {"path": str(corpus_dir)},
+            "index": {"path": str(tmp_path / "index"), **EMBEDDING},
+            "state": {"url": postgres_url},
+        }
+    )
+    installed: list[IndexStore] = []
+    reindexer = Reindexer(config, installed.append, load_embedder=lambda: embedder)
+    database: Database = open_database(postgres_url, "unused")
+    reindexer.database = database
+    try:
+        with another_replica_reindexing(postgres_url):
+            refused = reindexer.start("admin 1")
+            await reindexer.wait()
+            assert refused.state == "failed" and installed == []
+            assert "Another replica is reindexing" in (refused.error or "")
+
+            waiting = await reindexer.start_when_free("corpus watcher")
+            await until(lambda: "another replica" in waiting.stage, "the job to wait")
+            assert waiting.state == "running" and installed == []
+        await reindexer.wait()  # the other replica's build ended: this one runs now
+        assert waiting.state == "done", waiting.error
+        assert len(installed) == 1 and len(installed[0]) > 0
+
+        # The lock went with the build: the next /reindex runs at once.
+        again = reindexer.start("admin 1")
+        await reindexer.wait()
+        assert again.state == "done", again.error
+    finally:
+        database.close()
