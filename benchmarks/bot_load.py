@@ -6,10 +6,13 @@
     .venv/bin/python -m benchmarks.bot_load --questions 10000 --rate 100 --runs 1   # memory soak
     .venv/bin/python -m benchmarks.bot_load --index DIR --corpus DIR   # a bigger index
     .venv/bin/python -m benchmarks.bot_load --compare /tmp/base   # this tree against another
+    .venv/bin/python -m benchmarks.bot_load --postgres            # SQLite against PostgreSQL
 
 With ``--compare DIR`` (another checkout, e.g. ``git archive main | tar -x -C /tmp/base``) the
 runs alternate between the bot of DIR and this one, and the medians are given as ratios, so a
-change's cost is measured in one run on a noisy machine.
+change's cost is measured in one run on a noisy machine. ``--postgres`` adds this tree with its
+state in PostgreSQL to the alternation: a throwaway server (tests/postgres.py, Debian's
+binaries), or the server of ``--state-url URL``; each run gets a new database on it.
 
 The bot runs as `storybot serve` in a child process (as deployed); this process runs the test
 server and the simulated users: 100 users in groups of 5, asking with /ask at ``--rate``
@@ -33,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
@@ -100,8 +104,19 @@ async def reindex_window(port: int, job: str) -> tuple[float, float]:
             await asyncio.sleep(0.2)
 
 
+def fresh_database(server_url: str, run: int) -> str:
+    """A new empty database ``storybot_load_RUN`` on the server of ``server_url``; its URL."""
+    import psycopg
+
+    name = f"storybot_load_{run}"
+    with psycopg.connect(server_url, autocommit=True) as db:
+        db.execute(f"DROP DATABASE IF EXISTS {name}")
+        db.execute(f"CREATE DATABASE {name}")
+    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+
+
 async def one_run(
-    args: argparse.Namespace, work: Path, run: int, tree: Path = ROOT
+    args: argparse.Namespace, work: Path, run: int, tree: Path = ROOT, state_url: str = ""
 ) -> dict[str, float]:
     corpus = work / f"corpus-{run}"
     shutil.copytree(args.corpus, corpus)
@@ -132,6 +147,8 @@ async def one_run(
             "STORYBOT_ADMIN_TOKEN": ADMIN_TOKEN,
             "PYTHONPATH": str(tree),
         }
+        if state_url:
+            env["STORYBOT_STATE_URL"] = await asyncio.to_thread(fresh_database, state_url, run)
         with log.open("w") as handle:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot.cli", "--config", str(config), "serve",
@@ -173,7 +190,8 @@ async def one_run(
                 "rss_end_mb": rss_end,
             }
             print(
-                f"run {run + 1} ({tree}): ready in {ready:.1f} s; RSS {rss_start:.0f} -> "
+                f"run {run + 1} ({tree}{', PostgreSQL' if state_url else ''}): ready in "
+                f"{ready:.1f} s; RSS {rss_start:.0f} -> "
                 f"{rss_end:.0f} MB"
             )
             for line in report.lines():
@@ -233,7 +251,26 @@ async def main() -> None:
     parser.add_argument(
         "--compare", type=Path, default=None, help="another checkout: runs alternate with it"
     )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="also this tree with its state in PostgreSQL (a throwaway server unless --state-url)",
+    )
+    parser.add_argument(
+        "--state-url", default="", help="a PostgreSQL server for --postgres (databases made on it)"
+    )
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        if args.postgres and not args.state_url:
+            from tests.postgres import running
+
+            args.state_url = stack.enter_context(running()).url()
+        await measure(args)
+
+
+async def measure(args: argparse.Namespace) -> None:
+    """Every variant (the other tree, this one, this one on PostgreSQL) ``--runs`` times,
+    alternating; the medians, and their ratios to the first variant."""
     args.asked = STORY_QUESTIONS
     if args.questions_from:
         lines = args.questions_from.read_text().splitlines()
@@ -246,25 +283,27 @@ async def main() -> None:
         f"{args.users} users ask {args.questions} questions at {args.rate:g}/s; faults "
         f"{args.faults:.0%}; reindex during the run: {args.reindex}; {os.cpu_count()} CPUs"
     )
-    trees = [ROOT] if args.compare is None else [args.compare.resolve(), ROOT]
+    variants = [(ROOT, "")] if args.compare is None else [(args.compare.resolve(), ""), (ROOT, "")]
+    if args.postgres:
+        variants.append((ROOT, args.state_url))
+    names = [f"{tree}{' on PostgreSQL' if url else ''}" for tree, url in variants]
     with tempfile.TemporaryDirectory(prefix="storybot-load-") as tmp:
         work = Path(tmp)
-        results: dict[Path, list[dict[str, float]]] = {tree: [] for tree in trees}
+        results: list[list[dict[str, float]]] = [[] for _ in variants]
         for run in range(args.runs):
-            for tree in trees:  # alternating, so that the machine's drift hits both alike
-                results[tree].append(await one_run(args, work, len(trees) * run, tree))
-    medians = {}
-    for tree in trees:
-        print(f"\n{tree}\nfigure                      min      median   max")
-        for key in results[tree][0]:
-            values = [r[key] for r in results[tree] if key in r]
-            medians[tree, key] = statistics.median(values)
-            print(f"{key:<24} {min(values):>8.1f} {medians[tree, key]:>8.1f} {max(values):>8.1f}")
-    if args.compare is not None:
-        base = trees[0]
+            for i, (tree, url) in enumerate(variants):  # alternating: drift hits all alike
+                results[i].append(await one_run(args, work, len(variants) * run + i, tree, url))
+    medians: dict[tuple[int, str], float] = {}
+    for i, name in enumerate(names):
+        print(f"\n{name}\nfigure                      min      median   max")
+        for key in results[i][0]:
+            values = [r[key] for r in results[i] if key in r]
+            medians[i, key] = statistics.median(values)
+            print(f"{key:<24} {min(values):>8.1f} {medians[i, key]:>8.1f} {max(values):>8.1f}")
+    for i in range(1, len(variants)):
         for key in ("answers_per_s", "p50_ms", "p95_ms"):
-            ratio = medians[ROOT, key] / medians[base, key]
-            print(f"{key}: this tree / {base.name} = {ratio:.3f} (medians)")
+            ratio = medians[i, key] / medians[0, key]
+            print(f"{key}: {names[i]} / {names[0]} = {ratio:.3f} (medians)")
 
 
 if __name__ == "__main__":
