@@ -1,6 +1,7 @@
 """The admin page in a real headless Chromium (Debian's, through Selenium), against the real bot
-serving on 127.0.0.1: log in, add a story from a local news site, watch the reindex finish
-live, and find the story listed. The screenshot goes to artifacts/admin-page.png (ignored)."""
+serving on 127.0.0.1: a reader's unanswered question is a gap; log in, see it, add a story
+from a local news site, watch the reindex finish live, find the story listed and the gap
+answered. The screenshot goes to artifacts/admin-page.png (ignored)."""
 
 from __future__ import annotations
 
@@ -67,6 +68,16 @@ def admin_scenario(driver: Any, url: str, story_url: str, screenshot: Path) -> d
     seen["job_text"] = by_id(driver, "job-text").text
     seen["documents"] = by_id(driver, "documents").text
     seen["feedback_svg"] = str(len(driver.find_elements("css selector", "#feedback svg")))
+    # After the reindex the open gap questions are asked again; the page lists the gap as
+    # answered once that has run (reload until then, as an admin would).
+
+    def gap_closed(d: Any) -> bool:
+        d.refresh()
+        closed = d.find_elements("css selector", "#closed-gaps")
+        return bool(closed) and GAP_QUESTION in closed[0].text
+
+    wait_for(driver, 120, "the gap to be listed as answered", gap_closed)
+    seen["gaps_after"] = by_id(driver, "gaps").text
     ARTIFACTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(screenshot))
     seen["console"] = "\n".join(entry["message"] for entry in driver.get_log("browser"))
@@ -108,5 +119,8 @@ async def test_an_admin_adds_a_story_and_watches_the_reindex_in_chromium(
     assert "Reindex finished" in seen["job_text"]
     assert "Floods in Porto Nuevo" in seen["documents"]
     assert seen["feedback_svg"] == "1"
+    open_part, _, answered_part = seen["gaps_after"].partition("Answered since")
+    assert GAP_QUESTION not in open_part  # no longer open
+    assert "Floods in Porto Nuevo" in answered_part  # closed by the new story
     assert "Content Security Policy" not in seen["console"], seen["console"]
     assert screenshot.stat().st_size > 10_000
