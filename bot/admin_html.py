@@ -254,7 +254,7 @@ def gaps_html(
             + (f'<p class="muted">… and {more} more.</p>' if more > 0 else "")
         )
     else:
-        listed = '<p id="no-gaps">No open gaps: every question was answered.</p>'
+        listed = '<p id="no-gaps">No open gaps.</p>'
     closed_part = ""
     if closed:
         rows = "".join(_closed_row(q) for q in closed[:top])
