@@ -31,7 +31,8 @@ from pathlib import Path
 
 from bot.config import load_config
 from bot.runtime import make_embedder
-from index.build import BuildReport, build_index
+from index.build import build_index
+from index.build_report import BuildReport
 from index.embedder import Embedder
 from index.store import IndexStore
 

@@ -23,7 +23,7 @@ import numpy as np
 from index.ann import AnnSettings
 from index.lexicon import Lexicon
 from index.passages import Passage
-from index.store import IndexStore, write_generation
+from index.store import GenerationContents, IndexStore, write_generation
 from index.terms import LexiconParts
 
 
@@ -86,8 +86,7 @@ def main() -> None:
         sentence_pq_above=args.sentence_pq_above,
         rescore_below=rescore_below(args),
     )
-    written = write_generation(
-        args.target,
+    contents = GenerationContents(
         model=manifest["model"],
         passages=passages,
         passage_vectors=np.ascontiguousarray(vectors, dtype=np.float32),
@@ -97,9 +96,8 @@ def main() -> None:
         documents=documents,
         corpus_fingerprint=manifest["corpus_fingerprint"],
         settings_fingerprint=manifest["settings_fingerprint"],
-        hnsw_above=args.hnsw_above,
-        ann=ann,
     )
+    written = write_generation(args.target, contents, ann)
     print(
         f"{args.target}: {written.passage_count} passages, {written.faiss_type}, sentence "
         f"vectors {written.sentence_codec}, {sum(f['size'] for f in written.files.values()):,} "

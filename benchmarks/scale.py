@@ -45,6 +45,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from benchmarks.query_vectors import query_vectors
 from benchmarks.rewrite_index import add_rescore_options, rescore_below
 from index.ann import AnnSettings
 from index.encoder import GivenVectors
@@ -53,7 +54,7 @@ from index.keyword import tokenize
 from index.lexicon import Lexicon
 from index.passages import Passage
 from index.postings import gather_ranges
-from index.store import IndexStore, write_generation_with_index
+from index.store import GenerationContents, IndexStore, write_generation_with_index
 from index.terms import LexiconParts, analyse
 from index.vector_index import make_faiss_index
 
@@ -94,10 +95,10 @@ def real_base(
         vectors = store.passage_vectors(range(len(passages))).astype(np.float32)
         sentences = store.sentence_vectors[0 : len(store.sentence_vectors)]
         return passages, vectors, sentences, np.asarray(store.offsets, dtype=np.int64)
-    from index.build import embedding_text
+    from index.build_vectors import embedding_text
     from index.chunking import chunk_document
     from index.embedder import Embedder
-    from index.evaluate import load_passages
+    from index.eval_data import load_passages
 
     documents = load_passages(SQUAD)[:sample]
     passages = [p for d in documents for p in chunk_document(d, 220, 1, 40)]
@@ -260,9 +261,7 @@ def build(
             p.doc_id, {"title": p.title, "source": "", "date": "", "url": "", "fingerprint": ""}
         )
     t = time.perf_counter()
-    write_generation_with_index(
-        folder,
-        dense,
+    contents = GenerationContents(
         model=model_id(),
         passages=passages,
         passage_vectors=pvec,
@@ -272,8 +271,8 @@ def build(
         documents=documents,
         corpus_fingerprint="scale-benchmark",
         settings_fingerprint="scale-benchmark",
-        ann=ann,
     )
+    write_generation_with_index(folder, contents, dense, ann)
     timings["write_generation (passages, sentence codes, files, checksums)"] = (
         time.perf_counter() - t
     )
@@ -491,14 +490,14 @@ def report_disk(folder: Path) -> None:
 
 def measure(args: argparse.Namespace, folder: Path, pvec: np.ndarray, work: Path) -> None:
     from index.embedder import Embedder
-    from index.evaluate import load_questions
+    from index.eval_data import load_questions
 
     questions = [q.question for q in load_questions(SQUAD / "questions.jsonl", args.queries)]
     # One thread for FAISS and torch while timing single questions: on a shared, loaded
     # machine, OpenMP/torch worker threads waiting on each other inflate every figure.
     faiss.omp_set_num_threads(1)
     embedder = Embedder(MODEL, threads=1, onnx_cache=ROOT / "index" / "onnx", **EMBEDDING)
-    qvec = embedder.encode_queries(questions)
+    qvec = query_vectors(embedder, questions)
 
     onnx = ROOT / "index" / "onnx"
     # The query embedder timed: ONNX in the index's own precision (int8 for an int8 index).

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.query_vectors import query_vectors
 from index.embedder import Embedder
 from index.encoder import GivenVectors
 from index.engine import Engine
-from index.evaluate import _contains_answer, gold_rank, load_questions
+from index.eval_data import load_questions
+from index.eval_metrics import contains_answer, gold_rank
 from index.store import IndexStore
 
 SQUAD = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "squad_v11_dev"
@@ -33,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     questions = load_questions(SQUAD / "questions.jsonl", args.limit)
     embedder = Embedder()
-    vectors = embedder.encode_queries([q.question for q in questions])
+    vectors = query_vectors(embedder, [q.question for q in questions])
     print(f"{len(questions)} squad_v11_dev questions (an even sample)")
     print("| index | dense | sentences | R@1 | R@5 | MRR@10 | answer sentence |")
     print("|---|---|---|---|---|---|---|")
@@ -48,7 +50,7 @@ def main() -> None:
             cited = answer.hits if answer.found else found.hits
             ranks.append(gold_rank((h.passage.doc_id for h in cited), q.passage_ids))
             if answer.found and answer.sentences:
-                answered += _contains_answer(answer.sentences[0].text, q.answers)
+                answered += contains_answer(answer.sentences[0].text, q.answers)
         r = np.array([x if x else 10**9 for x in ranks])
         print(
             f"| {folder} | {store.manifest.faiss_type} | {store.manifest.sentence_codec} "

@@ -13,7 +13,7 @@ from telegram import Bot, Message, Update
 from telegram.constants import MessageLimit
 from telegram.error import TelegramError
 
-from index.build import BuildReport
+from index.build_report import BuildReport
 from index.errors import ReindexInProgressError
 
 from .context import Context

@@ -3,8 +3,8 @@ documents (add by URL, remove), feedback over time and the reindex with its live
 
 Every POST passes ``_checked`` first: not from another site, a live session, and the session's
 CSRF token in the form. The corpus is changed with the same code as ``/add`` and ``/remove``
-(``index/fetch.py``'s ``add_url`` with its address rules, ``index/ingest.py``), and the reindex is
-the bot's single-flight job (``bot/jobs.py``).
+(``index/fetch.py``'s ``add_url`` with its address rules, ``index/corpus_files.py``), and the
+reindex is the bot's single-flight job (``bot/jobs.py``).
 """
 
 from __future__ import annotations

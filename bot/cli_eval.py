@@ -51,7 +51,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:
-    from index.evaluate import evaluate, load_followups
+    from index.eval_data import load_followups
+    from index.evaluate import evaluate
 
     from .runtime import make_embedder, open_engine
 

@@ -4,11 +4,13 @@ bot says to a command it does not have or a message it cannot read."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
-from telegram import Bot, BotCommand, BotCommandScope, BotCommandScopeChat, Update
+from telegram import Bot, BotCommand, BotCommandScope, BotCommandScopeChat, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
@@ -83,15 +85,31 @@ async def set_menu(bot: Bot, commands: Sequence[BotCommand], scope: BotCommandSc
             )
 
 
-async def start(update: Update, context: Context) -> None:
+CommandBody = Callable[[Update, Context, Message, str], Coroutine[Any, Any, None]]
+
+
+def everyones_command(body: CommandBody) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
+    """The preamble everyone's commands share: a message to answer, the asker within their
+    flood budget (``flood.admit``), the reply's language; ``body`` gets the message and the
+    language."""
+
+    @functools.wraps(body)
+    async def handler(update: Update, context: Context) -> None:
+        message = update.effective_message
+        if message is None or not await admit(update, context):
+            return
+        await body(update, context, message, language_for(update, context))
+
+    return handler
+
+
+@everyones_command
+async def start(update: Update, context: Context, message: Message, language: str) -> None:
     """/start: what the bot is and which stories it knows."""
-    if not await admit(update, context):
-        return
     svc = context.services
     engine = svc.ready_engine()
     count = await asyncio.to_thread(engine.document_count)
     titles = await asyncio.to_thread(known_titles, engine, START_TITLES)
-    language = language_for(update, context)
     tr = translator(language)
     _ = tr.gettext
     lines = [
@@ -118,7 +136,7 @@ async def start(update: Update, context: Context) -> None:
             "Moscow?</i> Follow-up questions work too. /help for more."
         ),
     ]
-    await reply(update.effective_message, "\n".join(lines))
+    await reply(message, "\n".join(lines))
     user, chat = update.effective_user, update.effective_chat
     if (
         chat is not None
@@ -132,11 +150,10 @@ async def start(update: Update, context: Context) -> None:
             logger.warning("Could not set the admin command menu: %s", exc)
 
 
-async def help_command(update: Update, context: Context) -> None:
+@everyones_command
+async def help_command(update: Update, context: Context, message: Message, language: str) -> None:
     """/help: how to ask, in private chats and in groups."""
-    if not await admit(update, context):
-        return
-    _ = translator_for(update, context).gettext
+    _ = translator(language).gettext
     lines = [
         _("<b>How to ask</b>"),
         _("• In a private chat, send any question as a message."),
@@ -175,17 +192,16 @@ async def help_command(update: Update, context: Context) -> None:
     await reply(update.effective_message, "\n".join(lines))
 
 
-async def sources(update: Update, context: Context) -> None:
+@everyones_command
+async def sources(update: Update, context: Context, message: Message, language: str) -> None:
     """/sources [page]: the documents in the corpus, with their source and date, a page at a
     time (an archive holds far more than one message)."""
-    if not await admit(update, context):
-        return
     engine = context.services.ready_engine()
     args = context.args or []
-    tr = translator_for(update, context)
+    tr = translator(language)
     if len(args) > 1 or (args and not (args[0].isdecimal() and int(args[0]) >= 1)):
         await reply(
-            update.effective_message,
+            message,
             tr.gettext(
                 "Send /sources for the first page of documents, or /sources 2 for the second."
             ),
@@ -196,7 +212,7 @@ async def sources(update: Update, context: Context) -> None:
     pages = max(1, -(-total // SOURCES_PAGE))
     if page > pages:
         await reply(
-            update.effective_message,
+            message,
             tr.ngettext(
                 "There is only {pages} page of documents: /sources {pages} is the last.",
                 "There are only {pages} pages of documents: /sources {pages} is the last.",
@@ -205,10 +221,7 @@ async def sources(update: Update, context: Context) -> None:
         )
         return
     docs = await asyncio.to_thread(engine.document_titles, SOURCES_PAGE, (page - 1) * SOURCES_PAGE)
-    language = language_for(update, context)
-    await reply(
-        update.effective_message, format_documents_page(docs, total, page, language=language)
-    )
+    await reply(message, format_documents_page(docs, total, page, language=language))
 
 
 async def unsupported_message(update: Update, context: Context) -> None:
@@ -252,11 +265,14 @@ async def unknown_command(update: Update, context: Context) -> None:
     )
 
 
-async def language_command(update: Update, context: Context) -> None:
+@everyones_command
+async def language_command(
+    update: Update, context: Context, message: Message, language: str
+) -> None:
     """/language [fr|en|auto]: the language of the bot's replies in this chat (auto: the
     question's language, else the user's Telegram language)."""
-    message, chat = update.effective_message, update.effective_chat
-    if message is None or chat is None or not await admit(update, context):
+    chat = update.effective_chat
+    if chat is None:
         return
     args = [a.lower() for a in context.args or []]
     if len(args) == 1 and args[0] in (*LANGUAGES, "auto"):
@@ -275,7 +291,7 @@ async def language_command(update: Update, context: Context) -> None:
             )
         await reply(message, text)
         return
-    _ = translator_for(update, context).gettext
+    _ = translator(language).gettext
     chosen = chat_language(context, chat.id)
     current = (
         _("I reply in {language} here.").format(language=language_name(chosen, translator(chosen)))

@@ -19,7 +19,7 @@ from telegram.constants import MessageLimit
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
-from index.build import BuildReport
+from index.build_report import BuildReport
 from index.corpus_files import find_document, remove_document
 from index.errors import StoryError
 from index.extraction import UPLOAD_SUFFIXES, megabytes

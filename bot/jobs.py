@@ -11,9 +11,9 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from index.build import BuildReport
-from index.embedder import Embedder
+from index.build_report import BuildReport, ProgressFn
 from index.errors import ReindexInProgressError, StoryError
 from index.store import IndexStore
 
@@ -21,10 +21,9 @@ from .config import Config
 from .i18n import ENGLISH, Translator
 from .metrics import Metrics
 from .reindex_process import run_reindex_process
-from .runtime import reindex
 from .storage import Database
 
-__all__ = ["ReindexJob", "Reindexer"]
+__all__ = ["IndexBuild", "ReindexJob", "Reindexer"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,30 +87,37 @@ class ReindexJob:
         }
 
 
+class IndexBuild(Protocol):
+    """How a job brings the configured index up to date (blocking; run in a worker thread)."""
+
+    def __call__(self, config: Config, progress: ProgressFn) -> BuildReport: ...
+
+
 class Reindexer:
     """Runs ``storybot reindex``, then hands the new index to ``install``.
 
-    The build runs in a child process (``run_reindex_process``) with a model of its own, so
-    questions keep being answered, at full speed, meanwhile; with ``load_embedder`` given (an
-    embedder to share, as the tests do) it runs in a worker thread of this process instead.
-    Only one job runs at a time (a second request gets ReindexInProgressError, and the build's
-    file lock also guards against a command-line reindex). With ``database`` set (the state's
-    PostgreSQL, shared by replicas), a build also holds an advisory lock there: a job started
-    while another replica builds fails saying so, or, started by the watcher, waits its turn.
+    ``build`` brings the index up to date: by default in a child process
+    (``run_reindex_process``) with a model of its own, so questions keep being answered, at full
+    speed, meanwhile; another ``IndexBuild`` may build in this process (``runtime.reindex`` with
+    a model already loaded). Only one job runs at a time (a second request gets
+    ReindexInProgressError, and the build's file lock also guards against a command-line
+    reindex). With ``database`` set (the state's PostgreSQL, shared by
+    replicas), a build also holds an advisory lock there: a job started while another replica
+    builds fails saying so, or, started by the watcher, waits its turn.
     """
 
     def __init__(
         self,
         config: Config,
         install: Callable[[IndexStore], None],
-        load_embedder: Callable[[], Embedder] | None = None,
+        build: IndexBuild = run_reindex_process,
         metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.install = install  # puts a freshly built index into service
         # Tells the admins (set by the bot): a failed job is reported to all of them.
         self.notify: Callable[[str, ReindexJob], Awaitable[None]] | None = None
-        self._load_embedder = load_embedder
+        self._build = build
         self.metrics = metrics
         self.jobs: dict[str, ReindexJob] = {}
         self._task: asyncio.Task[None] | None = None
@@ -183,14 +189,7 @@ class Reindexer:
 
         try:
             async with self._across_replicas(job, wait_for_replicas):
-                if self._load_embedder is None:
-                    job.report = await asyncio.to_thread(
-                        run_reindex_process, self.config, progress
-                    )
-                else:
-                    job.report = await asyncio.to_thread(
-                        reindex, self.config, self._load_embedder, progress
-                    )
+                job.report = await asyncio.to_thread(self._build, self.config, progress)
             store = await asyncio.to_thread(
                 IndexStore.load, self.config.index.path, self.config.embedding_id
             )

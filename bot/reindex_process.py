@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from index.build import BuildReport
+from index.build_report import BuildReport
 from index.errors import StoryError
 
 from .config import Config, Secret

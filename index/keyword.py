@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 import threading
 from typing import Any
 
 __all__ = [
     "STOP_WORDS",
-    "bigram_tokens",
     "content_terms",
     "question_weights",
     "text_terms",
@@ -81,9 +79,3 @@ def question_weights(text: str) -> dict[str, float]:
     for word, stem in zip(words, _stemmer().stemWords(words), strict=True):
         weights[stem] = max(weights.get(stem, 0.0), word_information(word))
     return weights
-
-
-def bigram_tokens(text: str) -> list[str]:
-    """Adjacent stemmed words (stop words kept, so phrases do not bridge over them) as "a_b"."""
-    words = _stemmer().stemWords(_words(text))
-    return [f"{a}_{b}" for a, b in itertools.pairwise(words)]

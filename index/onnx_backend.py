@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from .encoder import unit_rows
 from .errors import ModelLoadError
 
 if TYPE_CHECKING:
@@ -119,12 +120,6 @@ def max_seq_length(model_path: Path) -> int:
         return 512
 
 
-def normalize(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length, in place (float32)."""
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    return vectors
-
-
 def length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
     """Positions of the texts grouped in batches of similar length (longest first), so that
     little padding is computed."""
@@ -153,7 +148,7 @@ def export_onnx(model_path: Path, cache_dir: Path, precision: str) -> Path:
         else:
             fp32.replace(tmp)
         runner = OnnxRunner(model_path, tmp, threads=0, per_item=precision == "int8")
-        vectors = normalize(runner.encode(list(PROBES), 4))
+        vectors = unit_rows(runner.encode(list(PROBES), 4))
         cosine = float((vectors * reference).sum(axis=1).min())
         if cosine < MIN_PROBE_COSINE[precision]:
             raise ModelLoadError(

@@ -58,94 +58,69 @@ from .vector_index import (
     write_vectors,
 )
 
-__all__ = ["IndexStore", "write_generation", "write_generation_with_index"]
+__all__ = ["GenerationContents", "IndexStore", "write_generation", "write_generation_with_index"]
 
 logger = logging.getLogger(__name__)
 
 
-def write_generation(
-    folder: Path,
-    *,
-    model: str,
-    passages: Sequence[Passage],
-    passage_vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
-    offsets: np.ndarray,
-    lexicon: Lexicon,
-    documents: dict[str, dict[str, str]],
-    corpus_fingerprint: str,
-    settings_fingerprint: str,
-    hnsw_above: int,
-    ann: AnnSettings | None = None,
-    passage_dictionary: bytes | None = None,
-) -> Manifest:
+@dataclass(frozen=True, slots=True)
+class GenerationContents:
+    """What one index generation holds, as a build hands it to be written."""
+
+    model: str  # the embedding id of the vectors
+    passages: Sequence[Passage]
+    passage_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    offsets: np.ndarray  # passage i's sentences are rows offsets[i]:offsets[i + 1]
+    lexicon: Lexicon
+    documents: dict[str, dict[str, str]]
+    corpus_fingerprint: str
+    settings_fingerprint: str
+    # The zstd dictionary to compress the passages with (a reindex passes the previous one);
+    # None: one is trained.
+    passage_dictionary: bytes | None = None
+
+
+def write_generation(folder: Path, contents: GenerationContents, ann: AnnSettings) -> Manifest:
     """Write a complete new generation, then switch CURRENT to it and delete older ones.
 
-    ``ann`` sets when and how the index turns approximate; without it, ``hnsw_above`` with the
-    default settings. The FAISS index is built here from ``passage_vectors``
-    (``write_generation_with_index`` takes one built before). ``passage_dictionary``: the zstd
-    dictionary to compress the passages with (a reindex passes the previous one; otherwise one
-    is trained).
+    ``ann`` sets when and how the index turns approximate. The FAISS index is built here from
+    the passage vectors (``write_generation_with_index`` takes one built before).
     """
-    ann = ann or AnnSettings(hnsw_above=hnsw_above)
-    _check_lexicon(passages, offsets, lexicon)
+    _check_lexicon(contents)
     return write_generation_with_index(
-        folder,
-        make_faiss_index(passage_vectors, ann),
-        model=model,
-        passages=passages,
-        passage_vectors=passage_vectors,
-        sentence_vectors=sentence_vectors,
-        offsets=offsets,
-        lexicon=lexicon,
-        documents=documents,
-        corpus_fingerprint=corpus_fingerprint,
-        settings_fingerprint=settings_fingerprint,
-        ann=ann,
-        passage_dictionary=passage_dictionary,
+        folder, contents, make_faiss_index(contents.passage_vectors, ann), ann
     )
 
 
 def write_generation_with_index(
-    folder: Path,
-    dense_index: faiss.Index,
-    *,
-    model: str,
-    passages: Sequence[Passage],
-    passage_vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
-    offsets: np.ndarray,
-    lexicon: Lexicon,
-    documents: dict[str, dict[str, str]],
-    corpus_fingerprint: str,
-    settings_fingerprint: str,
-    ann: AnnSettings,
-    passage_dictionary: bytes | None = None,
+    folder: Path, contents: GenerationContents, dense_index: faiss.Index, ann: AnnSettings
 ) -> Manifest:
-    """``write_generation`` with ``dense_index``, the FAISS index of ``passage_vectors`` built
+    """``write_generation`` with ``dense_index``, the FAISS index of the passage vectors built
     before (``make_faiss_index``; the scale benchmark reads one it saved)."""
+    c = contents
     partial = start_generation(folder)
     try:
-        _check_lexicon(passages, offsets, lexicon)
-        write_passages(partial, passages, dictionary=passage_dictionary)
-        _write_documents(partial, documents)
-        write_vectors(partial, dense_index, passage_vectors, ann)
+        _check_lexicon(c)
+        write_passages(partial, c.passages, dictionary=c.passage_dictionary)
+        _write_documents(partial, c.documents)
+        write_vectors(partial, dense_index, c.passage_vectors, ann)
         sentence_codec = write_sentence_vectors(
             partial,
-            sentence_vectors,
-            compact=ann.compact_sentences(len(passages), len(sentence_vectors)),
+            c.sentence_vectors,
+            compact=ann.compact_sentences(len(c.passages), len(c.sentence_vectors)),
             code_bytes=ann.sentence_pq_bytes,
         )
-        np.save(partial / "offsets.npy", offsets.astype(np.int64))
-        lexicon.save(partial / "lexicon")
+        np.save(partial / "offsets.npy", c.offsets.astype(np.int64))
+        c.lexicon.save(partial / "lexicon")
         manifest = Manifest(
-            model=model,
-            dimension=int(passage_vectors.shape[1]),
-            passage_count=len(passages),
-            sentence_count=len(sentence_vectors),
-            document_count=len(documents),
-            corpus_fingerprint=corpus_fingerprint,
-            settings_fingerprint=settings_fingerprint,
+            model=c.model,
+            dimension=int(c.passage_vectors.shape[1]),
+            passage_count=len(c.passages),
+            sentence_count=len(c.sentence_vectors),
+            document_count=len(c.documents),
+            corpus_fingerprint=c.corpus_fingerprint,
+            settings_fingerprint=c.settings_fingerprint,
             built_at=time.time(),
             faiss_type=type(dense_index).__name__,
             files=file_entries(partial),
@@ -158,12 +133,15 @@ def write_generation_with_index(
         discard_generation(partial)
         raise
     remove_other_generations(folder, keep=name)
-    logger.info("Index generation %s written: %d passages", name, len(passages))
+    logger.info("Index generation %s written: %d passages", name, len(c.passages))
     return manifest
 
 
-def _check_lexicon(passages: Sequence[Passage], offsets: np.ndarray, lexicon: Lexicon) -> None:
-    if lexicon.size != len(passages) or lexicon.sentence_count != int(offsets[-1]):
+def _check_lexicon(contents: GenerationContents) -> None:
+    lexicon = contents.lexicon
+    if lexicon.size != len(contents.passages) or lexicon.sentence_count != int(
+        contents.offsets[-1]
+    ):
         raise ValueError("the keyword index was built from other passages")
 
 

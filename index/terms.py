@@ -47,7 +47,7 @@ def analyse_passage(passage: Passage) -> tuple[list[str], list[int]]:
 
 
 def bigram_pairs(text: str) -> list[tuple[str, str]]:
-    """Adjacent stemmed words (stop words kept), as ``keyword.bigram_tokens`` pairs them."""
+    """Adjacent stemmed words, stop words kept (so phrases do not bridge over them)."""
     stems = _stemmer().stemWords(_words(text))
     return list(itertools.pairwise(stems))
 

@@ -20,8 +20,10 @@ from bot.app import ALLOWED_UPDATES, build_application
 from bot.config import Config, load_config
 from bot.gap_recorder import GapRecorder
 from bot.jobs import Reindexer
+from bot.runtime import reindex
 from bot.services import Services
 from bot.state import StateStore
+from index.build_report import BuildReport, ProgressFn
 from index.embedder import Embedder
 from index.engine import Engine
 from index.store import IndexStore
@@ -62,13 +64,24 @@ def make_config(
     )
 
 
+class SharedModelBuild:
+    """Reindexes in this process with the session's model (an ``IndexBuild``), so tests do not
+    load a second model in a child process."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def __call__(self, config: Config, progress: ProgressFn) -> BuildReport:
+        return reindex(config, lambda: self.embedder, progress)
+
+
 def make_services(config: Config, engine: Engine, embedder: Embedder) -> Services:
     """Services as ``serve`` builds them, with the session's model for reindexing too."""
     services = Services(
         config=config, state=StateStore(config.chat.state_path), engine=engine, embedder=embedder
     )
     services.reindexer = Reindexer(
-        config, services.install, load_embedder=lambda: embedder, metrics=services.metrics
+        config, services.install, build=SharedModelBuild(embedder), metrics=services.metrics
     )
     services.gaps = GapRecorder.open(
         config, lambda: services.embedder, health=services.state.health

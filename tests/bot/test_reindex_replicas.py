@@ -18,6 +18,7 @@ from bot.storage import Database, open_database
 from bot.storage.postgres_engine import lock_key
 from index.embedder import Embedder
 from index.store import IndexStore
+from tests.bot.conftest import SharedModelBuild
 from tests.conftest import EMBEDDING
 
 pytestmark = pytest.mark.slow
@@ -49,7 +50,7 @@ async def test_one_reindex_at_a_time_across_replicas(
         }
     )
     installed: list[IndexStore] = []
-    reindexer = Reindexer(config, installed.append, load_embedder=lambda: embedder)
+    reindexer = Reindexer(config, installed.append, build=SharedModelBuild(embedder))
     database: Database = open_database(postgres_url, "unused")
     reindexer.database = database
     try:

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.build import keyword_text
+from index.build_vectors import embedding_text
 from index.chunking import chunk_document
 from index.documents import scan_corpus
-from index.keyword import bigram_tokens, tokenize
+from index.keyword import tokenize
 from index.lexicon import Lexicon
 from index.passage_blocks import PassageList, reuse_dictionary, write_passages
 from index.passages import Passage
@@ -65,6 +65,11 @@ def passages() -> list[Passage]:
     return found
 
 
+def bigram_tokens(text: str) -> list[str]:
+    """Adjacent stemmed words as "a_b" tokens, for bm25s."""
+    return [f"{a}_{b}" for a, b in bigram_pairs(text)]
+
+
 def _bm25(tokens: list[list[str]]) -> bm25s.BM25:
     model = bm25s.BM25(k1=0.7, b=0.6, method="lucene")
     model.index([t or [""] for t in tokens], show_progress=False)
@@ -74,9 +79,9 @@ def _bm25(tokens: list[list[str]]) -> bm25s.BM25:
 def _reference(passages: list[Passage], question: str) -> tuple[np.ndarray, ...]:
     """Passage, sentence and word-pair BM25 as the format-3 index computed them (bm25s)."""
     words, pairs = tokenize(question), bigram_tokens(question)
-    passage = _bm25([tokenize(keyword_text(p)) for p in passages])
+    passage = _bm25([tokenize(embedding_text(p)) for p in passages])
     sentence = _bm25([tokenize(f"{p.title} {s}") for p in passages for s in p.sentences])
-    pair = _bm25([bigram_tokens(keyword_text(p)) for p in passages])
+    pair = _bm25([bigram_tokens(embedding_text(p)) for p in passages])
     zeros = np.zeros(len(passages), np.float32)
     return (
         passage.get_scores(words) if words else zeros,

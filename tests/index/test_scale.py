@@ -17,7 +17,7 @@ from index.engine import Engine
 from index.lexicon import Lexicon
 from index.passages import Passage
 from index.settings import BuildSettings
-from index.store import IndexStore, write_generation
+from index.store import GenerationContents, IndexStore, write_generation
 from index.terms import LexiconParts
 from index.vector_index import make_faiss_index
 from tests.conftest import CORPUS
@@ -82,8 +82,7 @@ def test_compact_store_round_trip(tmp_path: Path, story_engine: Engine) -> None:
         for i, row in enumerate(picks)
     ]
     offsets = np.arange(count + 1, dtype=np.int64) * per
-    write_generation(
-        tmp_path,
+    contents = GenerationContents(
         model="test-model",
         passages=passages,
         passage_vectors=passage_vectors,
@@ -93,9 +92,9 @@ def test_compact_store_round_trip(tmp_path: Path, story_engine: Engine) -> None:
         documents={f"doc{i}": {"title": "Title"} for i in range(count // 10)},
         corpus_fingerprint="x",
         settings_fingerprint="y",
-        hnsw_above=1000,
-        ann=AnnSettings(hnsw_above=1000, sentence_pq_above=1000, rescore_below=10**9),
     )
+    ann = AnnSettings(hnsw_above=1000, sentence_pq_above=1000, rescore_below=10**9)
+    write_generation(tmp_path, contents, ann)
     store = IndexStore.load(tmp_path, "test-model")
     assert store.manifest.faiss_type == "IndexHNSWSQ"
     assert store.manifest.sentence_codec == "pq"
