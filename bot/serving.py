@@ -98,17 +98,7 @@ async def serve(
         await runner.setup()
         await web.TCPSite(runner, config.web.host, config.web.port).start()
         logger.info("Web server on http://%s:%d", config.web.host, config.web.port)
-    tasks = [
-        asyncio.create_task(prune_regularly(config, state, inbox, services.gaps), name="pruner")
-    ]
-    if parse_digest(config.gaps.digest) is not None:
-        tasks.append(
-            asyncio.create_task(
-                gap_commands.digest_regularly(application, services), name="gap-digest"
-            )
-        )
-    if watch:  # serve --watch: reindex when documents are dropped into corpus/
-        tasks.append(asyncio.create_task(watch_and_reindex(config, services.reindexer, stop)))
+    tasks = _background_tasks(application, services, inbox, stop, watch=watch)
     try:
         await _load(services)
         async with application:
@@ -126,6 +116,33 @@ async def serve(
             await asyncio.to_thread(db.close)
         await asyncio.to_thread(services.gaps.close)
         logger.info("Stopped")
+
+
+def _background_tasks(
+    application: BotApplication,
+    services: Services,
+    inbox: Inbox,
+    stop: asyncio.Event,
+    *,
+    watch: bool,
+) -> list[asyncio.Task[None]]:
+    """What runs beside the updates: pruning, the weekly gap digest (when set), and with
+    ``serve --watch`` the corpus watcher."""
+    config = services.config
+    tasks = [
+        asyncio.create_task(
+            prune_regularly(config, services.state, inbox, services.gaps), name="pruner"
+        )
+    ]
+    if parse_digest(config.gaps.digest) is not None:
+        tasks.append(
+            asyncio.create_task(
+                gap_commands.digest_regularly(application, services), name="gap-digest"
+            )
+        )
+    if watch:  # serve --watch: reindex when documents are dropped into corpus/
+        tasks.append(asyncio.create_task(watch_and_reindex(config, services.reindexer, stop)))
+    return tasks
 
 
 async def _tell_damaged(
