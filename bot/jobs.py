@@ -168,7 +168,7 @@ class Reindexer:
             return
         while True:
             hold = self.database.hold(REINDEX_LOCK)
-            if await asyncio.to_thread(hold.__enter__):
+            if await asyncio.to_thread(hold.__enter__) is not None:
                 break
             await asyncio.to_thread(hold.__exit__, None, None, None)
             if not wait:

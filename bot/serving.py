@@ -33,6 +33,7 @@ from .i18n import Notice
 from .inbox import DurableQueue, Inbox
 from .index_watch import IndexWatcher
 from .jobs import ReindexJob
+from .polling_leader import poll_while_elected
 from .redact import install_token_filter, url_password
 from .runtime import make_embedder, open_engine
 from .services import Services
@@ -205,9 +206,24 @@ async def _take_updates(
     if application.post_init is not None:  # run_polling and run_webhook would call it
         await application.post_init(application)
     await application.start()
-    await replay_inbox(application)
+    # Replicas sharing the state in PostgreSQL poll one at a time: the elected one replays the
+    # inbox when it takes over (another replica may be answering it now).
+    elected = not webhook and bool(config.state.url)
+    if not elected:
+        await replay_inbox(application)
     index_watcher = _watch_index(application, services)
-    if webhook:
+    election: asyncio.Task[None] | None = None
+    if elected:
+        election = asyncio.create_task(
+            poll_while_elected(
+                services.state.db,
+                functools.partial(_replay_and_poll, application, services),
+                functools.partial(_stop_polling, application),
+                stop,
+            ),
+            name="poller-election",
+        )
+    elif webhook:
         await application.bot.set_webhook(
             config.web.webhook_url,
             secret_token=config.webhook_secret.get(),
@@ -215,12 +231,10 @@ async def _take_updates(
         )
         logger.info("Webhook registered; taking updates at %s", config.web.webhook_path)
     else:
-        assert application.updater is not None  # built with one unless in webhook mode
-        await application.updater.start_polling(
-            allowed_updates=ALLOWED_UPDATES, error_callback=_polling_error(services)
-        )
-        logger.info("Polling for updates")
+        await _start_polling(application, services)
     await stop.wait()
+    if election is not None:
+        await election
     index_watcher.cancel()
     logger.info("Stopping: no new updates; finishing the replies in flight")
     stop_accepting(web_app)
@@ -229,10 +243,28 @@ async def _take_updates(
             await application.bot.delete_webhook()
         except TelegramError as exc:
             logger.warning("Could not remove the webhook: %s", exc)
-    elif application.updater is not None:
-        await application.updater.stop()
+    else:
+        await _stop_polling(application)
     await services.reindexer.wait()
     await application.stop()
+
+
+async def _start_polling(application: BotApplication, services: Services) -> None:
+    assert application.updater is not None  # built with one unless in webhook mode
+    await application.updater.start_polling(
+        allowed_updates=ALLOWED_UPDATES, error_callback=_polling_error(services)
+    )
+    logger.info("Polling for updates")
+
+
+async def _replay_and_poll(application: BotApplication, services: Services) -> None:
+    await replay_inbox(application)
+    await _start_polling(application, services)
+
+
+async def _stop_polling(application: BotApplication) -> None:
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
 
 
 def _watch_index(application: BotApplication, services: Services) -> asyncio.Task[None]:

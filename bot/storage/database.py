@@ -11,7 +11,7 @@ Everything here blocks: the bot calls it from worker threads.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -72,12 +72,13 @@ class Database(abc.ABC):
         PostgreSQL: a transaction-level advisory lock)."""
 
     @abc.abstractmethod
-    def hold(self, name: str) -> AbstractContextManager[bool]:
+    def hold(self, name: str) -> AbstractContextManager[Callable[[], bool] | None]:
         """Try to take the lock called ``name`` for as long as the block runs, without waiting:
-        True when taken, False when another process holds it. PostgreSQL: a session-level
-        advisory lock on a connection of its own, released when the block ends or when the
-        process holding it dies. SQLite: always True (one machine; the file locks of whatever
-        the lock guards do the rest)."""
+        None when another process holds it; else a check that it is still held (False once
+        the database lost the session that holds it). PostgreSQL: a session-level advisory
+        lock on a connection of its own, released when the block ends or when the process
+        holding it dies. SQLite: always taken (one machine; the file locks of whatever the lock
+        guards do the rest)."""
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import psycopg
@@ -26,6 +26,13 @@ __all__ = ["PostgresDatabase", "lock_key"]
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 30.0  # the pool's first connection at start, and a free one later
+# A held lock's session is given up as dead after about 5 + 3 x 2 = 11 s of silence, by the
+# server (these settings, for that session) and by the holder (the same, on its side).
+_SERVER_KEEPALIVES = (
+    ("tcp_keepalives_idle", 5),
+    ("tcp_keepalives_interval", 2),
+    ("tcp_keepalives_count", 3),
+)
 
 
 @functools.lru_cache(maxsize=512)
@@ -37,6 +44,19 @@ def _placeholders(sql: str) -> str:
 def lock_key(name: str) -> int:
     """A lock's name as a signed 64-bit advisory lock key (stable across processes)."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def _alive(connection: psycopg.Connection[tuple[object, ...]]) -> Callable[[], bool]:
+    """Whether ``connection``'s session (and so the lock it holds) is still there."""
+
+    def check() -> bool:
+        try:
+            connection.execute("SELECT 1")
+        except psycopg.Error:
+            return False
+        return True
+
+    return check
 
 
 def _result(cursor: psycopg.Cursor[tuple[object, ...]]) -> Result:
@@ -89,16 +109,26 @@ class PostgresDatabase(Database):
         tx.run("SELECT pg_advisory_xact_lock(?)", (lock_key(name),))
 
     @contextmanager
-    def hold(self, name: str) -> Iterator[bool]:
-        # A connection of its own: the lock may be held for minutes (a reindex), which a pooled
-        # connection should not be; closing it releases the lock.
+    def hold(self, name: str) -> Iterator[Callable[[], bool] | None]:
+        # A connection of its own: the lock may be held for minutes or for the life of the
+        # process, which a pooled connection should not be; closing it releases the lock.
+        # Keepalives both ways: a holder whose machine vanished loses the lock within about
+        # 11 s, and a holder cut off from the server learns as soon that its session is gone.
         with psycopg.connect(
-            self._url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT_SECONDS)
+            self._url,
+            autocommit=True,
+            connect_timeout=int(CONNECT_TIMEOUT_SECONDS),
+            keepalives=1,
+            keepalives_idle=5,
+            keepalives_interval=2,
+            keepalives_count=3,
         ) as connection:
+            for setting, value in _SERVER_KEEPALIVES:
+                connection.execute(f"SET {setting} = {value}")
             row = connection.execute(
                 "SELECT pg_try_advisory_lock(%s)", (lock_key(name),)
             ).fetchone()
-            yield bool(row and row[0])
+            yield _alive(connection) if row and row[0] else None
 
     def close(self) -> None:
         self._pool.close()

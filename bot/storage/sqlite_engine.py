@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -60,8 +60,8 @@ class SqliteDatabase(Database):
         """Nothing more to take: a transaction holds the file's only write lock already."""
 
     @contextmanager
-    def hold(self, name: str) -> Iterator[bool]:
-        yield True
+    def hold(self, name: str) -> Iterator[Callable[[], bool] | None]:
+        yield lambda: True
 
     def close(self) -> None:
         with self._lock:
