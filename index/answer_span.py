@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .followup import strip_connective
 from .keyword import content_terms
 
 __all__ = ["KIND_MARGINS", "MAX_SENTENCE", "Span", "answer_span", "span_kind"]
@@ -93,8 +94,7 @@ class Span:
 
 def span_kind(question: str) -> str:
     """ "time", "number", "name" or "" (no phrase is picked out) for a question."""
-    q = question.strip()[:500]
-    q = re.sub(r"^(?:and|but|so|also|ok|okay|then)\b[\s,]*", "", q, flags=re.IGNORECASE)
+    q = strip_connective(question.strip()[:500])
     for kind, pattern in _QUESTION_KIND:
         if pattern.search(q):
             return kind
