@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.admin_html import documents_html, health_html
+from bot.admin_html import documents_html, health_html, login_page
 from bot.admin_page import AdminPage
 from bot.config import load_config
 from bot.services import Services
@@ -293,3 +293,8 @@ async def test_the_page_charts_the_feedback_of_the_last_days(admin_page: Page) -
     page = await admin_page.page()
     assert '<b id="helpful">2</b>' in page and '<b id="not-helpful">1</b>' in page
     assert page.count("<rect ") == 2  # today's two bars, up and down
+
+
+def test_without_an_admin_token_the_page_says_how_to_set_one() -> None:
+    page = login_page("csrf", "", "nonce", configured=False)
+    assert "STORYBOT_ADMIN_TOKEN" in page and 'id="token"' not in page
