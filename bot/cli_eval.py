@@ -6,10 +6,14 @@ import argparse
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cli_progress import Progress
 from .config import Config
-from .eval_report import as_dict, format_conversations, format_eval, plot_recall
+from .eval_report import as_dict, format_conversations, format_eval, format_gate, plot_recall
+
+if TYPE_CHECKING:
+    from index.engine import Engine
 
 __all__ = ["add_commands"]
 
@@ -117,17 +121,33 @@ def _eval_conversations(args: argparse.Namespace, config: Config) -> int:
             results = play_sessions(
                 sessions, engines, config.retrieval.top_k, lambda n: progress("turns", n, total)
             )
+            gate = _squad_gate(args, engines.get("squad"))
         finally:
             progress.close()
     figures = report(results)
     if args.json:
         turns = [as_dict(r) for r in results]
-        print(
-            json.dumps({"figures": figures, "turns": turns} if args.turns else figures, indent=2)
-        )
+        out: dict[str, object] = {"figures": figures, "turns": turns} if args.turns else figures
+        print(json.dumps({**out, "gate": gate} if gate else out, indent=2))
     else:
         print(format_conversations(figures))
+        if gate:
+            print("\n".join(format_gate(gate)))
     return 0
+
+
+def _squad_gate(args: argparse.Namespace, engine: Engine | None) -> dict[str, object] | None:
+    """With ``--gate``, the gate's and the confidence's figures on the data set's questions."""
+    from index.eval_data import load_questions
+    from index.gate_eval import evaluate_gate
+
+    if not args.gate or engine is None:
+        return None
+    data = Path(args.data_dir)
+    questions = load_questions(
+        Path(args.questions) if args.questions else data / "questions.jsonl", args.limit
+    )
+    return evaluate_gate(engine, questions, _lines(Path(args.everyday)))
 
 
 def _lines(path: Path) -> list[str]:

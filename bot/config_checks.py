@@ -83,6 +83,8 @@ def _check_retrieval(config: Config) -> None:
             f"Config 'retrieval.hedge' ({retrieval.hedge}) and 'retrieval.gate' "
             f"({retrieval.gate}) must satisfy 0 <= hedge <= gate <= 1."
         )
+    if not 0 <= retrieval.decline <= 1:
+        raise ConfigError(f"Config 'retrieval.decline' ({retrieval.decline}) must be from 0 to 1.")
     if not 0 < retrieval.duplicate_overlap <= 1:
         raise ConfigError(
             f"Config 'retrieval.duplicate_overlap' must be above 0 and at most 1, not "

@@ -59,6 +59,7 @@ RETRIEVAL_KEYS = (
     "date_margin",
     "gate",
     "hedge",
+    "decline",
     "type_weight",
     "definition_weight",
     "answer_sentences",

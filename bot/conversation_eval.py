@@ -5,7 +5,6 @@ rewrite and the question asked alone."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from index.engine import Engine
+from index.gate_eval import split_of
 from index.passages import Answer
 
 from .conversation import continued_answer, history_of
@@ -70,12 +70,8 @@ class TurnResult:
     rewrite_right: bool  # its self-contained rewrite asked alone
     cites_earlier_topic: bool  # a switch turn citing an earlier topic's article first
     passage_right: bool  # the first cited passage is a gold passage
-
-
-def split_of(sid: str) -> str:
-    """The half a session belongs to: rules are fitted on ``fit`` and reported on
-    ``held_out``, by a hash of the id so that the halves never change."""
-    return "fit" if hashlib.sha256(sid.encode()).digest()[0] % 2 == 0 else "held_out"
+    confidence: float  # the engine's probability that the reply is right
+    signals: tuple[float, ...]  # what it was computed from (index/answer_confidence.py)
 
 
 def _turn(record: dict[str, Any], count: int) -> SessionTurn:
@@ -227,8 +223,9 @@ def _play(
                 rewrite_right=_is_right(asked_alone(session.corpus, turn.rewrite), turn),
                 cites_earlier_topic=turn.kind == "switch"
                 and first_cited in earlier_articles - gold_articles,
-                passage_right=answer.found
-                and answer.hits[0].passage.doc_id in turn.passage_ids,
+                passage_right=answer.found and answer.hits[0].passage.doc_id in turn.passage_ids,
+                confidence=round(answer.confidence, 4),
+                signals=answer.signals.values() if answer.signals else (),
             )
         )
         earlier_articles |= gold_articles

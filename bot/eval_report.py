@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .conversation_eval import TurnResult
 
-__all__ = ["as_dict", "format_conversations", "format_eval", "plot_recall"]
+__all__ = ["as_dict", "format_conversations", "format_eval", "format_gate", "plot_recall"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,40 @@ def format_conversations(figures: dict[str, Any]) -> str:
             f"{f['right_but_hedged']:.3f}; out of scope declined {f['out_of_scope_declined']:.3f}"
         )
     return "\n".join(lines)
+
+
+def format_gate(gate: dict[str, Any]) -> list[str]:
+    """The relevance gate's curve and the answer confidence's figures, as lines."""
+    lines = [
+        "",
+        f"not-found gate ({gate['questions']} questions asked with and without "
+        f"their article, {gate['everyday']} everyday questions):",
+        f"{'threshold':>9} {'false not-found':>16} {'false answer':>13} {'everyday answered':>18}",
+    ]
+    for row in gate["curve"]:
+        mark = "  <- hedge" if row["threshold"] == gate["hedge"]["threshold"] else ""
+        lines.append(
+            f"{row['threshold']:>9.2f} {row['false_not_found']:>16.3f} "
+            f"{row['false_answer']:>13.3f} {row['false_answer_everyday']:>18.3f}{mark}"
+        )
+    conf = gate["confidence"]
+    lines += ["", f"confidence (gate {conf['gate']}, decline {conf['decline']}):"]
+    for part in ("all", "held_out"):
+        f = conf[part]
+        lines.append(
+            f"  {part:<8} unhedged answers right {f['unhedged_right']:.3f}; right answers hedged "
+            f"{f['right_hedged']:.3f}; out of scope declined {f['out_of_scope_declined']:.3f}; "
+            f"answerable declined {f['answerable_declined']:.3f}"
+        )
+    lines.append(f"  everyday questions declined {conf['everyday_declined']:.3f}")
+    lines.append("  held-out curve:   gate  unhedged right  right hedged")
+    for row in conf["curve"]:
+        mark = "  <- gate" if row["gate"] == conf["gate"] else ""
+        lines.append(
+            f"{'':>18}{row['gate']:>5.2f} {row['unhedged_right']:>15.3f} "
+            f"{row['right_hedged']:>13.3f}{mark}"
+        )
+    return lines
 
 
 def plot_recall(result: dict[str, Any], path: Path) -> None:
@@ -92,6 +126,14 @@ def format_eval(result: dict[str, Any]) -> str:
                 f"{'':<8} answer phrase in bold for {f['phrase_coverage']:.3f} of answers: "
                 f"EM {f['phrase_em']:.3f}, F1 {f['phrase_f1']:.3f}"
             )
+        for point in f.get("phrase_curve", ()):
+            m = point["margins"]
+            margins = " / ".join("never" if m[k] is None else f"{m[k]:g}" for k in m)
+            mark = "  <- shipped" if point["shipped"] else ""
+            lines.append(
+                f"{'':<10} margins {margins:<15} coverage {point['coverage']:.3f}  "
+                f"EM {point['em']:.3f}  F1 {point['f1']:.3f}{mark}"
+            )
     if "followups" in result:
         lines += [
             "",
@@ -105,24 +147,7 @@ def format_eval(result: dict[str, Any]) -> str:
                 f"{f['without_context_answer']:.3f}  added {f['context_added']:.3f}"
             )
     if "gate" in result:
-        gate = result["gate"]
-        lines += [
-            "",
-            f"not-found gate ({gate['questions']} questions asked with and without "
-            f"their article, {gate['everyday']} everyday questions):",
-            f"{'threshold':>9} {'false not-found':>16} {'false answer':>13} "
-            f"{'everyday answered':>18}",
-        ]
-        for row in gate["curve"]:
-            mark = ""
-            if row["threshold"] == gate["gate"]["threshold"]:
-                mark = "  <- gate"
-            elif row["threshold"] == gate["hedge"]["threshold"]:
-                mark = "  <- hedge"
-            lines.append(
-                f"{row['threshold']:>9.2f} {row['false_not_found']:>16.3f} "
-                f"{row['false_answer']:>13.3f} {row['false_answer_everyday']:>18.3f}{mark}"
-            )
+        lines += format_gate(result["gate"])
     lines.append("")
     lines.append("answer = share of questions whose gold answer is in the first answer sentence;")
     lines.append("latency = dense: embed + FAISS; bm25: BM25 alone; hybrid: the whole engine.")

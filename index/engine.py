@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .answer_confidence import AnswerSignals, answer_confidence, in_scope, tier
 from .answer_span import answer_span
 from .encoder import QueryEncoder
 from .followup import Turn, contextualize, reading, strip_connective, with_context
@@ -27,7 +28,6 @@ from .ranking import (
     Features,
     answer_type,
     collapse_duplicates,
-    confidence,
     coverage,
     fuse,
     matches_answer_type,
@@ -63,6 +63,20 @@ class Retrieval:
     spans: dict[int, range] = field(default_factory=dict, repr=False)
     # The sentence BM25 that counts as 1 when sentences are scored (0: the best sentence's).
     sentence_bm25_scale: float = 0.0
+    # How many of the dense and keyword sides rank the best passage first on their own (0..2).
+    agreement: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Chosen:
+    """How the first answer sentence was chosen (the answer's confidence reads it)."""
+
+    score: float
+    margin: float  # over the next candidate sentence
+    cosine: float
+    typed: bool
+    kind: str
+    rank: int  # of its passage among the best
 
 
 @dataclass(slots=True)
@@ -217,6 +231,10 @@ class Engine:
             sentence_bm25,
             sentence_cos.astype(np.float32),
             {rows[i]: range(int(starts[i]), int(starts[i + 1])) for i in kept},
+            agreement=float(
+                (int(np.argmax(features.dense)) == best)
+                + (int(np.argmax(features.keyword)) == best)
+            ),
         )
 
     def _candidates(
@@ -335,24 +353,43 @@ class Engine:
             ((1 - weight) * old + weight * cosine).astype(np.float32),
             {r: range(int(starts[i]), int(starts[i + 1])) for i, r in enumerate(rows)},
             sentence_bm25_scale=1.0,  # both sides are already on a 0..1 scale
+            agreement=found.agreement,
         )
 
     def compose(self, question: str, query: str, found: Retrieval) -> Answer:
-        """The Answer for retrieved passages: "not found" below the gate, else cited sentences."""
-        level = confidence(found.relevance, self.settings) if found.hits else "none"
+        """The Answer for retrieved passages: "not found" below the gate, else cited sentences,
+        said to be sure or not by the answer's confidence (``answer_confidence``)."""
+        settings = self.settings
+        if not found.hits or found.relevance < settings.hedge:
+            return self._not_found(question, query, found)
+        sentences, chosen = self._answer_sentences(self._store, question, query, found)
+        span = answer_span(question, sentences[0].text)
+        signals = AnswerSignals(
+            relevance=found.relevance,
+            sentence_score=chosen.score,
+            sentence_margin=chosen.margin,
+            sentence_cosine=chosen.cosine,
+            sentence_coverage=coverage(
+                question_weights(query), set(text_terms(sentences[0].text))
+            ),
+            typed=float(chosen.typed),
+            kind_asked=float(bool(chosen.kind)),
+            phrase=float(span is not None),
+            passage_margin=found.hits[0].score - found.hits[1].score
+            if len(found.hits) > 1
+            else 5.0,
+            lead_rank=float(chosen.rank),
+            follow_up=float(query != question.strip()),
+            agreement=found.agreement,
+            question_terms=float(len(content_terms(question))),
+        )
+        sure = answer_confidence(signals)
+        level = tier(sure, in_scope(signals), settings.gate, settings.decline)
         if level == "none":
-            return Answer(
-                question,
-                query,
-                False,
-                nearest_titles=self._nearest_titles(found),
-                relevance=found.relevance,
-            )
-        sentences = self._answer_sentences(self._store, question, query, found)
+            return self._not_found(question, query, found, sure)
         # The passage that holds the answer is cited first.
         lead = sentences[0].passage.passage_id
         hits = sorted(found.hits, key=lambda h: h.passage.passage_id != lead)
-        span = answer_span(question, sentences[0].text) if level == "sure" else None
         return Answer(
             question,
             query,
@@ -361,13 +398,26 @@ class Engine:
             tuple(hits),
             sure=level == "sure",
             relevance=found.relevance,
-            phrase=(span.start, span.end) if span else None,
+            phrase=(span.start, span.end) if span and level == "sure" else None,
+            confidence=sure,
+            signals=signals,
+        )
+
+    def _not_found(self, question: str, query: str, found: Retrieval, sure: float = 0.0) -> Answer:
+        return Answer(
+            question,
+            query,
+            False,
+            nearest_titles=self._nearest_titles(found),
+            relevance=found.relevance,
+            confidence=sure,
         )
 
     def _answer_sentences(
         self, store: IndexStore, question: str, query: str, found: Retrieval
-    ) -> list[AnswerSentence]:
-        """The sentences that best answer the question, from the best few passages.
+    ) -> tuple[list[AnswerSentence], _Chosen]:
+        """The sentences that best answer the question, from the best few passages, and how
+        the first was chosen.
 
         Each sentence is scored on its own (cosine, BM25 relative to the best candidate
         sentence, share of the question's words, expected answer type), less a penalty for
@@ -390,11 +440,12 @@ class Engine:
             keyword.append(found.sentence_bm25[span.start : span.stop])
             texts.extend(store.passages[row].sentences)
             owners.extend([rank] * len(span))
+        typed = np.array([matches_answer_type(t, question, kind) for t in texts], np.float32)
         scores = score_sentences(
             np.concatenate(cosines),
             np.concatenate(keyword),
             np.array([question_share(question_terms, text_terms(t)) for t in texts], np.float32),
-            np.array([matches_answer_type(t, question, kind) for t in texts], np.float32),
+            typed,
             settings,
             found.sentence_bm25_scale,
             settings.bare_type_weight if bare else None,
@@ -413,7 +464,15 @@ class Engine:
             ):
                 chosen.append(i)
         passage = found.hits[owners[best]].passage
-        return [AnswerSentence(texts[i], passage, float(scores[i])) for i in chosen]
+        runner_up = float(scores[order[1]]) if len(order) > 1 else 0.0
+        return [AnswerSentence(texts[i], passage, float(scores[i])) for i in chosen], _Chosen(
+            score=top,
+            margin=top - runner_up,
+            cosine=float(np.concatenate(cosines)[best]),
+            typed=bool(typed[best]),
+            kind=kind,
+            rank=owners[best],
+        )
 
     def _nearest_titles(self, found: Retrieval) -> tuple[str, ...]:
         titles = dict.fromkeys(h.passage.title for h in found.hits)

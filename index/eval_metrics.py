@@ -10,6 +10,8 @@ import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from .phrase_eval import PhraseCurve
+
 __all__ = [
     "MethodResult",
     "contains_answer",
@@ -35,6 +37,7 @@ class MethodResult:
     phrases: int = 0  # answers with a phrase in bold
     phrase_em: float = 0.0  # summed over those: exact match with a gold answer
     phrase_f1: float = 0.0  # and token F1 (SQuAD's normalisation)
+    curve: PhraseCurve = field(default_factory=PhraseCurve)  # the phrase under other margins
 
     def figures(self) -> dict[str, object]:
         n = max(len(self.ranks), 1)
@@ -57,6 +60,8 @@ class MethodResult:
             out["phrase_coverage"] = self.phrases / answered
             out["phrase_em"] = self.phrase_em / self.phrases
             out["phrase_f1"] = self.phrase_f1 / self.phrases
+        if self.curve.answered:
+            out["phrase_curve"] = self.curve.figures()
         return out
 
 

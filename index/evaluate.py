@@ -6,13 +6,10 @@ their figures (and latencies) compare fairly.
 
 from __future__ import annotations
 
-import functools
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-import numpy as np
 
 from .build import index_documents
 from .embedder import Embedder
@@ -26,8 +23,8 @@ from .eval_metrics import (
     recall_at,
     token_f1,
 )
+from .gate_eval import evaluate_gate
 from .keyword import tokenize
-from .passages import Passage
 from .settings import BuildSettings, RankingSettings
 from .store import IndexStore
 
@@ -121,12 +118,18 @@ def _measure(engine: Engine, q: EvalQuestion, results: dict[str, MethodResult]) 
         hybrid.not_found += 1
     elif answer.sentences and contains_answer(answer.sentences[0].text, q.answers):
         hybrid.answer_hits += 1
+    if answer.found and answer.sentences:
+        hybrid.curve.add(q.question, answer.sentences[0].text, q.answers, _phrase_match)
     if answer.phrase_text and q.answers:
         hybrid.phrases += 1
         hybrid.phrase_em += max(
             float(normalize_answer(answer.phrase_text) == normalize_answer(g)) for g in q.answers
         )
         hybrid.phrase_f1 += max(token_f1(answer.phrase_text, g) for g in q.answers)
+
+
+def _phrase_match(phrase: str, gold: str) -> tuple[float, float]:
+    return float(normalize_answer(phrase) == normalize_answer(gold)), token_f1(phrase, gold)
 
 
 def evaluate_followups(
@@ -171,52 +174,6 @@ def evaluate_followups(
             "context_added": merged / max(len(chosen), 1),
         }
     return figures
-
-
-def _article(doc_id: str) -> str:
-    return doc_id.split("#", 1)[0]
-
-
-def _in_articles(articles: set[str], passage: Passage) -> bool:
-    return _article(passage.doc_id) in articles
-
-
-def evaluate_gate(
-    engine: Engine, questions: Sequence[EvalQuestion], everyday: Sequence[str]
-) -> dict[str, object]:
-    """How well the relevance gate tells answerable from unanswerable questions.
-
-    Answerable: the data set's questions as they are. Unanswerable: the same questions with every
-    passage of their gold article hidden, plus everyday questions the corpus has nothing on.
-    Reports the error rates at the configured thresholds and along the curve.
-    """
-    answerable, unanswerable = [], []
-    for q in questions:
-        answerable.append(engine.retrieve(q.question, 1).relevance)
-        gold = {_article(p) for p in q.passage_ids}
-        hiding = engine.hiding(functools.partial(_in_articles, gold))
-        hidden = hiding.retrieve(q.question, 1)
-        unanswerable.append(hidden.relevance)
-    everyday_scores = [engine.retrieve(q, 1).relevance for q in everyday]
-    settings = engine.settings
-
-    def rates(threshold: float) -> dict[str, float]:
-        return {
-            "threshold": threshold,
-            "false_not_found": float(np.mean([s < threshold for s in answerable])),
-            "false_answer": float(np.mean([s >= threshold for s in unanswerable])),
-            "false_answer_everyday": float(np.mean([s >= threshold for s in everyday_scores]))
-            if everyday_scores
-            else 0.0,
-        }
-
-    return {
-        "questions": len(questions),
-        "everyday": len(everyday),
-        "gate": rates(settings.gate),
-        "hedge": rates(settings.hedge),
-        "curve": [rates(t) for t in (0.02, 0.05, 0.08, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)],
-    }
 
 
 def open_dataset_engine(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .answer_confidence import AnswerSignals
+
 
 @dataclass(frozen=True, slots=True)
 class Section:
@@ -89,6 +91,10 @@ class Answer:
     # The phrase of the first sentence that answers the question, as (start, end) in its text;
     # set only for a sure answer whose phrase stands out (index/answer_span.py).
     phrase: tuple[int, int] | None = None
+    # The probability that the first sentence answers the question (index/answer_confidence.py)
+    # and the signals it was computed from (None when not found).
+    confidence: float = 0.0
+    signals: AnswerSignals | None = None
 
     @property
     def phrase_text(self) -> str:

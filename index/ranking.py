@@ -18,7 +18,6 @@ __all__ = [
     "Features",
     "answer_type",
     "collapse_duplicates",
-    "confidence",
     "coverage",
     "fuse",
     "matches_answer_type",
@@ -146,15 +145,6 @@ def relevance(dense: float, sentence: float, covered: float) -> float:
     a, b, c = GATE_COEFFICIENTS
     logit = a * dense + b * sentence + c * covered + GATE_INTERCEPT
     return float(1.0 / (1.0 + np.exp(-logit)))
-
-
-def confidence(score: float, settings: RankingSettings) -> str:
-    """ "sure", "unsure" (answered, but said to be uncertain) or "none" (not found)."""
-    if score >= settings.gate:
-        return "sure"
-    if score >= settings.hedge:
-        return "unsure"
-    return "none"
 
 
 def question_share(question_terms: set[str], sentence_terms: Sequence[str]) -> float:

@@ -78,8 +78,9 @@ class RankingSettings:
     duplicate_cosine: float = 0.97  # passages closer than this to a better one are dropped
     duplicate_overlap: float = DUPLICATE_OVERLAP  # ... or repeating this share of its words
     date_margin: float = 0.5  # fused scores this close: the newer story's passage first
-    gate: float = 0.5  # below this probability that the best passage answers, say "not sure"
-    hedge: float = 0.08  # below this, "not found"; between hedge and gate, a hedged answer
+    gate: float = 0.5  # below this probability that the answer is right, say "not sure"
+    hedge: float = 0.08  # below this probability that the best passage answers, "not found"
+    decline: float = 0.4  # below this probability that the question is in scope, "not found"
     answer_sentences: int = 2  # at most this many sentences lead the reply
     context_margin: float = 0.25  # how much better a follow-up reading must be to be chosen
     # A follow-up's answer sentence: this share of its features from the question as typed,
