@@ -36,6 +36,7 @@ from index.eval_data import load_questions
 from index.eval_metrics import contains_answer
 from index.evaluate import open_dataset_engine
 from index.gate_eval import in_articles, split_of
+from index.ranking import RankingSettings
 
 CONVERSATIONS = Path(__file__).resolve().parent.parent / "evaluation" / "conversations"
 
@@ -139,6 +140,40 @@ def _probabilities(rows: list[dict[str, Any]], w: np.ndarray, b: float) -> np.nd
     return np.where([bool(r["signals"]) for r in rows], p, 0.0)
 
 
+def _relevance_gate(rows: list[dict[str, Any]], gate: float) -> tuple[float, ...]:
+    """The same figures with the tiers the relevance gate alone gave (before the model)."""
+    relevance = np.array(
+        [1 / (1 + np.exp(-r["signals"][0])) if r["signals"] else 0.0 for r in rows]
+    )
+    return _figures(rows, relevance, np.ones(len(rows)), gate, 0.0)
+
+
+def compare(rows: list[dict[str, Any]], models: dict[str, tuple[np.ndarray, float]]) -> None:
+    """Held-out and fit figures at the shipped thresholds, against the relevance gate alone."""
+    settings = RankingSettings()
+    print(
+        "\npart | unhedged right | right hedged | out of scope declined | answerable declined"
+        " | answerable right   (relevance gate alone -> with the model)"
+    )
+    for split in ("held_out", "fit"):
+        for name, sources in (
+            ("squad questions and hidden articles", ("squad", "squad_hidden")),
+            ("conversations, squad", ("conversation_squad",)),
+            ("conversations, story", ("conversation_story",)),
+        ):
+            part = [r for r in rows if r["split"] == split and r["source"] in sources]
+            before = _relevance_gate(part, settings.gate)
+            after = _figures(
+                part,
+                _probabilities(part, *models["right"]),
+                _probabilities(part, *models["scope"]),
+                settings.gate,
+                settings.decline,
+            )
+            pairs = " | ".join(f"{b:.3f} -> {a:.3f}" for b, a in zip(before, after, strict=True))
+            print(f"{split} {name} ({len(part)}) | {pairs}")
+
+
 def fit(args: argparse.Namespace) -> None:
     rows = [json.loads(line) for line in args.rows.read_text(encoding="utf-8").splitlines()]
     train = [r for r in rows if r["split"] == "fit" and r["signals"]]
@@ -150,6 +185,7 @@ def fit(args: argparse.Namespace) -> None:
         w, b = models[name]
         print(f"{name}: " + ", ".join(f"{n} {c:.3f}" for n, c in zip(SIGNALS, w, strict=True)))
         print(f"{name} intercept: {b:.3f}")
+    compare(rows, models)
     for split in ("fit", "held_out"):
         for source in [*sorted({str(r["source"]) for r in rows}), "all"]:
             part = [r for r in rows if r["split"] == split and source in ("all", r["source"])]

@@ -398,7 +398,7 @@ class Engine:
             tuple(hits),
             sure=level == "sure",
             relevance=found.relevance,
-            phrase=(span.start, span.end) if span and level == "sure" else None,
+            phrase=(span.start, span.end) if span else None,
             confidence=sure,
             signals=signals,
         )

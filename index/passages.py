@@ -86,10 +86,11 @@ class Answer:
     sentences: tuple[AnswerSentence, ...] = ()
     hits: tuple[Hit, ...] = ()
     nearest_titles: tuple[str, ...] = field(default=())  # when not found: what the corpus is about
-    sure: bool = True  # False: the best passage may not answer it, and the reply says so
+    sure: bool = True  # False: the answer may not be right, and the reply says so
     relevance: float = 0.0  # the gate's probability that the best passage answers
     # The phrase of the first sentence that answers the question, as (start, end) in its text;
-    # set only for a sure answer whose phrase stands out (index/answer_span.py).
+    # set only when a phrase of the kind asked for stands out (index/answer_span.py); a hedged
+    # answer keeps its phrase, under its "not sure" line.
     phrase: tuple[int, int] | None = None
     # The probability that the first sentence answers the question (index/answer_confidence.py)
     # and the signals it was computed from (None when not found).

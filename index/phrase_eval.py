@@ -1,5 +1,5 @@
 """The answer phrase's precision/coverage curve: the phrase ``answer_span`` would bold in each
-sure answer's first sentence under several margins (how far the best phrase must beat the next,
+answer's first sentence under several margins (how far the best phrase must beat the next,
 by kind), scored against the gold answers as SQuAD scores them. The shipped margins are
 ``answer_span.KIND_MARGINS``; the curve shows what looser and stricter ones would give."""
 
@@ -40,8 +40,8 @@ class PhraseCurve:
         answers: Sequence[str],
         match: Callable[[str, str], tuple[float, float]],
     ) -> None:
-        """One answered question; ``sentence`` is its first answer sentence when the answer is
-        sure (None: no phrase can be shown); ``match`` gives (EM, F1) of a phrase and a gold."""
+        """One answered question and its first answer sentence (None: no phrase can be shown);
+        ``match`` gives (EM, F1) of a phrase and a gold answer."""
         self.answered += 1
         kind = span_kind(question)
         if sentence is None or not kind or not answers:
