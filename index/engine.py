@@ -2,7 +2,8 @@
 
 Over 400 lines because it is one class on purpose: retrieval, the follow-up reading and the
 answer's composition share one Retrieval and one index generation per question; the pure
-decisions live in ``ranking``, ``followup``, ``answer_span`` and ``lexical_features``."""
+decisions live in ``ranking``, ``followup``, ``answer_span``, ``answer_confidence`` and
+``lexical_features``."""
 
 from __future__ import annotations
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .answer_confidence import AnswerSignals
+if TYPE_CHECKING:
+    from .answer_confidence import AnswerSignals
 
 
 @dataclass(frozen=True, slots=True)
