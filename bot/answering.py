@@ -142,7 +142,7 @@ async def answer_question(update: Update, context: Context, text: str) -> None:
         finally:
             typing.cancel()
         sent_id = await _send_answer(message, text_html, markup)
-        await asyncio.to_thread(svc.state.set_message_id, key, sent_id)
+        await asyncio.to_thread(_after_sending, svc, key, sent_id, answer, message, user_id)
     svc.metrics.questions.inc()
     if not answer.found:
         svc.metrics.not_found.inc()
@@ -193,8 +193,6 @@ def _prepare_answer(
     k = svc.config.retrieval.top_k
     with svc.metrics.retrieval_seconds.time():
         answer = engine.ask(question, history, k + MORE_SOURCES)
-    if svc.gaps is not None:  # not found or hedged: the gap report keeps the question
-        svc.gaps.record_answer(answer, chat_kind=chat_kind(message.chat.type), user_id=user_id)
     key = svc.state.add_answer(
         chat_id=message.chat_id,
         thread_id=thread_id,
@@ -218,6 +216,22 @@ def _prepare_answer(
     tr = translator(language)
     markup = answer_keyboard(key, shown, len(answer.hits) > k, tr) if answer.found else None
     return answer, key, text_html, markup
+
+
+def _after_sending(
+    svc: Services,
+    key: str,
+    sent_id: int,
+    answer: Answer,
+    message: Message,
+    user_id: int | None,
+) -> None:
+    """Once the answer is out (blocking, one trip to a thread): tie it to its message, and put
+    its question in the gap report when it was not found or hedged (after sending, so the
+    reply never waits for the report)."""
+    svc.state.set_message_id(key, sent_id)
+    if svc.gaps is not None:
+        svc.gaps.record_answer(answer, chat_kind=chat_kind(message.chat.type), user_id=user_id)
 
 
 def _history(

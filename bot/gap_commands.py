@@ -13,10 +13,13 @@ from telegram import Update
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import TelegramError
 
+from index.engine import Engine
+
 from .admin import admin_only
 from .context import BotApplication, Context
 from .formatting import shorten
 from .gap_closing import close_answered
+from .gap_recorder import GapRecorder
 from .gap_schedule import next_run, parse_digest
 from .gaps import Gap
 from .i18n import Notice, Translator, language_for, number, reply_language, translator
@@ -147,13 +150,17 @@ def watch_closing(
     services: Services,
     notify: Callable[[Notice], Awaitable[None]],
 ) -> None:
-    """After every new index generation, close the gaps it answers (in the background)."""
+    """After every new index generation, close the gaps it answers (in the background; one
+    pass at a time, so two quick reindexes never close, and announce, a question twice)."""
+    one_at_a_time = asyncio.Lock()
+
+    async def close(gaps: GapRecorder, engine: Engine) -> None:
+        async with one_at_a_time:
+            await close_answered(gaps, engine, notify)
 
     def installed(_store: object) -> None:
         if services.gaps is None or services.engine is None:
             return
-        application.create_task(
-            close_answered(services.gaps, services.engine, notify), name="close-gaps"
-        )
+        application.create_task(close(services.gaps, services.engine), name="close-gaps")
 
     services.index_listeners.append(installed)
