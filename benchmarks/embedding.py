@@ -1,12 +1,16 @@
 """Embedding speed and agreement of each backend and precision, against torch float32.
 
     .venv/bin/python -m benchmarks.embedding [--passages 200] [--runs 3] [--threads 2]
+    .venv/bin/python -m benchmarks.embedding --variants onnx-int8,e5-onnx-int8
 
 Embeds a sample of real squad_v11_dev passages (and their sentences) with every backend, the
-runs interleaved so that each run's ratio against torch float32 is measured under the same load
-(the machine is shared). Prints passages/s and tokens/s (min/median/max over runs), the ratio of
-medians, the latency of one short question (p50/p95), the cosine of each backend's vectors with
-torch float32 and how often the top-10 / top-1 neighbours of the questions agree with it, and,
+runs interleaved so that each run's ratio against the first variant (torch float32 by default)
+is measured under the same load (the machine is shared). A variant is ``backend-precision`` for
+the bundled MiniLM, ``e5-backend-precision`` for multilingual-e5-small; cosines and neighbour
+agreement are against the first variant of the same model. Prints passages/s and tokens/s
+(min/median/max over runs), the ratio of medians, the latency of one short question (p50/p95),
+the cosine of each backend's vectors with the reference and how often the top-10 / top-1
+neighbours of the questions agree with it, and,
 in a fresh process per backend, the time to import and load the model and the resident memory
 after embedding one question.
 """
@@ -26,18 +30,33 @@ import numpy as np
 
 from benchmarks.query_vectors import query_vectors as encode_all
 from index.embedder import Embedder
+from index.models import BUNDLED_MODEL, E5_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "squad_v11_dev"
-VARIANTS = [("torch", "float32"), ("torch", "bfloat16"), ("onnx", "float32"), ("onnx", "int8")]
+VARIANTS = ["torch-float32", "torch-bfloat16", "onnx-float32", "onnx-int8"]
+Variant = tuple[str, str, str]  # model, backend, precision
+
+
+def parse_variant(text: str) -> Variant:
+    """``onnx-int8`` (MiniLM) or ``e5-onnx-int8`` (multilingual-e5-small)."""
+    model = BUNDLED_MODEL
+    if text.startswith("e5-"):
+        model, text = E5_MODEL, text[3:]
+    backend, precision = text.split("-", 1)
+    return model, backend, precision
+
+
+def label(v: Variant) -> str:
+    return ("e5 " if v[0] == E5_MODEL else "") + v[1]
+
 
 _LOAD_SCRIPT = """
 import json, resource, sys, time
 t0 = time.perf_counter()
 from pathlib import Path
-from benchmarks.query_vectors import query_vectors as encode_all
 from index.embedder import Embedder
-e = Embedder(backend=sys.argv[1], precision=sys.argv[2], threads=int(sys.argv[3]),
+e = Embedder(sys.argv[5], backend=sys.argv[1], precision=sys.argv[2], threads=int(sys.argv[3]),
              onnx_cache=Path(sys.argv[4]))
 t1 = time.perf_counter()
 e.encode_query("Who won the game?")
@@ -76,20 +95,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--onnx-cache", type=Path, default=ROOT / "index" / "onnx")
-    parser.add_argument("--variants", default=",".join(f"{b}-{p}" for b, p in VARIANTS))
+    parser.add_argument("--variants", default=",".join(VARIANTS))
     args = parser.parse_args()
-    variants = [tuple(v.split("-", 1)) for v in args.variants.split(",")]
-    if variants[0] != ("torch", "float32"):
-        variants.insert(0, ("torch", "float32"))
+    variants = [parse_variant(v) for v in args.variants.split(",")]
+    first = variants[0]
+    # Each variant's vectors are compared with the first variant of its model.
+    reference = {v: next(r for r in variants if r[0] == v[0]) for v in variants}
 
     passages, sentences, questions = sample(args.passages, args.questions)
     models = {
-        v: Embedder(backend=v[0], precision=v[1], threads=args.threads, onnx_cache=args.onnx_cache)
+        v: Embedder(
+            v[0], backend=v[1], precision=v[2], threads=args.threads, onnx_cache=args.onnx_cache
+        )
         for v in variants
     }
-    base = models["torch", "float32"]
+    base = models[first]
     tokens = base.count_tokens(passages)
     sentence_tokens = base.count_tokens(sentences)
+    model_tokens = {v: models[v].count_tokens(passages) for v in variants}
     print(
         f"{len(passages)} passages ({tokens:,} tokens, {tokens / len(passages):.0f} per passage), "
         f"{len(sentences)} sentences ({sentence_tokens:,} tokens), {len(questions)} questions; "
@@ -97,25 +120,25 @@ def main() -> None:
     )
     for e in models.values():  # warm up
         e.encode_passages(passages[:16])
-    speed: dict[tuple[str, ...], list[float]] = {v: [] for v in variants}
-    sentence_speed: dict[tuple[str, ...], list[float]] = {v: [] for v in variants}
-    ratios: dict[tuple[str, ...], list[float]] = {v: [] for v in variants}
-    vectors: dict[tuple[str, ...], np.ndarray] = {}
+    speed: dict[Variant, list[float]] = {v: [] for v in variants}
+    sentence_speed: dict[Variant, list[float]] = {v: [] for v in variants}
+    ratios: dict[Variant, list[float]] = {v: [] for v in variants}
+    vectors: dict[Variant, np.ndarray] = {}
     for _ in range(args.runs):
-        run: dict[tuple[str, ...], float] = {}
+        run: dict[Variant, float] = {}
         for v, e in models.items():
             t0 = time.perf_counter()
             vectors[v] = e.encode_passages(passages)
             t1 = time.perf_counter()
             e.encode_passages(sentences)
             t2 = time.perf_counter()
-            run[v] = tokens / (t1 - t0)
+            run[v] = len(passages) / (t1 - t0)
             speed[v].append(len(passages) / (t1 - t0))
             sentence_speed[v].append(sentence_tokens / (t2 - t1))
         for v in variants:
-            ratios[v].append(run[v] / run["torch", "float32"])
+            ratios[v].append(run[v] / run[first])
 
-    latency: dict[tuple[str, ...], list[float]] = {v: [] for v in variants}
+    latency: dict[Variant, list[float]] = {v: [] for v in variants}
     query_vectors = {}
     for v, e in models.items():
         e.encode_query(questions[0])
@@ -125,17 +148,19 @@ def main() -> None:
             latency[v].append((time.perf_counter() - t0) * 1000)
         query_vectors[v] = encode_all(e, questions)
 
-    ref_top = np.argsort(-(query_vectors["torch", "float32"] @ vectors["torch", "float32"].T), 1)
     print()
     print(
-        "| backend | precision | passages/s min/med/max | tokens/s min/med/max | x fp32 "
-        "(median of per-run ratios) | sentences tok/s (med) | query p50 / p95 ms "
-        "| cosine min / mean | top-10 agree | top-1 agree |"
+        "| backend | precision | passages/s min/med/max | tokens/s min/med/max "
+        f"| x {label(first)} {first[2]} (median of per-run passages/s ratios) "
+        "| sentences tok/s (med) | query p50 / p95 ms | cosine min / mean "
+        "| top-10 agree | top-1 agree |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for v in variants:
-        tok = [s * tokens / len(passages) for s in speed[v]]
-        cos = (vectors[v] * vectors["torch", "float32"]).sum(axis=1)
+        ref = reference[v]
+        ref_top = np.argsort(-(query_vectors[ref] @ vectors[ref].T), 1)
+        tok = [s * model_tokens[v] / len(passages) for s in speed[v]]
+        cos = (vectors[v] * vectors[ref]).sum(axis=1)
         top = np.argsort(-(query_vectors[v] @ vectors[v].T), 1)
         agree10 = np.mean(
             [len(set(a[:10]) & set(b[:10])) / 10 for a, b in zip(top, ref_top, strict=True)]
@@ -143,7 +168,7 @@ def main() -> None:
         agree1 = float(np.mean(top[:, 0] == ref_top[:, 0]))
         lat = np.percentile(latency[v], [50, 95])
         print(
-            f"| {v[0]} | {v[1]} | {spread(speed[v])} | {spread(tok)} | "
+            f"| {label(v)} | {v[2]} | {spread(speed[v])} | {spread(tok)} | "
             f"{statistics.median(ratios[v]):.2f} | {statistics.median(sentence_speed[v]):,.0f} | "
             f"{lat[0]:.1f} / {lat[1]:.1f} | {cos.min():.4f} / {cos.mean():.5f} | "
             f"{agree10:.3f} | {agree1:.3f} |"
@@ -165,10 +190,11 @@ def main() -> None:
                     [
                         sys.executable,
                         str(script),
-                        v[0],
                         v[1],
+                        v[2],
                         str(args.threads),
                         str(args.onnx_cache),
+                        v[0],
                     ],
                     capture_output=True,
                     text=True,
@@ -184,7 +210,7 @@ def main() -> None:
             load = [r["load_s"] for r in rows]
             first = statistics.median(r["first_query_s"] for r in rows) * 1000
             print(
-                f"| {v[0]} | {v[1]} | {min(load):.2f} / {statistics.median(load):.2f} / "
+                f"| {label(v)} | {v[2]} | {min(load):.2f} / {statistics.median(load):.2f} / "
                 f"{max(load):.2f} | {first:.1f} "
                 f"| {statistics.median(r['rss_mb'] for r in rows):.0f} | {rows[0]['torch']} |"
             )

