@@ -158,4 +158,20 @@ def load_config(
         token=_read_token(config, environ, base),
         admin_token=Secret(environ.get("STORYBOT_ADMIN_TOKEN", "").strip()),
         webhook_secret=Secret(environ.get("STORYBOT_WEBHOOK_SECRET", "").strip()),
+        gaps_key=_gaps_key(environ),
     )
+
+
+GAPS_KEY_CHARS = 32
+
+
+def _gaps_key(environ: Mapping[str, str]) -> Secret:
+    """``STORYBOT_GAPS_KEY``: the gap report's hash key, shared by replicas (else each bot makes
+    one in a file beside its state); at least 32 characters. Its value is never echoed."""
+    key = environ.get("STORYBOT_GAPS_KEY", "").strip()
+    if key and len(key) < GAPS_KEY_CHARS:
+        raise ConfigError(
+            f"Environment variable 'STORYBOT_GAPS_KEY' must be at least {GAPS_KEY_CHARS} "
+            f"characters (a random secret, e.g. from `openssl rand -hex 32`), not {len(key)}."
+        )
+    return Secret(key)

@@ -210,6 +210,7 @@ class Config:
     token: Secret = field(default_factory=lambda: Secret(""))
     admin_token: Secret = field(default_factory=lambda: Secret(""))
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    gaps_key: Secret = field(default_factory=lambda: Secret(""))  # the gap report's user hashes
 
     @property
     def embedding_id(self) -> str:

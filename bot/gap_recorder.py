@@ -2,8 +2,9 @@
 feedback) and read back grouped into gaps (for /gaps, the digest, ``storybot gaps`` and the
 admin page).
 
-The asker's id is kept only as HMAC-SHA256 under a secret key made once, in a file beside the
-state file (``<state>.gaps.key``, readable by its owner only); the key is never logged.
+The asker's id is kept only as HMAC-SHA256 under a secret key: ``STORYBOT_GAPS_KEY`` (replicas
+sharing a PostgreSQL state share it), else one made once in a file beside the state file
+(``<state>.gaps.key``, readable by its owner only). The key is never logged.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ class GapRecorder:
         if config.state.url:
             source = database if database is not None else open_configured(config)
         store = GapStore(source, health=health, max_bytes=max_bytes, own=database is None)
-        return cls(store, load_key(key_path), encoder, config.gaps.threshold, config.embedding_id)
+        key = config.gaps_key.get().encode() if config.gaps_key else load_key(key_path)
+        return cls(store, key, encoder, config.gaps.threshold, config.embedding_id)
 
     def close(self) -> None:
         self.store.close()

@@ -335,6 +335,7 @@ def run_bot(config: Config, webhook: bool = False, watch: bool = False) -> int:
         config.token.get(),
         config.admin_token.get(),
         config.webhook_secret.get(),
+        config.gaps_key.get(),
         url_password(config.state.url),
     )
 

@@ -199,3 +199,19 @@ def test_the_next_digest_is_the_coming_weekday_at_its_time() -> None:
     paris = dt.timezone(dt.timedelta(hours=1))
     before = dt.datetime(2026, 12, 7, 9, 30, tzinfo=paris)  # 08:30 UTC
     assert next_run(monday_nine, before) == at_time
+
+
+def test_a_shared_key_comes_from_the_environment(tmp_path: Path) -> None:
+    key = "k" * 40
+    state = {"state_path": str(tmp_path / "state.sqlite3")}
+    config = load_config({"index": EMBEDDING, "chat": state}, environ={"STORYBOT_GAPS_KEY": key})
+    assert key not in repr(config)
+    recorder = GapRecorder.open(config, lambda: None)
+    recorder.record("Who won the match?", reason=NOT_FOUND, chat_kind="group", user_id=USER)
+    (asked,) = recorder.store.questions(0)
+    assert asked.user_hash == user_hash(key.encode(), USER)
+    recorder.close()
+    assert not gap_paths(config)[1].exists()  # no key file was made
+    with pytest.raises(ConfigError, match="'STORYBOT_GAPS_KEY' must be at least 32") as error:
+        load_config({}, environ={"STORYBOT_GAPS_KEY": "short-secret"})
+    assert "short-secret" not in str(error.value)
