@@ -303,7 +303,14 @@ async def measure(args: argparse.Namespace) -> None:
     for i in range(1, len(variants)):
         for key in ("answers_per_s", "p50_ms", "p95_ms"):
             ratio = medians[i, key] / medians[0, key]
-            print(f"{key}: {names[i]} / {names[0]} = {ratio:.3f} (medians)")
+            pairs = [
+                mine[key] / theirs[key]
+                for mine, theirs in zip(results[i], results[0], strict=True)
+            ]
+            print(
+                f"{key}: {names[i]} / {names[0]} = {ratio:.3f} (medians); run by run "
+                f"{', '.join(f'{r:.2f}' for r in pairs)} (median {statistics.median(pairs):.3f})"
+            )
 
 
 if __name__ == "__main__":

@@ -86,11 +86,19 @@ async def inline_query(update: Update, context: Context) -> None:
             outcome, results, cache = "slow", [try_again_result(translator(language))], 0
     try:
         await query.answer(results, cache_time=cache, is_personal=asked is None)
-    except BadRequest as exc:  # answered too late (a backlog, a replay after a restart)
-        logger.info("Inline query %s could not be answered: %s", query.id, exc)
-        outcome = "expired"
+    except BadRequest as exc:
+        if not _expired(exc):
+            raise  # a refused answer is a bug: the error handler logs it
+        logger.info("Inline query %s answered too late: %s", query.id, exc)
+        outcome = "expired"  # a backlog, or an update replayed after a restart
     svc.metrics.inline_queries.labels(outcome).inc()
     svc.metrics.inline_seconds.observe(time.perf_counter() - started)
+
+
+def _expired(error: BadRequest) -> bool:
+    """Whether Telegram refused an answer because the query is too old (or unknown)."""
+    text = error.message.lower()
+    return "too old" in text or "query_id_invalid" in text
 
 
 def _compose(

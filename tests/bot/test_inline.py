@@ -157,3 +157,15 @@ async def test_a_slow_answer_is_try_again_not_a_timeout(
     assert answer.cache_time == 0  # the next try reaches the bot
     (call,) = server.calls("answerInlineQuery")
     assert call.ok
+
+
+async def test_a_query_answered_too_late_is_counted_not_raised(bot_env: BotEnv) -> None:
+    server = bot_env.server
+    server.inline_query_timeout = 0.0  # every answer arrives after Telegram gave up
+    query = server.send_inline_query(bot_env.alice, "Who will the ministers meet in Moscow?")
+    (call,) = await server.wait_for_calls("answerInlineQuery", timeout=30)
+    await wait_until_handled(server, bot_env.config.chat.state_path)
+    assert call.error is not None and "too old" in call.error
+    assert query["id"] not in server.inline_answers
+    assert _value(_metrics(bot_env), "storybot_inline_queries_total", outcome="expired") == 1
+    assert _value(_metrics(bot_env), "storybot_telegram_errors_total", kind="BadRequest") == 0

@@ -117,6 +117,14 @@ async def test_webhook_health_metrics_and_admin_api(
         assert "Lavrov" in reply["text"]
         assert server.webhook_deliveries
 
+        # Reactions come by webhook too (the bot lists message_reaction), counted in /metrics.
+        assert "message_reaction" in server.calls("setWebhook")[-1].params["allowed_updates"]
+        server.react(chat, alice, reply, "👍")
+        await wait_until_handled(server, bot.config.chat.state_path, 30)
+        async with http.get(f"{bot.url}/metrics") as response:
+            metrics = await response.text()
+        assert 'storybot_feedback_total{source="reaction",value="up"} 1.0' in metrics
+
         # A post without the right secret is refused and not processed.
         forged = {
             "update_id": 999,
