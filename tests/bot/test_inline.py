@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bot.config import Config
 from bot.config_schema import InlineSection
 from bot.metrics import Metrics
+from bot.services import Services
 from index.embedder import Embedder
 from index.engine import Engine
 from index.store import IndexStore
@@ -130,33 +131,46 @@ async def test_a_user_typing_too_fast_is_limited_like_questions(bot_env: BotEnv)
 
 
 @pytest.fixture
-async def slow_env(
+async def one_thread_env(
     tmp_path: Path, story_index: Path, embedder: Embedder, corpus_dir: Path
-) -> AsyncIterator[tuple[BotApiServer, Config]]:
-    """A bot whose inline deadline no answer can meet."""
+) -> AsyncIterator[tuple[BotApiServer, Services]]:
+    """A bot with one answering thread and a short inline deadline."""
     index_dir = tmp_path / "index"
     shutil.copytree(story_index, index_dir)
     async with BotApiServer(token=TOKEN, supports_inline_queries=True) as server:
         config = make_config(tmp_path, server, 1, index_dir, corpus_dir)
-        config = dataclasses.replace(config, inline=InlineSection(answer_seconds=1e-6))
+        config = dataclasses.replace(
+            config,
+            chat=dataclasses.replace(config.chat, answer_threads=1),
+            inline=InlineSection(answer_seconds=0.5),
+        )
         engine = Engine(IndexStore.load(index_dir, embedder.name), embedder)
         application, state = await start_bot(config, engine, embedder)
         try:
-            yield server, config
+            yield server, application.bot_data.services
         finally:
             await stop_bot(application, state)
 
 
 async def test_a_slow_answer_is_try_again_not_a_timeout(
-    slow_env: tuple[BotApiServer, Config],
+    one_thread_env: tuple[BotApiServer, Services],
 ) -> None:
-    server, _ = slow_env
-    query = server.send_inline_query(server.create_user("Al"), "Who will the ministers meet?")
-    answer = await server.wait_for_inline_answer(query, timeout=30)
+    server, services = one_thread_env
+    release = threading.Event()
+    busy = services.answering.submit(release.wait, 60)  # the one answering thread is taken
+    try:
+        query = server.send_inline_query(server.create_user("Al"), "Who will the ministers meet?")
+        answer = await server.wait_for_inline_answer(query, timeout=30)
+    finally:
+        release.set()
+    assert busy.result(timeout=10)
     assert [r["id"] for r in answer.results] == ["try-again"]
     assert answer.cache_time == 0  # the next try reaches the bot
     (call,) = server.calls("answerInlineQuery")
     assert call.ok
+    # Once the thread is free, the same query is answered.
+    again = server.send_inline_query(server.create_user("Bo"), "Who will the ministers meet?")
+    assert (await server.wait_for_inline_answer(again, timeout=30)).results[0]["id"] == "answer"
 
 
 async def test_a_query_answered_too_late_is_counted_not_raised(bot_env: BotEnv) -> None:
