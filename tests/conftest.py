@@ -100,6 +100,15 @@ def story_engine(story_index: Path, embedder: Embedder) -> Engine:
     return Engine(IndexStore.load(story_index, embedder.name), embedder)
 
 
+_POSTGRES_SKIPPED: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line at the end of the run when the PostgreSQL tests were skipped, and why."""
+    if _POSTGRES_SKIPPED:
+        terminalreporter.write_line(_POSTGRES_SKIPPED[0], yellow=True)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[postgres.PostgresServer]:
     """A real PostgreSQL server for the session (tests/postgres.py). Where none can be started,
@@ -110,6 +119,7 @@ def postgres_server() -> Iterator[postgres.PostgresServer]:
         reason = f"PostgreSQL tests not run: {exc}"
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason} (CI must run them)")
+        _POSTGRES_SKIPPED.append(reason)
         pytest.skip(reason)
     try:
         yield server
