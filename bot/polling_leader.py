@@ -7,7 +7,8 @@ taken), then polls; while it polls it checks every ``CHECK_SECONDS`` that the da
 has its session, and stops polling at once if not. The others wait, warm (model and index
 loaded, /healthz 200), and one of them takes over within seconds of the poller's death:
 PostgreSQL releases the lock as soon as the dead process's connection closes (SIGKILL,
-crash), or after about 11 s of silence from a machine that vanished.
+crash), or after about 11 s of silence from a machine that vanished. While the database is
+down nobody polls; the first replica to reach it again is elected.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from .sqlite import TRANSIENT_ERRORS
 from .storage import Database
 
 __all__ = ["CHECK_SECONDS", "POLLER_LOCK", "poll_while_elected"]
@@ -39,7 +41,12 @@ async def poll_while_elected(
     waiting_said = False
     while not stop.is_set():
         hold = database.hold(POLLER_LOCK)
-        alive = await asyncio.to_thread(hold.__enter__)
+        try:
+            alive = await asyncio.to_thread(hold.__enter__)
+        except TRANSIENT_ERRORS as exc:  # the database is down: nobody can be elected now
+            logger.warning("Cannot reach the database to elect a poller (%s); trying again", exc)
+            await _sleep_unless(stop, CHECK_SECONDS)
+            continue
         try:
             if alive is None:
                 if not waiting_said:

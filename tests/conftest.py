@@ -113,18 +113,23 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 def postgres_server() -> Iterator[postgres.PostgresServer]:
     """A real PostgreSQL server for the session (tests/postgres.py). Where none can be started,
     the tests that need it are skipped with the reason; under CI they fail instead."""
+    server = start_postgres_or_skip()
     try:
-        server = postgres.start()
+        yield server
+    finally:
+        postgres.stop(server)
+
+
+def start_postgres_or_skip() -> postgres.PostgresServer:
+    """A new server; where none can start, skip the test (fail it under CI), saying why."""
+    try:
+        return postgres.start()
     except postgres.Unavailable as exc:
         reason = f"PostgreSQL tests not run: {exc}"
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason} (CI must run them)")
         _POSTGRES_SKIPPED.append(reason)
         pytest.skip(reason)
-    try:
-        yield server
-    finally:
-        postgres.stop(server)
 
 
 @pytest.fixture

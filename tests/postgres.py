@@ -24,7 +24,7 @@ import psycopg
 
 from tests.botapi.load import free_port
 
-__all__ = ["PostgresServer", "Unavailable", "find_bindir", "running"]
+__all__ = ["PostgresServer", "Unavailable", "find_bindir", "pause", "resume", "running"]
 
 USER = "storybot"
 PASSWORD = "pg-test-password-never-logged"
@@ -65,6 +65,8 @@ class PostgresServer:
     port: int
     folder: Path
     process: subprocess.Popen[bytes]
+    bindir: Path
+    account: pwd.struct_passwd | None
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{USER}:{PASSWORD}@127.0.0.1:{self.port}/{database}"
@@ -134,12 +136,24 @@ def start() -> PostgresServer:
     try:
         _initdb(bindir, data, folder, account)
         port = free_port()
-        log = (folder / "server.log").open("wb")
-        process = subprocess.Popen(
+        process = _launch(bindir, folder, port, account)
+        server = PostgresServer(port, folder, process, bindir, account)
+        _wait_ready(server)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return server
+
+
+def _launch(
+    bindir: Path, folder: Path, port: int, account: pwd.struct_passwd | None
+) -> subprocess.Popen[bytes]:
+    with (folder / "server.log").open("ab") as log:
+        return subprocess.Popen(
             [
                 str(bindir / "postgres"),
                 "-D",
-                str(data),
+                str(folder / "data"),
                 "-p",
                 str(port),
                 "-c",
@@ -156,13 +170,18 @@ def start() -> PostgresServer:
             cwd=folder,
             **_run_as(account),  # type: ignore[arg-type]
         )
-        log.close()
-        server = PostgresServer(port, folder, process)
-        _wait_ready(server)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return server
+
+
+def pause(server: PostgresServer) -> None:
+    """Stop the server (fast shutdown: every connection is cut), keeping its data."""
+    server.process.send_signal(signal.SIGINT)
+    server.process.wait(30)
+
+
+def resume(server: PostgresServer) -> None:
+    """Start a paused server again, on the same port and data."""
+    server.process = _launch(server.bindir, server.folder, server.port, server.account)
+    _wait_ready(server)
 
 
 def _wait_ready(server: PostgresServer) -> None:
