@@ -26,6 +26,7 @@ from telegram.ext import ChosenInlineResultHandler, InlineQueryHandler
 from index.engine import Engine
 from index.errors import StoryError
 from index.language import passage_language, question_language
+from index.passages import Answer
 
 from .answering import NOT_FOUND_TITLES, clean_question, has_words, known_titles
 from .context import BotApplication, Context
@@ -65,6 +66,7 @@ async def inline_query(update: Update, context: Context) -> None:
     settings = svc.config.inline
     cache = settings.cache_seconds
     max_chars = svc.config.chat.max_question_chars  # a client sends at most 256 characters
+    answer: Answer | None = None
     if len(question) < settings.min_chars or not has_words(question):
         outcome, results = "hint", [hint_result(translator(language), context.bot.username)]
     else:
@@ -75,9 +77,8 @@ async def inline_query(update: Update, context: Context) -> None:
                 svc.ready_engine(),
                 question[:max_chars],
                 language,
-                query.from_user.id,
             )
-            outcome, results = await asyncio.wait_for(
+            outcome, results, answer = await asyncio.wait_for(
                 asyncio.get_running_loop().run_in_executor(svc.answering, asking),
                 settings.answer_seconds,
             )
@@ -93,6 +94,10 @@ async def inline_query(update: Update, context: Context) -> None:
         outcome = "expired"  # a backlog, or an update replayed after a restart
     svc.metrics.inline_queries.labels(outcome).inc()
     svc.metrics.inline_seconds.observe(time.perf_counter() - started)
+    if answer is not None and svc.gaps is not None:  # after answering: Telegram's clock runs
+        await asyncio.to_thread(
+            svc.gaps.record_answer, answer, chat_kind="inline", user_id=query.from_user.id
+        )
 
 
 def _expired(error: BadRequest) -> bool:
@@ -102,18 +107,16 @@ def _expired(error: BadRequest) -> bool:
 
 
 def _compose(
-    svc: Services, engine: Engine, question: str, language: str, user_id: int
-) -> tuple[str, list[InlineQueryResultArticle]]:
-    """(outcome, articles) for a question; a question not found or hedged goes to the gap
-    report. Blocking: runs on an answering thread."""
+    svc: Services, engine: Engine, question: str, language: str
+) -> tuple[str, list[InlineQueryResultArticle], Answer]:
+    """(outcome, articles, the answer) for a question. Blocking: runs on an answering
+    thread."""
     k = svc.config.retrieval.top_k
     with svc.metrics.retrieval_seconds.time():
         answer = engine.ask(question, (), k)
-    if svc.gaps is not None:
-        svc.gaps.record_answer(answer, chat_kind="inline", user_id=user_id)
     if not answer.found:
         known = () if answer.nearest_titles else known_titles(engine, NOT_FOUND_TITLES)
-        return "not_found", [not_found_result(answer, known, language)]
+        return "not_found", [not_found_result(answer, known, language)], answer
     languages = {h.passage.passage_id: passage_language(h.passage.text) for h in answer.hits[:k]}
     results = answer_results(
         answer,
@@ -122,7 +125,7 @@ def _compose(
         language=language,
         passage_languages=languages,
     )
-    return ("answered" if answer.sure else "unsure"), results
+    return ("answered" if answer.sure else "unsure"), results, answer
 
 
 async def chosen_inline_result(update: Update, context: Context) -> None:
