@@ -36,8 +36,24 @@ def setup_logging(verbose: int, default: int = logging.WARNING) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
+def stdin_is_empty_device() -> bool:
+    """True when standard input can never carry a question: /dev/null (as under systemd) or
+    closed. A service started without a token must then fail, not end as a finished chat."""
+    try:
+        return os.path.samestat(os.fstat(0), Path(os.devnull).stat())
+    except OSError:
+        return True
+
+
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     if not config.token:
+        if stdin_is_empty_device():
+            print(TOKEN_HELP.splitlines()[0], file=sys.stderr)
+            print(
+                "No terminal to chat in either (standard input is empty): stopping.",
+                file=sys.stderr,
+            )
+            return 2
         print(TOKEN_HELP, file=sys.stderr)
         if not args.verbose:  # a terminal conversation, not a server log
             logging.getLogger().setLevel(logging.WARNING)

@@ -204,3 +204,22 @@ def test_console_script_serve_without_token_runs_the_chat(config_file: Path) -> 
     assert proc.returncode == 0, proc.stderr
     assert "BotFather" in proc.stderr
     assert "Sergei Lavrov" in proc.stdout
+
+
+def test_serve_without_token_and_no_input_fails_for_a_supervisor(config_file: Path) -> None:
+    """Under systemd stdin is /dev/null: no token must be a failure it can see and restart on,
+    not a chat that ends at once with success."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(config_file.parent)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--config", str(config_file), "serve"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "TELEGRAM_BOT_TOKEN" in proc.stderr and "stopping" in proc.stderr
+    assert proc.stdout == ""
