@@ -1,5 +1,6 @@
 """The docs stay a reference: docs/configuration.md documents exactly the keys of config.toml,
-with bot/config.py's defaults, and the links between the docs lead to files that exist."""
+with bot/config.py's defaults, the links between the docs lead to files that exist, and the
+README stays a short front page."""
 
 from __future__ import annotations
 
@@ -79,3 +80,12 @@ def test_links_between_the_docs_lead_to_files(page: Path) -> None:
     targets = _LINK.findall(page.read_text(encoding="utf-8"))
     broken = [t for t in targets if "://" not in t and not (page.parent / t).exists()]
     assert not broken, f"{page.name} links to missing files: {broken}"
+
+
+def test_the_readme_opens_with_its_two_commands_and_stays_short() -> None:
+    """The README is a front page: the set-up-and-run and set-up-and-test commands first, and
+    under 8,000 characters; the detail lives in docs/."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_block = text.split("```")[1]
+    assert "bash scripts/run" in first_block and "bash scripts/test" in first_block
+    assert len(text) < 8000, f"README.md is {len(text)} characters; move detail into docs/"
