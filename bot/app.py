@@ -28,6 +28,7 @@ from .i18n import Notice, Translator, reply_language
 from .inbox import DeadLetter, DurableApplication, DurableQueue, Inbox
 from .request import AiohttpRequest, UpdatesRequest
 from .services import Services
+from .shared_inbox import SharedQueue
 
 __all__ = ["ALLOWED_UPDATES", "admin_language", "build_application", "state_max_bytes"]
 
@@ -103,6 +104,16 @@ async def set_command_menus(application: BotApplication, admins: list[int]) -> N
             logger.warning("Could not set the admin command menu for %s: %s", admin_id, exc)
 
 
+def _update_queue(
+    config: Config, inbox: Inbox, updates: UpdatesRequest, *, webhook: bool
+) -> DurableQueue:
+    """The durable queue; webhook replicas on PostgreSQL share the inbox (each answers what it
+    claims, ``shared_inbox.py``)."""
+    if webhook and config.state.url:
+        return SharedQueue(inbox, updates.raw)
+    return DurableQueue(inbox, updates.raw)
+
+
 def build_application(
     config: Config, services: Services, *, webhook: bool = False, inbox: Inbox | None = None
 ) -> BotApplication:
@@ -131,7 +142,7 @@ def build_application(
             },
         )
         .context_types(CONTEXT_TYPES)
-        .update_queue(DurableQueue(inbox, updates.raw))
+        .update_queue(_update_queue(config, inbox, updates, webhook=webhook))
         .token(config.token.get())
         .defaults(Defaults(block=True))
         .concurrent_updates(16)

@@ -131,6 +131,9 @@ class DurableQueue(asyncio.Queue[object]):
         """Queue an update that is in the inbox already (to try it again)."""
         super().put_nowait(update)
 
+    def finished(self, update_id: int) -> None:
+        """An update is done with (answered, or set aside); for queues that track them."""
+
     async def write(self, call: Callable[[], Any]) -> Any:
         return await sqlite.write(call, self.inbox.health, WRITER)
 
@@ -203,6 +206,7 @@ class DurableApplication(Application[Any, Any, Any, Any, Any, Any]):
             failure = describe_error(attempt.error)
         if failure is None:
             await queue.write(lambda: queue.inbox.done(update_id))
+            queue.finished(update_id)
         elif attempt.last:
             await self.set_aside(update, failure)
         else:
@@ -241,6 +245,7 @@ class DurableApplication(Application[Any, Any, Any, Any, Any, Any]):
         queue = self.update_queue
         assert isinstance(queue, DurableQueue)
         dead = await queue.write(lambda: queue.inbox.set_aside(update.update_id, error))
+        queue.finished(update.update_id)
         if dead is None:
             return
         logger.error(

@@ -13,7 +13,15 @@ from typing import Any
 from . import sqlite
 from .storage import Database, open_source
 
-__all__ = ["KEEP_DONE_SECONDS", "WRITER", "DeadLetter", "Inbox", "PendingUpdate", "update_kind"]
+__all__ = [
+    "KEEP_DONE_SECONDS",
+    "WRITER",
+    "DeadLetter",
+    "Inbox",
+    "PendingUpdate",
+    "chat_key",
+    "update_kind",
+]
 
 KEEP_DONE_SECONDS = 2 * 86400  # finished updates are remembered this long, to drop re-deliveries
 WRITER = "inbox"
@@ -68,6 +76,20 @@ def update_kind(data: dict[str, Any], *, detail: bool = False) -> str:
     return " ".join(parts)
 
 
+def chat_key(update_id: int, data: dict[str, Any]) -> str:
+    """What orders an update among others: its chat's id (a chat's updates are answered one
+    at a time, in order), else its own id (an inline query: nothing to wait for)."""
+    kind = next((key for key in data if key != "update_id"), "")
+    body = data.get(kind)
+    body = body if isinstance(body, dict) else {}
+    chat = body.get("chat")
+    if not isinstance(chat, dict) and isinstance(body.get("message"), dict):
+        chat = body["message"].get("chat")
+    if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+        return f"chat:{chat['id']}"
+    return f"update:{update_id}"
+
+
 class Inbox:
     """The updates the bot has received, which of them it has finished with, how often each
     was tried, and the dead letters, in a ``Database`` (or in the SQLite file at a path, opened
@@ -94,11 +116,17 @@ class Inbox:
         """Store a newly received update; False when it was received before (a re-delivery),
         or was set aside as a dead letter."""
         result = self.db.run(
-            "INSERT INTO inbox (update_id, data, received)"
-            " SELECT ?, ?, ? WHERE NOT EXISTS"
+            "INSERT INTO inbox (update_id, data, received, chat_key)"
+            " SELECT ?, ?, ?, ? WHERE NOT EXISTS"
             " (SELECT 1 FROM dead_letters WHERE update_id = ?)"
             " ON CONFLICT (update_id) DO NOTHING",
-            (update_id, json.dumps(data, ensure_ascii=False), time.time(), update_id),
+            (
+                update_id,
+                json.dumps(data, ensure_ascii=False),
+                time.time(),
+                chat_key(update_id, data),
+                update_id,
+            ),
         )
         return result.rowcount == 1
 
@@ -119,6 +147,39 @@ class Inbox:
     def failed(self, update_id: int, error: str) -> None:
         """Remember why an attempt failed (the update stays unfinished, to be tried again)."""
         self.db.run("UPDATE inbox SET error=? WHERE update_id=?", (error, update_id))
+
+    def claim(self, replica: str, lease: float, limit: int, now: float) -> list[PendingUpdate]:
+        """Claim up to ``limit`` unfinished updates for ``replica`` until ``now + lease``: the
+        oldest unfinished update of each chat, when nobody holds a live claim on it, oldest
+        first. Replicas claiming at once get different updates (PostgreSQL: ``FOR UPDATE SKIP
+        LOCKED``; SQLite: the transaction's write lock)."""
+        skip_locked = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgresql" else ""
+        with self.db.transaction() as tx:
+            rows = tx.run(
+                "SELECT update_id, data, attempts, error FROM inbox i WHERE done IS NULL"
+                " AND (lease_until IS NULL OR lease_until < ?) AND NOT EXISTS (SELECT 1 FROM"
+                " inbox j WHERE j.chat_key = i.chat_key AND j.done IS NULL"
+                f" AND j.update_id < i.update_id) ORDER BY update_id LIMIT ?{skip_locked}",
+                (now, limit),
+            ).rows
+            for row in rows:
+                tx.run(
+                    "UPDATE inbox SET claimed_by=?, lease_until=? WHERE update_id=?",
+                    (replica, now + lease, row[0]),
+                )
+        return [PendingUpdate(uid, json.loads(data), n, err) for uid, data, n, err in rows]
+
+    def renew(self, replica: str, update_ids: list[int], until: float) -> int:
+        """Extend ``replica``'s claims on these unfinished updates; how many it still held."""
+        renewed = 0
+        with self.db.transaction() as tx:
+            for update_id in update_ids:
+                renewed += tx.run(
+                    "UPDATE inbox SET lease_until=? WHERE update_id=? AND claimed_by=?"
+                    " AND done IS NULL",
+                    (until, update_id, replica),
+                ).rowcount
+        return renewed
 
     def pending(self) -> list[PendingUpdate]:
         """Received but not finished, oldest first."""

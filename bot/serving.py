@@ -37,6 +37,7 @@ from .polling_leader import poll_while_elected
 from .redact import install_token_filter, url_password
 from .runtime import make_embedder, open_engine
 from .services import Services
+from .shared_inbox import SharedQueue
 from .state import StateStore
 from .state_database import open_databases
 from .web import create_web_app, stop_accepting
@@ -209,7 +210,8 @@ async def _take_updates(
     # Replicas sharing the state in PostgreSQL poll one at a time: the elected one replays the
     # inbox when it takes over (another replica may be answering it now).
     elected = not webhook and bool(config.state.url)
-    if not elected:
+    claims = _claim_from_shared_inbox(application)
+    if not elected and not claims:
         await replay_inbox(application)
     index_watcher = _watch_index(application, services)
     election: asyncio.Task[None] | None = None
@@ -235,18 +237,39 @@ async def _take_updates(
     await stop.wait()
     if election is not None:
         await election
+    for task in claims[:1]:  # claim nothing more; keep the claims held until answered
+        task.cancel()
     index_watcher.cancel()
     logger.info("Stopping: no new updates; finishing the replies in flight")
     stop_accepting(web_app)
-    if webhook:
+    await _stop_taking(application, webhook=webhook, shared=bool(claims))
+    await services.reindexer.wait()
+    await application.stop()
+    for task in claims:
+        task.cancel()
+
+
+async def _stop_taking(application: BotApplication, *, webhook: bool, shared: bool) -> None:
+    """Take no more updates: remove the webhook (not when other replicas share it, since they
+    go on taking it), or stop polling."""
+    if webhook and not shared:
         try:
             await application.bot.delete_webhook()
         except TelegramError as exc:
             logger.warning("Could not remove the webhook: %s", exc)
-    else:
+    elif not webhook:
         await _stop_polling(application)
-    await services.reindexer.wait()
-    await application.stop()
+
+
+def _claim_from_shared_inbox(application: BotApplication) -> list[asyncio.Task[None]]:
+    """Webhook replicas on PostgreSQL: the claimer and the claims' renewer (none otherwise)."""
+    queue = application.update_queue
+    if not isinstance(queue, SharedQueue):
+        return []
+    return [
+        asyncio.create_task(queue.claim_forever(application), name="claimer"),
+        asyncio.create_task(queue.renew_forever(), name="claim-renewer"),
+    ]
 
 
 async def _start_polling(application: BotApplication, services: Services) -> None:

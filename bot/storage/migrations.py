@@ -117,6 +117,27 @@ MIGRATIONS: tuple[Migration, ...] = (
         _V1_POSTGRESQL,
     ),
     Migration(2, "gap questions", (), _V2_POSTGRESQL),
+    # Replicas sharing the inbox: what orders an update (its chat), and who claimed it until
+    # when (bot/shared_inbox.py). Rows from before get a key of their own: nothing to wait for.
+    Migration(
+        3,
+        "inbox claims",
+        (
+            _add_missing_column("inbox", "chat_key", "TEXT NOT NULL DEFAULT ''"),
+            _add_missing_column("inbox", "claimed_by", "TEXT"),
+            _add_missing_column("inbox", "lease_until", "REAL"),
+            "UPDATE inbox SET chat_key = 'update:' || update_id WHERE chat_key = ''",
+            "CREATE INDEX IF NOT EXISTS inbox_by_chat ON inbox (chat_key, update_id)"
+            " WHERE done IS NULL",
+        ),
+        (
+            "ALTER TABLE inbox ADD COLUMN chat_key TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE inbox ADD COLUMN claimed_by TEXT",
+            "ALTER TABLE inbox ADD COLUMN lease_until DOUBLE PRECISION",
+            "UPDATE inbox SET chat_key = 'update:' || update_id WHERE chat_key = ''",
+            "CREATE INDEX inbox_by_chat ON inbox (chat_key, update_id) WHERE done IS NULL",
+        ),
+    ),
 )
 
 _VERSIONS = (

@@ -210,6 +210,56 @@ def test_gap_questions_one_open_per_asker_vectors_closing_and_pruning(db: Databa
     assert db.run("SELECT count(*) FROM gap_questions").scalar() == 0
 
 
+def message(update_id: int, chat: int) -> dict[str, object]:
+    return {"update_id": update_id, "message": {"message_id": update_id, "chat": {"id": chat}}}
+
+
+def test_claims_take_the_oldest_update_of_each_chat_and_expire(db: Database) -> None:
+    inbox = Inbox(db)
+    for update_id, chat in ((1, 10), (2, 10), (3, 20)):
+        inbox.add(update_id, message(update_id, chat))
+    inbox.add(4, {"update_id": 4, "inline_query": {"id": "q", "query": "aes"}})
+    now = time.time()
+    assert [u.update_id for u in inbox.claim("a", 10, 10, now)] == [1, 3, 4]  # 2 waits for 1
+    assert inbox.claim("b", 10, 10, now) == []  # live claims, and chat 10's turn is taken
+    inbox.done(1)
+    assert [u.update_id for u in inbox.claim("b", 10, 10, now)] == [2]
+    assert inbox.renew("a", [3, 4], now + 10) == 2
+    assert inbox.renew("b", [2], now + 20) == 1  # "b" lives on
+    # "a" died: once its leases run out, "b" takes its updates.
+    later = now + 15
+    assert [u.update_id for u in inbox.claim("b", 10, 10, later)] == [3, 4]
+    assert inbox.renew("a", [3, 4], later + 10) == 0  # no longer its
+    assert [u.update_id for u in inbox.claim("c", 10, 1, later + 30)] == [2]  # limit 1
+
+
+def test_replicas_claiming_at_once_never_take_the_same_update(opener: Opener) -> None:
+    with contextlib.closing(opener()) as db:
+        inbox = Inbox(db)
+        for update_id in range(1, 201):
+            inbox.add(update_id, message(update_id, update_id))  # 200 chats, one update each
+    start = threading.Barrier(4)
+    taken: dict[str, list[int]] = {}
+
+    def replica(name: str) -> None:
+        with contextlib.closing(opener()) as db:
+            inbox = Inbox(db)
+            start.wait()
+            mine: list[int] = []
+            while batch := inbox.claim(name, 60, 7, time.time()):
+                mine += [u.update_id for u in batch]
+            taken[name] = mine
+
+    threads = [threading.Thread(target=replica, args=(f"r{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    claimed = [u for mine in taken.values() for u in mine]
+    assert sorted(claimed) == list(range(1, 201))  # every update once, none twice
+    assert len(taken) == 4
+
+
 def test_a_transaction_that_fails_leaves_nothing(db: Database) -> None:
     def halfway() -> None:
         with db.transaction() as tx:
