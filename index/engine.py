@@ -21,6 +21,7 @@ from .answer_span import answer_span
 from .encoder import QueryEncoder
 from .followup import Turn, contextualize, reading, strip_connective, with_context
 from .keyword import content_terms, question_weights, text_terms, tokenize
+from .language import languages_differ
 from .lexical_features import Lexical, lexical_features, merge_lexical, span_max
 from .metadata import normalize_date
 from .onnx_backend import worker_count
@@ -31,6 +32,7 @@ from .ranking import (
     collapse_duplicates,
     coverage,
     fuse,
+    gate_model,
     matches_answer_type,
     prefer_newer,
     question_share,
@@ -66,6 +68,8 @@ class Retrieval:
     sentence_bm25_scale: float = 0.0
     # How many of the dense and keyword sides rank the best passage first on their own (0..2).
     agreement: float = 0.0
+    # What the gate read: the best passage's cosine, its best sentence's, its coverage.
+    gate_features: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +227,13 @@ class Engine:
             keyword.weights,
             set(text_terms(f"{passage.title} {passage.section} {passage.text}")),
         )
-        score = relevance(float(features.dense[best]), float(features.sentence[best]), covered)
+        evidence = (float(features.dense[best]), float(features.sentence[best]), covered)
+        gate = gate_model(store.manifest.model)
+        across = gate_model(store.manifest.model, across=True)
+        # Only a model with a gate of its own for other languages pays for telling them.
+        if across is not gate and languages_differ(query, passage.text):
+            gate = across
+        score = relevance(*evidence, gate)
         return Retrieval(
             hits,
             [rows[i] for i in kept],
@@ -236,6 +246,7 @@ class Engine:
                 (int(np.argmax(features.dense)) == best)
                 + (int(np.argmax(features.keyword)) == best)
             ),
+            gate_features=evidence,
         )
 
     def _candidates(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-__all__ = ["LANGUAGES", "load", "passage_language", "question_language"]
+__all__ = ["LANGUAGES", "languages_differ", "load", "passage_language", "question_language"]
 
 # The languages a text may be told to be in (ISO 639 codes): English and French first, the
 # languages of the Sahel's readers (Hausa, Arabic, Fulfulde, Yoruba, Igbo), and a few widely
@@ -56,3 +56,10 @@ def question_language(text: str) -> str | None:
 def passage_language(text: str) -> str | None:
     """``question_language`` of a passage, remembered: the same passages are cited again."""
     return question_language(text)
+
+
+def languages_differ(question: str, passage: str) -> bool:
+    """Whether a question and a passage are known to be in different languages (False when
+    either is unsure)."""
+    asked = question_language(question)
+    return asked is not None and passage_language(passage) not in (None, asked)

@@ -11,15 +11,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from .duplicates import DUPLICATE_OVERLAP, overlap, shingles
+from .models import E5_MODEL
 from .settings import RankingSettings
 
 __all__ = [
     "GATE_COEFFICIENTS",
+    "GATE_MODELS",
+    "GATE_MODELS_ACROSS",
+    "MINILM_GATE",
     "Features",
+    "GateModel",
     "answer_type",
     "collapse_duplicates",
     "coverage",
     "fuse",
+    "gate_model",
     "matches_answer_type",
     "prefer_newer",
     "question_share",
@@ -131,6 +137,39 @@ GATE_COEFFICIENTS = (4.673, 7.244, 6.959)  # passage cosine, best-sentence cosin
 GATE_INTERCEPT = -10.179
 
 
+@dataclass(frozen=True, slots=True)
+class GateModel:
+    """The relevance gate's logistic model for one embedding model (its cosines have their own
+    spread: e5's are all high)."""
+
+    coefficients: tuple[float, float, float]  # passage cosine, best-sentence cosine, coverage
+    intercept: float
+
+
+MINILM_GATE = GateModel(GATE_COEFFICIENTS, GATE_INTERCEPT)
+# e5's cosines are high and narrow (an unrelated passage gets 0.8): steeper coefficients. Fitted
+# on the fit half of 800 squad questions asked with and without their article; held-out AUC
+# 0.965 (benchmarks/fit_gate.py).
+E5_GATE_COEFFICIENTS = (33.583, 44.981, 6.905)
+E5_GATE_INTERCEPT = -70.265
+# Fitted the same way on multilingual-e5-small's cosines (benchmarks/fit_gate.py, docs/quality.md).
+GATE_MODELS = {E5_MODEL: GateModel(E5_GATE_COEFFICIENTS, E5_GATE_INTERCEPT)}
+# The same fit without coverage, for a question in another language than its passage (held-out
+# AUC 0.950 on the English questions it was fitted on).
+GATE_MODELS_ACROSS = {E5_MODEL: GateModel((37.772, 66.44, 0.0), -87.987)}
+
+
+def gate_model(embedding: str, across: bool = False) -> GateModel:
+    """The gate fitted for the model that made an index's vectors (its embedding id, e.g.
+    ``multilingual-e5-small@onnx-int8-...``); MiniLM's for any other. ``across``: the question
+    and the passage are in different languages, so the passage cannot hold the question's words
+    and coverage says nothing; the model's gate fitted without it is used."""
+    family = embedding.split("@", 1)[0]
+    if across and family in GATE_MODELS_ACROSS:
+        return GATE_MODELS_ACROSS[family]
+    return GATE_MODELS.get(family, MINILM_GATE)
+
+
 def coverage(weights: dict[str, float], passage_terms: set[str]) -> float:
     """Share of the question's information (by word frequency in general English) that the
     passage holds: "How big is the joint force?" leans on "joint" and "force" more than "big"."""
@@ -140,10 +179,12 @@ def coverage(weights: dict[str, float], passage_terms: set[str]) -> float:
     return sum(w for t, w in weights.items() if t in passage_terms) / total
 
 
-def relevance(dense: float, sentence: float, covered: float) -> float:
+def relevance(
+    dense: float, sentence: float, covered: float, gate: GateModel = MINILM_GATE
+) -> float:
     """Probability that the best passage answers the question (the gate compares it)."""
-    a, b, c = GATE_COEFFICIENTS
-    logit = a * dense + b * sentence + c * covered + GATE_INTERCEPT
+    a, b, c = gate.coefficients
+    logit = a * dense + b * sentence + c * covered + gate.intercept
     return float(1.0 / (1.0 + np.exp(-logit)))
 
 
