@@ -65,9 +65,7 @@ class GapStore:
         self.health = health if health is not None else sqlite.WriteHealth()
         self._owned = own or not isinstance(source, Database)
         self.db = (
-            source
-            if isinstance(source, Database)
-            else SqliteDatabase(source, max_bytes=max_bytes)
+            source if isinstance(source, Database) else SqliteDatabase(source, max_bytes=max_bytes)
         )
         if self.db.dialect == "sqlite":
             # A forgotten question's text is overwritten in the file, not left in a free page.
