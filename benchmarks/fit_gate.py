@@ -3,6 +3,7 @@ and report it on held-out questions.
 
     .venv/bin/python -m benchmarks.fit_gate ../shared/data/squad_v11_dev --config e5.toml \\
         --index /tmp/squad-e5 [--limit 2000] [--out /tmp/gate.jsonl]
+    ... --questions evaluation/multilingual/squad_fr.jsonl --out /tmp/gate-fr.jsonl
 
 Every question of an even sample is retrieved as it is (answerable) and with its whole article
 hidden (unanswerable), and the 52 everyday questions of evaluation/everyday.txt as they are; the
@@ -39,7 +40,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
         args.data_dir, embedder, config.build, config.retrieval, args.index
     )
     rows: list[dict[str, object]] = []
-    for q in load_questions(args.data_dir / "questions.jsonl", args.limit):
+    for q in load_questions(args.questions or args.data_dir / "questions.jsonl", args.limit):
         gold = {p.split("#", 1)[0] for p in q.passage_ids}
         hidden = engine.hiding(functools.partial(in_articles, gold))
         for label, view in ((1, engine), (0, hidden)):
@@ -108,6 +109,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path)
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=2000)
+    parser.add_argument("--questions", type=Path, help="another questions.jsonl (translated)")
     parser.add_argument("--out", type=Path, help="keep the features (read back if present)")
     args = parser.parse_args()
     if args.out and args.out.is_file():

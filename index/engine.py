@@ -27,6 +27,7 @@ from .metadata import normalize_date
 from .onnx_backend import worker_count
 from .passages import Answer, AnswerSentence, Hit, Passage
 from .ranking import (
+    ACROSS_KEYWORD_SCALE,
     Features,
     answer_type,
     collapse_duplicates,
@@ -197,7 +198,7 @@ class Engine:
             bigram=lexical.bigram,
             sentence=span_max(sentence_cos, starts),
         )
-        fused = fuse(features, settings)
+        fused = fuse(features, settings, self._keyword_scale(store, query, rows, features))
         if settings.type_weight or settings.definition_weight:
             self._favour_answer_type(store, rows, fused, question or query, tokens)
         order = [int(i) for i in np.argsort(-fused, kind="stable")]
@@ -248,6 +249,19 @@ class Engine:
             ),
             gate_features=evidence,
         )
+
+    @staticmethod
+    def _keyword_scale(
+        store: IndexStore, query: str, rows: list[int], features: Features
+    ) -> float:
+        """How much the keyword features count: less when the question is in another language
+        than the passage the dense side ranks first (a multilingual model only: its gate for
+        other languages says so)."""
+        model = store.manifest.model
+        if gate_model(model, across=True) is gate_model(model) or not rows:
+            return 1.0
+        lead = store.passages[rows[int(np.argmax(features.dense))]].text
+        return ACROSS_KEYWORD_SCALE if languages_differ(query, lead) else 1.0
 
     def _candidates(
         self, store: IndexStore, query: str, tokens: list[str]

@@ -3,11 +3,21 @@ high, and MiniLM's model would answer every question with them."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from index.language import languages_differ
 from index.models import E5_MODEL, embedding_id
-from index.ranking import GATE_MODELS, MINILM_GATE, gate_model, relevance
+from index.ranking import (
+    ACROSS_KEYWORD_SCALE,
+    GATE_MODELS,
+    MINILM_GATE,
+    Features,
+    fuse,
+    gate_model,
+    relevance,
+)
+from index.settings import RankingSettings
 
 
 @pytest.mark.parametrize(
@@ -62,3 +72,17 @@ def test_languages_differ_only_when_both_are_known(
     question: str, passage: str, differ: bool
 ) -> None:
     assert languages_differ(question, passage) is differ
+
+
+def test_keyword_features_count_less_across_languages() -> None:
+    features = Features(
+        keyword=np.array([3.0, 0.0, 0.0]),
+        dense=np.array([0.82, 0.87, 0.70]),
+        sentence_keyword=np.array([2.0, 0.0, 0.0]),
+        bigram=np.array([1.0, 0.0, 0.0]),
+        sentence=np.array([0.84, 0.89, 0.72]),
+    )
+    settings = RankingSettings()
+    # Same language: the keyword match wins; across languages the dense evidence does.
+    assert int(np.argmax(fuse(features, settings))) == 0
+    assert int(np.argmax(fuse(features, settings, ACROSS_KEYWORD_SCALE))) == 1
