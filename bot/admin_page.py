@@ -2,9 +2,9 @@
 documents (add by URL, remove), feedback over time and the reindex with its live progress.
 
 Every POST passes ``_checked`` first: not from another site, a live session, and the session's
-CSRF token in the form. The corpus is changed with the same code as ``/add`` and ``/remove``
-(``index/fetch.py``'s ``add_url`` with its address rules, ``index/corpus_files.py``), and the
-reindex is the bot's single-flight job (``bot/jobs.py``).
+CSRF token in the form; what its buttons do is ``bot/admin_actions.py``. Every fixed text is
+in the page's language (``bot/admin_language.py``): the admin's EN/FR choice, else the
+browser's.
 """
 
 from __future__ import annotations
@@ -19,12 +19,16 @@ from typing import Any
 
 from aiohttp import web
 
-from index.corpus_files import find_document, remove_document
-from index.errors import ReindexInProgressError, StoryError
-from index.fetch import add_url
 from index.listing import indexed_documents
 
 from . import admin_html
+from .admin_actions import PageActions
+from .admin_language import (
+    LANGUAGE_COOKIE,
+    LANGUAGE_COOKIE_SECONDS,
+    chosen_language,
+    page_language,
+)
 from .admin_session import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -37,6 +41,7 @@ from .admin_session import (
     token_matches,
 )
 from .health import health_report
+from .i18n import ENGLISH, LANGUAGES, Translator, translator
 from .jobs import ReindexJob
 from .services import Services
 from .svg_chart import daily_series, feedback_chart
@@ -49,26 +54,32 @@ MAX_FORM_BYTES = 16 * 1024  # the page's forms hold a token, a URL or a document
 FEEDBACK_DAYS = 30
 GAP_DAYS = 7.0  # as /gaps shows them
 LOGIN_FORM_SECONDS = 3600  # the login form's token (and cookie) lasts this long
-REQUESTER = "admin page"
-
-
-def security_headers(nonce: str) -> dict[str, str]:
-    """A strict policy: nothing from outside, no inline code but the page's own (its nonce),
-    no framing, no caching of admin pages."""
-    return {
-        "Content-Security-Policy": (
-            f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
-            "connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
-            "frame-ancestors 'none'"
-        ),
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "Referrer-Policy": "same-origin",  # "no-referrer" makes Chromium post Origin: null
-        "Cache-Control": "no-store",
-    }
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Reason = Callable[[Translator], str]  # a refusal's reason, written in a given language
+
+
+def _form_too_large(tr: Translator) -> str:
+    return tr.gettext("the form is missing or too large.")
+
+
+def _reload(tr: Translator, reason: str) -> str:
+    return tr.gettext("{reason} Reload the admin page and try again.").format(reason=reason)
+
+
+def _login_csrf(tr: Translator) -> str:
+    return _reload(
+        tr, tr.gettext("the login form's CSRF token is missing or does not match its cookie.")
+    )
+
+
+def _logged_out(tr: Translator) -> str:
+    return tr.gettext("you are not logged in, or your session expired. Log in again.")
+
+
+def _session_csrf(tr: Translator) -> str:
+    return _reload(tr, tr.gettext("the CSRF token does not match your session."))
 
 
 class AdminPage:
@@ -78,12 +89,13 @@ class AdminPage:
         self.services = services
         self.sessions = SessionStore(services.config.web.admin_session_minutes * 60)
         self.limiter = LoginLimiter()
-        self._tasks: set[asyncio.Task[Any]] = set()  # reindexes queued behind a running one
+        self.actions = PageActions(services)
 
     def register(self, app: web.Application) -> None:
         app.router.add_get("/admin", self.index)
         app.router.add_post("/admin/login", self.login)
         app.router.add_post("/admin/logout", self._checked(self.logout))
+        app.router.add_post("/admin/language", self.switch_language)
         app.router.add_post("/admin/documents/add", self._checked(self.add))
         app.router.add_post("/admin/documents/remove", self._checked(self.remove))
         app.router.add_post("/admin/start-reindex", self._checked(self.reindex))
@@ -98,6 +110,16 @@ class AdminPage:
             self.services.config.web.trust_forwarded_proto,
         )
 
+    @staticmethod
+    def language(request: web.Request) -> str:
+        """The page's language for ``request``: the switch's cookie, else Accept-Language."""
+        return page_language(
+            chosen_language(request.cookies), request.headers.get("Accept-Language", "")
+        )
+
+    def _tr(self, request: web.Request) -> Translator:
+        return translator(self.language(request))
+
     def _html(self, render: Callable[[str], str], status: int = 200) -> web.Response:
         nonce = secrets.token_urlsafe(16)
         return web.Response(
@@ -105,15 +127,24 @@ class AdminPage:
             status=status,
             content_type="text/html",
             charset="utf-8",
-            headers=security_headers(nonce),
+            headers=admin_html.security_headers(nonce),
         )
 
-    def _refuse(self, request: web.Request, status: int, message: str) -> web.Response:
+    def _refuse(self, request: web.Request, status: int, reason: Reason) -> web.Response:
+        """A page that says why ``request`` is refused, in its language (logged in English)."""
         logger.warning(
-            "Refused %s %s from %s: %s", request.method, request.path, request.remote, message
+            "Refused %s %s from %s: %s",
+            request.method,
+            request.path,
+            request.remote,
+            reason(ENGLISH),
         )
+        language = self.language(request)
+        tr = translator(language)
+        title = tr.gettext("Refused")
+        message = tr.gettext("Refused: {reason}").format(reason=reason(tr))
         return self._html(
-            lambda nonce: admin_html.message_page("Refused", f"Refused: {message}", nonce), status
+            lambda nonce: admin_html.message_page(title, message, nonce, tr, language), status
         )
 
     def _session(self, request: web.Request) -> AdminSession | None:
@@ -126,9 +157,14 @@ class AdminPage:
         data = await request.post()
         return {k: v for k, v in data.items() if isinstance(v, str)}
 
-    def _cross_site(self, request: web.Request) -> str:
+    def _cross_site(self, request: web.Request) -> Reason | None:
+        """Why ``request`` comes from another site; None when it does not."""
         scheme = "https" if self._secure(request) else request.scheme
-        return cross_site_reason(request.headers, scheme, request.host)
+        if not cross_site_reason(request.headers, scheme, request.host):
+            return None
+        return lambda tr: tr.gettext("{reason}. Use the form on the admin page.").format(
+            reason=cross_site_reason(request.headers, scheme, request.host, tr)
+        )
 
     def _checked(
         self, handler: Callable[[web.Request, AdminSession, dict[str, str]], Awaitable[Any]]
@@ -137,31 +173,22 @@ class AdminPage:
         with a notice (shown on the page it redirects to) or a response of its own."""
 
         async def checked(request: web.Request) -> web.StreamResponse:
-            reason = self._cross_site(request)
-            if reason:
-                return self._refuse(request, 403, f"{reason}. Use the form on the admin page.")
+            cross_site = self._cross_site(request)
+            if cross_site:
+                return self._refuse(request, 403, cross_site)
             session = self._session(request)
             if session is None:
-                return self._refuse(
-                    request, 401, "you are not logged in, or your session expired. Log in again."
-                )
+                return self._refuse(request, 401, _logged_out)
             form = await self._form(request)
             if form is None:
-                return self._refuse(request, 413, "the form is missing or too large.")
+                return self._refuse(request, 413, _form_too_large)
             given = form.get("csrf", "")
             if not given:
                 return self._refuse(
-                    request,
-                    403,
-                    "the form has no CSRF token. Reload the admin page and try again.",
+                    request, 403, lambda tr: _reload(tr, tr.gettext("the form has no CSRF token."))
                 )
             if not token_matches(given, session.csrf):
-                return self._refuse(
-                    request,
-                    403,
-                    "the CSRF token does not match your session. Reload the admin page and "
-                    "try again.",
-                )
+                return self._refuse(request, 403, _session_csrf)
             outcome = await handler(request, session, form)
             if isinstance(outcome, web.StreamResponse):
                 return outcome
@@ -176,8 +203,12 @@ class AdminPage:
         """The login form, with a fresh token that must come back with it and in its cookie."""
         token = secrets.token_urlsafe(32)
         configured = bool(self.services.config.admin_token.get())
+        language = self.language(request)
+        tr = translator(language)
         response = self._html(
-            lambda nonce: admin_html.login_page(token, message, nonce, configured=configured),
+            lambda nonce: admin_html.login_page(
+                token, message, nonce, tr, configured=configured, language=language
+            ),
             status,
         )
         response.set_cookie(
@@ -193,35 +224,35 @@ class AdminPage:
         if session is None:
             expired = SESSION_COOKIE in request.cookies
             message = (
-                "Your session has ended (it expired, or the bot restarted): log in again."
+                self._tr(request).gettext(
+                    "Your session has ended (it expired, or the bot restarted): log in again."
+                )
                 if expired
                 else ""
             )
             return self._login_form(request, message, 200)
-        return await self._dashboard(session)
+        return await self._dashboard(session, self.language(request))
 
     async def login(self, request: web.Request) -> web.StreamResponse:
         """POST /admin/login: the token, checked in constant time, opens a session."""
-        reason = self._cross_site(request)
-        if reason:
-            return self._refuse(request, 403, f"{reason}. Use the form on the admin page.")
+        cross_site = self._cross_site(request)
+        if cross_site:
+            return self._refuse(request, 403, cross_site)
         if self.limiter.blocked():
-            return self._refuse(request, 429, "too many wrong tokens; wait a minute.")
+            return self._refuse(
+                request, 429, lambda tr: tr.gettext("too many wrong tokens; wait a minute.")
+            )
         form = await self._form(request)
         if form is None:
-            return self._refuse(request, 413, "the form is missing or too large.")
+            return self._refuse(request, 413, _form_too_large)
         given, cookie = form.get("csrf", ""), request.cookies.get(LOGIN_COOKIE, "")
         if not given or not token_matches(given, cookie):
-            return self._refuse(
-                request,
-                403,
-                "the login form's CSRF token is missing or does not match its cookie. Reload "
-                "the admin page and try again.",
-            )
+            return self._refuse(request, 403, _login_csrf)
         if not token_matches(form.get("token", ""), self.services.config.admin_token.get()):
             self.limiter.failed()
             logger.warning("Wrong admin token on the admin page from %s", request.remote)
-            return self._login_form(request, "Wrong admin token.", 401)
+            wrong = self._tr(request).gettext("Wrong admin token.")
+            return self._login_form(request, wrong, 401)
         session_id, _ = self.sessions.create()
         logger.info("Admin page login from %s", request.remote)
         response = web.HTTPSeeOther("/admin")
@@ -231,6 +262,35 @@ class AdminPage:
             **cookie_options(self._secure(request), self.sessions.lifetime),  # type: ignore[arg-type]
         )
         response.del_cookie(LOGIN_COOKIE, path="/admin")
+        raise response
+
+    async def switch_language(self, request: web.Request) -> web.StreamResponse:
+        """POST /admin/language: keep the admin's EN/FR choice in a cookie, back to the page.
+        Checked like every POST: same site, and the CSRF token of the page's form (the
+        session's, or before login the login form's, which must match its cookie)."""
+        cross_site = self._cross_site(request)
+        if cross_site:
+            return self._refuse(request, 403, cross_site)
+        form = await self._form(request)
+        if form is None:
+            return self._refuse(request, 413, _form_too_large)
+        session = self._session(request)
+        expected = session.csrf if session else request.cookies.get(LOGIN_COOKIE, "")
+        if not token_matches(form.get("csrf", ""), expected):
+            return self._refuse(request, 403, _login_csrf if session is None else _session_csrf)
+        language = form.get("lang", "")
+        if language not in LANGUAGES:
+            return self._refuse(
+                request,
+                400,
+                lambda tr: tr.gettext("the page is written in English (en) or French (fr) only."),
+            )
+        response = web.HTTPSeeOther("/admin")
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            language,
+            **cookie_options(self._secure(request), LANGUAGE_COOKIE_SECONDS),  # type: ignore[arg-type]
+        )
         raise response
 
     async def logout(
@@ -248,103 +308,76 @@ class AdminPage:
         jobs = self.services.reindexer.jobs.values()
         return self.services.reindexer.running or max(jobs, key=lambda j: j.started, default=None)
 
-    def _feedback(self) -> str:
+    def _feedback(self, tr: Translator) -> str:
         today = dt.datetime.now(dt.UTC).date()
         first = today - dt.timedelta(days=FEEDBACK_DAYS - 1)
         since = dt.datetime.combine(first, dt.time(), dt.UTC).timestamp()
         days = daily_series(self.services.state.feedback_by_day(since), first, today)
         up, down = sum(d.up for d in days), sum(d.down for d in days)
-        return admin_html.feedback_html(feedback_chart(days), up, down, FEEDBACK_DAYS)
+        chart = feedback_chart(days, tr=tr)
+        return admin_html.feedback_html(chart, up, down, FEEDBACK_DAYS, tr)
 
-    def _gaps(self) -> str:
+    def _gaps(self, tr: Translator) -> str:
         recorder, settings = self.services.gaps, self.services.config.gaps
         if recorder is None:
-            return admin_html.gaps_html(None, [], GAP_DAYS, settings.top)
+            return admin_html.gaps_html(None, [], GAP_DAYS, settings.top, tr)
         asked = recorder.store.questions(time.time() - GAP_DAYS * 86400, open_only=False)
         closed = sorted(
             (q for q in asked if q.closed is not None), key=lambda q: -(q.closed or 0.0)
         )
-        return admin_html.gaps_html(recorder.gaps(GAP_DAYS), closed, GAP_DAYS, settings.top)
+        return admin_html.gaps_html(recorder.gaps(GAP_DAYS), closed, GAP_DAYS, settings.top, tr)
 
-    def _sections(self, session: AdminSession) -> str:
+    def _sections(self, session: AdminSession, language: str) -> str:
         """Everything the page shows (reads files and the state database: run in a thread)."""
-        svc = self.services
+        svc, tr = self.services, translator(language)
         status, report = health_report(svc)
         infos = indexed_documents(svc.engine.store) if svc.engine is not None else []
         return "".join(
             (
-                admin_html.header_html(session.csrf),
+                admin_html.header_html(session.csrf, language, tr),
                 admin_html.notice_html(session.notice),
-                admin_html.health_html(status, report),
-                admin_html.reindex_html(self._latest_job(), session.csrf),
-                self._gaps(),
-                admin_html.documents_html(infos, session.csrf),
-                self._feedback(),
+                admin_html.health_html(status, report, tr),
+                admin_html.reindex_html(self._latest_job(), session.csrf, tr),
+                self._gaps(tr),
+                admin_html.documents_html(infos, session.csrf, tr),
+                self._feedback(tr),
             )
         )
 
-    async def _dashboard(self, session: AdminSession) -> web.Response:
-        body = await asyncio.to_thread(self._sections, session)
+    async def _dashboard(self, session: AdminSession, language: str) -> web.Response:
+        body = await asyncio.to_thread(self._sections, session, language)
         session.notice = ""
+        title = translator(language).gettext("storybot admin")
         return self._html(
-            lambda nonce: admin_html.page("storybot admin", body, nonce, script=True)
+            lambda nonce: admin_html.page(title, body, nonce, language=language, script=True)
         )
 
     async def progress(self, request: web.Request) -> web.Response:
         """GET /admin/progress/{id}: a job's progress as JSON, for the page's poller."""
+        tr = self._tr(request)
         if self._session(request) is None:
-            return web.json_response({"error": "not logged in"}, status=401)
+            return web.json_response({"error": tr.gettext("not logged in")}, status=401)
         job = self.services.reindexer.jobs.get(request.match_info["job_id"])
         if job is None:
-            return web.json_response({"error": "no such job"}, status=404)
+            return web.json_response({"error": tr.gettext("no such job")}, status=404)
         return web.json_response(
-            {**job.as_dict(), "text": job.progress_text()}, headers={"Cache-Control": "no-store"}
+            {**job.as_dict(), "text": job.progress_text(tr)}, headers={"Cache-Control": "no-store"}
         )
 
-    # -- actions (each returns the notice the page shows next) ----------------------------
-
-    def _start_reindex(self) -> str:
-        """Start the reindex, or queue one behind the job that runs."""
-        reindexer = self.services.reindexer
-        try:
-            job = reindexer.start(REQUESTER)
-        except ReindexInProgressError:
-            task = asyncio.get_running_loop().create_task(reindexer.start_when_free(REQUESTER))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            return "A reindex is running; another one starts when it ends."
-        return f"Reindex job {job.id} started."
+    # -- actions (each returns the notice the page shows next: bot/admin_actions.py) ---------
 
     async def reindex(
-        self, _request: web.Request, _session: AdminSession, _form: dict[str, str]
+        self, request: web.Request, _session: AdminSession, _form: dict[str, str]
     ) -> str:
         """POST /admin/start-reindex."""
-        return self._start_reindex()
+        return self.actions.start_reindex(self._tr(request))
 
-    async def add(
-        self, _request: web.Request, _session: AdminSession, form: dict[str, str]
-    ) -> str:
+    async def add(self, request: web.Request, _session: AdminSession, form: dict[str, str]) -> str:
         """POST /admin/documents/add: fetch the page (the /add rules), save it, reindex."""
-        url = form.get("url", "").strip()
-        if not url or len(url) > admin_html.MAX_URL:
-            return "Nothing was added: give the story's URL (http or https)."
-        config = self.services.config
-        try:
-            doc_id, article = await add_url(config.corpus.path, url, config.fetch_settings())
-        except StoryError as exc:
-            return f"Nothing was added: {exc}"
-        logger.info("Admin page added %s from %s", doc_id, url)
-        return f"Added “{article.title}” as {doc_id}. {self._start_reindex()}"
+        return await self.actions.add(form.get("url", ""), self._tr(request))
 
     async def remove(
-        self, _request: web.Request, _session: AdminSession, form: dict[str, str]
+        self, request: web.Request, _session: AdminSession, form: dict[str, str]
     ) -> str:
         """POST /admin/documents/remove: delete the document's file, reindex."""
-        corpus = self.services.config.corpus.path
-        try:
-            doc_id = await asyncio.to_thread(find_document, corpus, form.get("document", ""))
-            await asyncio.to_thread(remove_document, corpus, doc_id)
-        except StoryError as exc:
-            return f"Nothing was removed: {exc}"
-        logger.info("Admin page removed %s", doc_id)
-        return f"Removed {doc_id}. {self._start_reindex()}"
+        return await self.actions.remove(form.get("document", ""), self._tr(request))

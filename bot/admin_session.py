@@ -17,6 +17,8 @@ from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .i18n import ENGLISH, Translator
+
 __all__ = [
     "LOGIN_COOKIE",
     "SESSION_COOKIE",
@@ -143,14 +145,20 @@ def cookie_options(secure: bool, max_age: float | None) -> dict[str, object]:
     return options
 
 
-def cross_site_reason(headers: Mapping[str, str], scheme: str, host: str) -> str:
-    """Why a POST comes from another site ("" when it does not): the browser says so with
-    ``Sec-Fetch-Site``, or its ``Origin`` is not this server's. A client that sends neither
-    (not a browser, or an old one) still needs the CSRF token."""
+def cross_site_reason(
+    headers: Mapping[str, str], scheme: str, host: str, tr: Translator = ENGLISH
+) -> str:
+    """Why a POST comes from another site, in ``tr``'s language ("" when it does not): the
+    browser says so with ``Sec-Fetch-Site``, or its ``Origin`` is not this server's. A client
+    that sends neither (not a browser, or an old one) still needs the CSRF token."""
     fetch_site = headers.get("Sec-Fetch-Site", "").strip().lower()
     if fetch_site and fetch_site not in SAME_SITE_FETCH:
-        return f"the browser says this request comes from another site ({fetch_site})"
+        return tr.gettext("the browser says this request comes from another site ({site})").format(
+            site=fetch_site[:100]
+        )
     origin = headers.get("Origin", "").strip()
     if origin and origin.lower() != f"{scheme}://{host}".lower():
-        return f"the request comes from another origin ({origin[:100]})"
+        return tr.gettext("the request comes from another origin ({origin})").format(
+            origin=origin[:100]
+        )
     return ""

@@ -8,6 +8,8 @@ import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .i18n import ENGLISH, Translator
+
 __all__ = ["DayFeedback", "daily_series", "feedback_chart"]
 
 MAX_DAYS = 366  # bars drawn at most (the newest are kept)
@@ -53,10 +55,38 @@ def _text(x: float, y: float, text: str, anchor: str = "start") -> str:
     )
 
 
-def feedback_chart(days: Sequence[DayFeedback], title: str = "Feedback per day") -> str:
+def _bars(days: Sequence[DayFeedback], peak: int, tr: Translator) -> list[str]:
+    """Each day's 👍 bar up from the axis and 👎 bar down, titled in ``tr``'s language."""
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    axis_y = TOP + plot_h / 2
+    slot = plot_w / max(1, len(days))
+    bar_w = max(1.0, slot * 0.7)
+    bars = []
+    for i, d in enumerate(days):
+        x = LEFT + i * slot + (slot - bar_w) / 2
+        if d.up:
+            h = plot_h / 2 * d.up / peak
+            title = tr.ngettext("{day}: {count} helpful", "{day}: {count} helpful", d.up)
+            bars.append(
+                _bar(x, axis_y - h, bar_w, h, UP_COLOUR, title.format(day=d.day, count=d.up))
+            )
+        if d.down:
+            h = plot_h / 2 * d.down / peak
+            title = tr.ngettext("{day}: {count} not helpful", "{day}: {count} not helpful", d.down)
+            bars.append(
+                _bar(x, axis_y, bar_w, h, DOWN_COLOUR, title.format(day=d.day, count=d.down))
+            )
+    return bars
+
+
+def feedback_chart(
+    days: Sequence[DayFeedback], title: str | None = None, tr: Translator = ENGLISH
+) -> str:
     """An SVG element: 👍 per day above the axis, 👎 below (named in words: a server may have
-    no emoji font), with the busiest day's count as
-    the scale and the first and last dates under it."""
+    no emoji font), with the busiest day's count as the scale and the first and last dates
+    under it; its title (by default "Feedback per day") and texts in ``tr``'s language."""
+    if title is None:
+        title = tr.gettext("Feedback per day")
     days = list(days)[-MAX_DAYS:]
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     axis_y = TOP + plot_h / 2
@@ -72,17 +102,9 @@ def feedback_chart(days: Sequence[DayFeedback], title: str = "Feedback per day")
         _text(LEFT - 4, TOP + plot_h, f"-{peak}", "end"),
     ]
     if not days:
-        parts.append(_text(LEFT + plot_w / 2, axis_y - 6, "No feedback yet", "middle"))
-    slot = plot_w / max(1, len(days))
-    bar_w = max(1.0, slot * 0.7)
-    for i, d in enumerate(days):
-        x = LEFT + i * slot + (slot - bar_w) / 2
-        if d.up:
-            h = plot_h / 2 * d.up / peak
-            parts.append(_bar(x, axis_y - h, bar_w, h, UP_COLOUR, f"{d.day}: {d.up} helpful"))
-        if d.down:
-            h = plot_h / 2 * d.down / peak
-            parts.append(_bar(x, axis_y, bar_w, h, DOWN_COLOUR, f"{d.day}: {d.down} not helpful"))
+        empty = tr.gettext("No feedback yet")
+        parts.append(_text(LEFT + plot_w / 2, axis_y - 6, empty, "middle"))
+    parts.extend(_bars(days, peak, tr))
     if days:
         parts.append(_text(LEFT, HEIGHT - 6, days[0].day))
         parts.append(_text(WIDTH - RIGHT, HEIGHT - 6, days[-1].day, "end"))

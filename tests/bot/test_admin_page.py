@@ -4,6 +4,7 @@ expiry, logout, escaping. (The whole page in a real browser: tests/bot/test_admi
 from __future__ import annotations
 
 import asyncio
+import html
 import os
 import re
 import time
@@ -19,6 +20,7 @@ from aiohttp.test_utils import TestServer
 from bot.admin_html import documents_html, health_html, login_page
 from bot.admin_page import AdminPage
 from bot.config import load_config
+from bot.i18n import ENGLISH, translator
 from bot.services import Services
 from bot.state import StateStore
 from index.listing import DocumentInfo
@@ -271,7 +273,9 @@ def test_outside_text_is_escaped() -> None:
         url="javascript:alert(1)",
         passages=3,
     )
-    page = documents_html([info], "csrf-token") + health_html(503, {"reason": "<img src=x>"})
+    page = documents_html([info], "csrf-token", ENGLISH) + health_html(
+        503, {"reason": "<img src=x>"}, ENGLISH
+    )
     assert "<script>" not in page and "<img" not in page and "<b>Wire" not in page
     assert "javascript:" not in page  # only http(s) URLs become links
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -279,7 +283,7 @@ def test_outside_text_is_escaped() -> None:
 
 def test_long_lists_and_texts_are_bounded() -> None:
     infos = [DocumentInfo(f"d{i}.md", "T" * 5000, "", "", "", 1) for i in range(600)]
-    page = documents_html(infos, "c")
+    page = documents_html(infos, "c", ENGLISH)
     assert page.count("<tr data-doc=") == 500 and "… and 100 more." in page
     assert "T" * 201 not in page
 
@@ -296,5 +300,113 @@ async def test_the_page_charts_the_feedback_of_the_last_days(admin_page: Page) -
 
 
 def test_without_an_admin_token_the_page_says_how_to_set_one() -> None:
-    page = login_page("csrf", "", "nonce", configured=False)
+    page = login_page("csrf", "", "nonce", ENGLISH, configured=False, language="en")
     assert "STORYBOT_ADMIN_TOKEN" in page and 'id="token"' not in page
+
+
+# -- the page's language (bot/admin_language.py) --------------------------------------------
+
+FRENCH = {"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5"}
+
+
+async def get_page(page: Page, headers: dict[str, str] | None = None) -> str:
+    async with page.http.get(f"{page.url}/admin", headers=headers or {}) as response:
+        assert response.status == 200
+        return await response.text()
+
+
+def shown(text: str) -> str:
+    """A translated text as the page writes it (escaped)."""
+    return html.escape(text)
+
+
+async def test_accept_language_fr_gives_the_french_login_page(admin_page: Page) -> None:
+    fr = translator("fr")
+    english = await get_page(admin_page)
+    assert '<html lang="en">' in english and shown("Log in") in english
+    french = await get_page(admin_page, FRENCH)
+    assert '<html lang="fr">' in french
+    for text in ("Log in", "Admin token", "storybot admin: log in"):
+        assert fr.gettext(text) != text and shown(fr.gettext(text)) in french
+    assert "Log in" not in french and 'id="lang-fr"' in french
+    status, text = await admin_page.post("/admin/login", {"token": "guess"}, FRENCH)
+    assert status == 403 and '<html lang="fr">' in text
+    missing = fr.gettext("the login form's CSRF token is missing or does not match its cookie.")
+    assert shown(missing) in text and "CSRF token is missing" not in text
+
+
+async def test_refusals_are_in_french(admin_page: Page) -> None:
+    fr = translator("fr")
+    status, text = await admin_page.post("/admin/start-reindex", {"csrf": "x"}, FRENCH)
+    logged_out = fr.gettext("you are not logged in, or your session expired. Log in again.")
+    assert status == 401 and shown(logged_out) in text and "not logged in" not in text
+    assert shown(fr.gettext("Refused")) in text and '<html lang="fr">' in text
+    await admin_page.login()
+    status, text = await admin_page.post(
+        "/admin/start-reindex", {"csrf": "x"}, {**FRENCH, "Origin": "http://evil.example"}
+    )
+    assert status == 403 and "http://evil.example" in text
+    use_the_form = fr.gettext("{reason}. Use the form on the admin page.").split("{reason}")[1]
+    origin = fr.gettext("the request comes from another origin ({origin})").split(" (")[0]
+    assert shown(use_the_form) in text and shown(origin) in text
+    assert "another origin" not in text
+    async with admin_page.http.get(
+        f"{admin_page.url}/admin/progress/nope", headers=FRENCH
+    ) as response:
+        assert (await response.json())["error"] == fr.gettext("no such job") != "no such job"
+
+
+async def test_the_switch_keeps_the_choice_and_needs_the_forms_token(admin_page: Page) -> None:
+    fr = translator("fr")
+    await get_page(admin_page)  # sets the login form's cookie
+    status, _ = await admin_page.post("/admin/language", {"lang": "fr", "csrf": "forged"})
+    assert status == 403
+    english = await get_page(admin_page)
+    assert '<html lang="en">' in english  # unchanged
+    login_csrf = CSRF.search(english)  # the login form's token (a new one each time)
+    assert login_csrf is not None
+    status, _ = await admin_page.post(
+        "/admin/language", {"lang": "fr", "csrf": login_csrf.group(1)}
+    )
+    assert status == 303
+    cookie = next(c for c in admin_page.http.cookie_jar if c.key == "storybot_admin_lang")
+    assert cookie.value == "fr" and cookie["samesite"] == "Strict" and cookie["httponly"]
+    english_browser = {"Accept-Language": "en-US,en"}
+    assert '<html lang="fr">' in await get_page(admin_page, english_browser)  # the choice wins
+    await admin_page.login()
+    page = await get_page(admin_page, english_browser)
+    assert shown(fr.gettext("Log out")) in page and shown(fr.gettext("Reindex now")) in page
+    assert fr.gettext("Feedback per day") in page  # the chart's accessible title
+    csrf = CSRF.search(page)
+    assert csrf is not None
+    status, text = await admin_page.post("/admin/language", {"lang": "de", "csrf": csrf.group(1)})
+    assert status == 400 and '<html lang="fr">' in text
+    status, _ = await admin_page.post(
+        "/admin/language", {"lang": "en", "csrf": csrf.group(1)}, {"Origin": "http://evil.example"}
+    )
+    assert status == 403
+    status, _ = await admin_page.post("/admin/language", {"lang": "en", "csrf": csrf.group(1)})
+    assert status == 303
+    page = await get_page(admin_page, FRENCH)
+    assert '<html lang="en">' in page and 'id="logout">Log out<' in page
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "a" * 8000,  # one long, bogus tag
+        "de," * 2000 + "fr",  # French past the entries read
+        ";" * 600 + ",fr",  # French past the characters read
+        "fr;q=abc, fr;q=0, *;q=1, ;;;,, =",
+        "fr-\u00e9",  # not ASCII
+    ],
+)
+async def test_a_hostile_accept_language_gives_the_english_page(
+    admin_page: Page, header: str
+) -> None:
+    page = await get_page(admin_page, {"Accept-Language": header})
+    assert '<html lang="en">' in page and 'id="login">Log in<' in page
+    status, text = await admin_page.post(
+        "/admin/start-reindex", {"csrf": "x"}, {"Accept-Language": header}
+    )
+    assert status == 401 and "not logged in" in text

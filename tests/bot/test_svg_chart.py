@@ -4,11 +4,13 @@ scale with the counts."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import xml.etree.ElementTree as ET
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.i18n import translator
 from bot.svg_chart import HEIGHT, MAX_DAYS, WIDTH, DayFeedback, daily_series, feedback_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -78,3 +80,23 @@ def test_every_chart_is_well_formed_and_stays_inside_the_plot(
         w, h = float(rect.get("width", "0")), float(rect.get("height", "0"))
         assert x >= 0 and x + w <= WIDTH + 0.1
         assert y >= 0 and y + h <= HEIGHT + 0.1
+
+
+def test_the_chart_is_written_in_the_pages_language() -> None:
+    french = translator("fr")
+    svg = feedback_chart([DayFeedback("2026-12-01", 1, 3)], tr=french)
+    title = french.gettext("Feedback per day")
+    assert title != "Feedback per day" and f'aria-label="{title}"' in svg
+    titles = [t.text for r in bars(svg) if (t := r.find(f"{SVG}title")) is not None]
+    assert titles == [
+        french.ngettext("{day}: {count} helpful", "{day}: {count} helpful", 1).format(
+            day="2026-12-01", count=1
+        ),
+        french.ngettext("{day}: {count} not helpful", "{day}: {count} not helpful", 3).format(
+            day="2026-12-01", count=3
+        ),
+    ]
+    assert "helpful" not in "".join(t or "" for t in titles)
+    empty = feedback_chart([], tr=french)
+    assert html.escape(french.gettext("No feedback yet")) in empty
+    assert "No feedback yet" not in empty
