@@ -40,11 +40,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
-    from .runtime import make_embedder, reindex
+    from .runtime import make_embedder, reindex_alone
 
     progress = Progress()
     try:
-        report = reindex(config, lambda: make_embedder(config), progress)
+        report = reindex_alone(config, lambda: make_embedder(config), progress)
     finally:
         progress.close()
     print(report.summary())

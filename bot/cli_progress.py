@@ -56,10 +56,10 @@ def open_engine_with_progress(config: Config) -> Engine:
 
 
 def reindex_with_progress(config: Config) -> str:
-    from .runtime import make_embedder, reindex
+    from .runtime import make_embedder, reindex_alone
 
     progress = Progress()
     try:
-        return reindex(config, lambda: make_embedder(config), progress).summary()
+        return reindex_alone(config, lambda: make_embedder(config), progress).summary()
     finally:
         progress.close()

@@ -131,6 +131,10 @@ class DurableQueue(asyncio.Queue[object]):
         """Queue an update that is in the inbox already (to try it again)."""
         super().put_nowait(update)
 
+    async def mark_done(self, update_id: int) -> None:
+        """Record that an update's handlers have run."""
+        await self.write(lambda: self.inbox.done(update_id))
+
     def finished(self, update_id: int) -> None:
         """An update is done with (answered, or set aside); for queues that track them."""
 
@@ -205,7 +209,7 @@ class DurableApplication(Application[Any, Any, Any, Any, Any, Any]):
         if failure is None and attempt.error is not None:
             failure = describe_error(attempt.error)
         if failure is None:
-            await queue.write(lambda: queue.inbox.done(update_id))
+            await queue.mark_done(update_id)
             queue.finished(update_id)
         elif attempt.last:
             await self.set_aside(update, failure)

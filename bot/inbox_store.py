@@ -181,6 +181,13 @@ class Inbox:
                 ).rowcount
         return renewed
 
+    def postpone(self, replica: str, update_id: int, until: float) -> None:
+        """Shorten ``replica``'s claim on an update it cannot answer now, to look again then."""
+        self.db.run(
+            "UPDATE inbox SET lease_until=? WHERE update_id=? AND claimed_by=?",
+            (until, update_id, replica),
+        )
+
     def pending(self) -> list[PendingUpdate]:
         """Received but not finished, oldest first."""
         rows = self.db.run(

@@ -18,6 +18,7 @@ from index.errors import ReindexInProgressError, StoryError
 from index.store import IndexStore
 
 from .config import Config
+from .deployment_lock import LOCK_RETRY_SECONDS, REINDEX_LOCK
 from .i18n import ENGLISH, Translator
 from .metrics import Metrics
 from .reindex_process import run_reindex_process
@@ -26,9 +27,6 @@ from .storage import Database
 __all__ = ["IndexBuild", "ReindexJob", "Reindexer"]
 
 logger = logging.getLogger(__name__)
-
-REINDEX_LOCK = "storybot reindex"
-LOCK_RETRY_SECONDS = 1.0  # a watcher's job waiting for another replica's build asks this often
 
 
 @dataclass(slots=True)

@@ -13,8 +13,9 @@ from index.errors import IndexOutdatedError
 from index.store import IndexStore
 
 from .config import Config
+from .deployment_lock import holding_the_reindex_lock
 
-__all__ = ["make_embedder", "open_engine", "reindex"]
+__all__ = ["make_embedder", "open_engine", "reindex", "reindex_alone"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +53,28 @@ def reindex(
     )
 
 
+def reindex_alone(
+    config: Config,
+    load_embedder: Callable[[], Embedder],
+    progress: ProgressFn | None = None,
+    *,
+    wait: bool = False,
+) -> BuildReport:
+    """``reindex`` holding the deployment's reindex lock (PostgreSQL, with ``[state] url``),
+    for builds that no reindex job started: waiting for another replica's build with ``wait``,
+    else refusing at once while one runs."""
+    with holding_the_reindex_lock(config, wait=wait):
+        return reindex(config, load_embedder, progress)
+
+
 def open_engine(
     config: Config, embedder: Embedder | None = None, progress: ProgressFn | None = None
 ) -> Engine:
     """The engine on the saved index. On a fresh checkout (no index yet) it is built first,
     and an index written by an older storybot or with another model is rebuilt from the
-    corpus (it cannot answer, and the corpus holds everything it held).
+    corpus (it cannot answer, and the corpus holds everything it held). Either build holds the
+    deployment's reindex lock; a replica finding another one building waits for that build
+    (after which its own finds nothing left to embed).
 
     A damaged index is not rebuilt behind the user's back: IndexUnavailableError says what is
     wrong and to run ``storybot reindex``.
@@ -67,11 +84,11 @@ def open_engine(
         logger.info(
             "No index in %s yet: building it from %s", config.index.path, config.corpus.path
         )
-        reindex(config, lambda: embedder, progress)
+        reindex_alone(config, lambda: embedder, progress, wait=True)
     try:
         store = IndexStore.load(config.index.path, config.embedding_id)
     except IndexOutdatedError as exc:
         logger.warning("%s Rebuilding it from %s now.", exc, config.corpus.path)
-        reindex(config, lambda: embedder, progress)
+        reindex_alone(config, lambda: embedder, progress, wait=True)
         store = IndexStore.load(config.index.path, config.embedding_id)
     return Engine(store, embedder, config.ranking_settings())

@@ -247,6 +247,8 @@ async def _take_updates(
     await application.stop()
     for task in claims:
         task.cancel()
+    if isinstance(application.update_queue, SharedQueue):
+        await asyncio.to_thread(application.update_queue.locks.close)
 
 
 async def _stop_taking(application: BotApplication, *, webhook: bool, shared: bool) -> None:

@@ -179,6 +179,10 @@ def test_the_proxy_sends_the_webhook_where_the_bot_takes_it() -> None:
     site = (DEPLOY / "nginx" / "storybot.conf").read_text(encoding="utf-8")
     web = deploy_config().web
     assert f"location = {web.webhook_path} {{" in site
+    (webhook,) = re.findall(
+        r"(?s)location = " + re.escape(web.webhook_path) + r" \{(.*?)\n    \}", site
+    )
+    assert "proxy_pass http://storybot;" in webhook  # round-robin: the replicas share the inbox
     (upstream,) = re.findall(r"(?s)upstream storybot \{(.*?)\}", site)
     ports = re.findall(r"(?m)^\s*server \S+:(\d+)", upstream)
     assert ports == [str(web.port)] * 2  # two replicas

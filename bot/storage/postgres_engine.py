@@ -108,13 +108,12 @@ class PostgresDatabase(Database):
     def lock(self, tx: Transaction, name: str) -> None:
         tx.run("SELECT pg_advisory_xact_lock(?)", (lock_key(name),))
 
-    @contextmanager
-    def hold(self, name: str) -> Iterator[Callable[[], bool] | None]:
-        # A connection of its own: the lock may be held for minutes or for the life of the
-        # process, which a pooled connection should not be; closing it releases the lock.
-        # Keepalives both ways: a holder whose machine vanished loses the lock within about
-        # 11 s, and a holder cut off from the server learns as soon that its session is gone.
-        with psycopg.connect(
+    def own_connection(self) -> psycopg.Connection[tuple[object, ...]]:
+        """A connection of its own, outside the pool, for locks that may be held for minutes or
+        for the life of the process (closing it releases them). Keepalives both ways: a holder
+        whose machine vanished loses its locks within about 11 s, and a holder cut off from
+        the server learns as soon that its session is gone."""
+        connection = psycopg.connect(
             self._url,
             autocommit=True,
             connect_timeout=int(CONNECT_TIMEOUT_SECONDS),
@@ -122,9 +121,18 @@ class PostgresDatabase(Database):
             keepalives_idle=5,
             keepalives_interval=2,
             keepalives_count=3,
-        ) as connection:
+        )
+        try:
             for setting, value in _SERVER_KEEPALIVES:
                 connection.execute(f"SET {setting} = {value}")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    @contextmanager
+    def hold(self, name: str) -> Iterator[Callable[[], bool] | None]:
+        with self.own_connection() as connection:
             row = connection.execute(
                 "SELECT pg_try_advisory_lock(%s)", (lock_key(name),)
             ).fetchone()

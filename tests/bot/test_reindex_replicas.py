@@ -1,25 +1,30 @@
 """One reindex across replicas: with the state in PostgreSQL, a build holds an advisory lock
 there. Another replica holding it (a real session on the real server, as a replica's build
-holds it) makes /reindex fail saying so, and makes the watcher's job wait its turn."""
+holds it) makes /reindex and `storybot reindex` fail saying so, and makes the watcher's job and
+the build of a replica starting without an index wait their turn."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from bot.cli import main
 from bot.config import load_config
-from bot.jobs import REINDEX_LOCK, Reindexer
+from bot.deployment_lock import REINDEX_LOCK
+from bot.jobs import Reindexer
+from bot.runtime import open_engine
 from bot.storage import Database, open_database
 from bot.storage.postgres_engine import lock_key
 from index.embedder import Embedder
 from index.store import IndexStore
 from tests.bot.conftest import SharedModelBuild
-from tests.conftest import EMBEDDING
+from tests.conftest import EMBEDDING, EMBEDDING_TOML
 
 pytestmark = pytest.mark.slow
 
@@ -73,3 +78,44 @@ async def test_one_reindex_at_a_time_across_replicas(
         assert again.state == "done", again.error
     finally:
         database.close()
+
+
+def test_storybot_reindex_from_a_shell_takes_the_deployments_lock(
+    tmp_path: Path, corpus_dir: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[corpus]\npath = "{corpus_dir}"\n[index]\npath = "{tmp_path / "index"}"\n'
+        f'{EMBEDDING_TOML}[state]\nurl = "{postgres_url}"\n'
+    )
+    with another_replica_reindexing(postgres_url):
+        code = main(["--config", str(config), "reindex"])
+        _, err = capsys.readouterr()
+        assert code == 1 and "Another replica is reindexing" in err
+        assert not IndexStore.exists(tmp_path / "index")  # nothing built meanwhile
+    assert main(["--config", str(config), "reindex"]) == 0
+    assert "added" in capsys.readouterr().out
+    assert IndexStore.exists(tmp_path / "index")
+
+
+async def test_a_replica_finding_no_index_waits_for_another_replicas_build(
+    tmp_path: Path,
+    corpus_dir: Path,
+    embedder: Embedder,
+    postgres_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = load_config(
+        {
+            "corpus": {"path": str(corpus_dir)},
+            "index": {"path": str(tmp_path / "index"), **EMBEDDING},
+            "state": {"url": postgres_url},
+        }
+    )
+    caplog.set_level(logging.INFO, logger="bot.deployment_lock")
+    with another_replica_reindexing(postgres_url):
+        starting = asyncio.create_task(asyncio.to_thread(open_engine, config, embedder))
+        await until(lambda: "waiting for its build" in caplog.text, "the start-up build to wait")
+        assert not starting.done() and not IndexStore.exists(tmp_path / "index")
+    engine = await asyncio.wait_for(starting, 120)  # the other build ended: this one ran
+    assert len(engine.store) > 0

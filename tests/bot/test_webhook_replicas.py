@@ -7,23 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import shutil
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from bot.shared_inbox import CLAIM_LIMIT
 from tests.bot.conftest import TOKEN
 from tests.bot.test_reliability import BotProcess
 from tests.botapi import BotApiServer
-from tests.botapi.load import free_port
+from tests.botapi.round_robin import round_robin
 from tests.conftest import ROOT
 from tests.postgres import PASSWORD
 
@@ -61,40 +58,6 @@ class WebhookReplica(BotProcess):
                             return
                 await asyncio.sleep(0.2)
         raise TimeoutError(f"the replica did not become healthy:\n{self.log.read_text()}")
-
-
-@contextlib.asynccontextmanager
-async def round_robin(targets: list[str]) -> AsyncIterator[str]:
-    """A proxy on 127.0.0.1 sending each post to the next target, or the one after when that
-    one does not answer (as nginx's upstream does)."""
-    turn = itertools.count()
-
-    async def forward(request: web.Request) -> web.Response:
-        body = await request.read()
-        passed = ("x-telegram-bot-api-secret-token", "content-type")
-        headers = {k: v for k, v in request.headers.items() if k.lower() in passed}
-        first = next(turn)
-        async with aiohttp.ClientSession() as http:
-            for i in range(len(targets)):
-                target = targets[(first + i) % len(targets)]
-                try:
-                    url = f"{target}{request.path}"
-                    async with http.post(url, data=body, headers=headers) as upstream:
-                        return web.Response(status=upstream.status, body=await upstream.read())
-                except aiohttp.ClientError:
-                    continue
-        return web.Response(status=502)
-
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", forward)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 async def test_webhook_replicas_share_the_inbox_and_survive_a_kill(
