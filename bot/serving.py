@@ -33,6 +33,7 @@ from .i18n import Notice
 from .inbox import DurableQueue, Inbox
 from .index_watch import IndexWatcher
 from .jobs import ReindexJob
+from .language_refresh import refresh_languages_forever
 from .polling_leader import poll_while_elected
 from .redact import install_token_filter, url_password
 from .runtime import make_embedder, open_engine
@@ -214,6 +215,12 @@ async def _take_updates(
     if not elected and not claims:
         await replay_inbox(application)
     index_watcher = _watch_index(application, services)
+    # Replicas: a /language choice made on another applies here within seconds.
+    languages = (
+        asyncio.create_task(refresh_languages_forever(services.state))
+        if config.state.url
+        else None
+    )
     election: asyncio.Task[None] | None = None
     if elected:
         election = asyncio.create_task(
@@ -240,6 +247,8 @@ async def _take_updates(
     for task in claims[:1]:  # claim nothing more; keep the claims held until answered
         task.cancel()
     index_watcher.cancel()
+    if languages is not None:
+        languages.cancel()
     logger.info("Stopping: no new updates; finishing the replies in flight")
     stop_accepting(web_app)
     await _stop_taking(application, webhook=webhook, shared=bool(claims))

@@ -82,11 +82,10 @@ class StateStore:
         self._owned = not isinstance(source, Database)
         self.db = open_source(source, max_bytes=max_bytes)
         # Few chats choose a language: every choice is kept in memory, so that each reply can
-        # read its chat's choice on the event loop without a query.
-        self._languages: dict[int, str] = {
-            int(chat): str(language)
-            for chat, language in self.db.run("SELECT chat_id, language FROM chat_languages")
-        }
+        # read its chat's choice on the event loop without a query (replicas sharing the state
+        # re-read them: bot/language_refresh.py).
+        self._languages: dict[int, str] = {}
+        self.reload_languages()
 
     def close(self) -> None:
         """Close the database if it was opened here (from a path)."""
@@ -235,6 +234,13 @@ class StateStore:
         """The language a chat chose with /language; None when it chose none (automatic).
         From memory: safe to call on the event loop."""
         return self._languages.get(chat_id)
+
+    def reload_languages(self) -> None:
+        """Read every chat's choice again (made by another replica since, say)."""
+        self._languages = {
+            int(chat): str(language)
+            for chat, language in self.db.run("SELECT chat_id, language FROM chat_languages")
+        }
 
     def set_chat_language(self, chat_id: int, language: str | None) -> None:
         """Record a chat's choice of language; None goes back to automatic."""
