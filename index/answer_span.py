@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .followup import strip_connective
 from .keyword import content_terms
+from .question_kind import question_kind
 
-__all__ = ["KIND_MARGINS", "MAX_SENTENCE", "Span", "answer_span", "span_kind"]
+__all__ = ["KIND_MARGINS", "MAX_SENTENCE", "Span", "answer_span"]
 
 MAX_SENTENCE = 2000  # characters: longer sentences are not searched (every regex here is linear)
 # How far the best phrase must beat the next, by kind: chosen on the fit half of squad_v11_dev
@@ -48,36 +48,6 @@ _NAME = re.compile(
     r"[A-Z][\w’'.\-]*)*"
 )
 _POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
-_QUESTION_KIND = (
-    (
-        "time",
-        re.compile(
-            r"^when\b|\b(?:what|which)\s+(?:year|years|date|day|month|century|decade|time)\b|"
-            r"\bhow long ago\b|\bsince when\b",
-            re.IGNORECASE,
-        ),
-    ),
-    (
-        "number",
-        re.compile(
-            r"\bhow\s+(?:many|much)\b|\bhow\s+(?:old|long|far|tall|high|big|large)\b|"
-            r"\bwhat\s+(?:percentage|percent|number|amount|proportion|share)\b",
-            re.IGNORECASE,
-        ),
-    ),
-    (
-        "name",
-        re.compile(
-            r"^(?:who|whom|whose|where)\b|\b(?:who|whom|whose)\s+(?:was|is|were|are|did|does|"
-            r"do)\b|\b(?:which|what)\s+(?:person|man|woman|country|countries|city|cities|company|"
-            r"organi[sz]ation|group|team|nation|state|party|leader|minister|president|place|"
-            r"region|river|town|university|band|king|queen|emperor|general|author|scientist|"
-            r"continent|island|county|province|church|school|college|museum|newspaper|network|"
-            r"station|ship|army|dynasty|empire|language|religion)\b",
-            re.IGNORECASE,
-        ),
-    ),
-)
 _LEADING = re.compile(r"^(?:the|a|an|in|on|at|by|since|about|some|around|of)\s+", re.IGNORECASE)
 _WORD = re.compile(r"[\w’'\-]+")
 
@@ -90,15 +60,6 @@ class Span:
     end: int
     text: str
     score: float
-
-
-def span_kind(question: str) -> str:
-    """ "time", "number", "name" or "" (no phrase is picked out) for a question."""
-    q = strip_connective(question.strip()[:500])
-    for kind, pattern in _QUESTION_KIND:
-        if pattern.search(q):
-            return kind
-    return ""
 
 
 def _trim_asked(sentence: str, start: int, end: int, asked: set[str]) -> tuple[int, int]:
@@ -158,7 +119,7 @@ def answer_span(question: str, sentence: str, margin: float | None = None) -> Sp
     sentence; a phrase is returned only when it is the only candidate, or beats the next by
     more than ``margin`` (by default the kind's ``KIND_MARGINS``).
     """
-    kind = span_kind(question)
+    kind = question_kind(question)
     if not kind or not sentence or len(sentence) > MAX_SENTENCE:
         return None
     if margin is None:

@@ -26,10 +26,10 @@ from .lexical_features import Lexical, lexical_features, merge_lexical, span_max
 from .metadata import normalize_date
 from .onnx_backend import worker_count
 from .passages import Answer, AnswerSentence, Hit, Passage
+from .question_kind import answer_type
 from .ranking import (
     ACROSS_KEYWORD_SCALE,
     Features,
-    answer_type,
     collapse_duplicates,
     coverage,
     fuse,

@@ -9,7 +9,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .answer_span import KIND_MARGINS, answer_span, span_kind
+from .answer_span import KIND_MARGINS, answer_span
+from .question_kind import question_kind
 
 __all__ = ["MARGINS", "PhraseCurve"]
 
@@ -43,7 +44,7 @@ class PhraseCurve:
         """One answered question and its first answer sentence (None: no phrase can be shown);
         ``match`` gives (EM, F1) of a phrase and a gold answer."""
         self.answered += 1
-        kind = span_kind(question)
+        kind = question_kind(question)
         if sentence is None or not kind or not answers:
             return
         for i, margins in enumerate(MARGINS):

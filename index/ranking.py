@@ -12,6 +12,7 @@ import numpy as np
 
 from .duplicates import DUPLICATE_OVERLAP, overlap, shingles
 from .models import E5_MODEL
+from .question_kind import definition_subject
 from .settings import RankingSettings
 
 __all__ = [
@@ -21,7 +22,6 @@ __all__ = [
     "MINILM_GATE",
     "Features",
     "GateModel",
-    "answer_type",
     "collapse_duplicates",
     "coverage",
     "fuse",
@@ -226,8 +226,8 @@ def score_sentences(
 
 
 # -- answer types ------------------------------------------------------------------------------
-# A question's wording says what kind of thing answers it (a time, a number, a name); a sentence
-# that holds such a thing, beyond what the question already says, is more likely the answer.
+# A question's wording says what kind of thing answers it (question_kind.py); a sentence that
+# holds such a thing, beyond what the question already says, is more likely the answer.
 
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|"
@@ -247,44 +247,6 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'\-]+")
-_TIME_Q = re.compile(
-    r"^(when)\b|\b(what|which) (year|years|date|day|month|century|decade|time|period|era)\b|"
-    r"\bhow long ago\b",
-    re.IGNORECASE,
-)
-_NUMBER_Q = re.compile(
-    r"\bhow (many|much|big|large|small|long|old|far|tall|high|often|fast|heavy|wide|deep)\b|"
-    r"\bwhat (percentage|percent|number|amount|proportion|size|fraction|share)\b",
-    re.IGNORECASE,
-)
-_NAME_Q = re.compile(
-    r"^(who|whom|whose|where)\b|\b(which|what) (person|man|woman|country|countries|city|"
-    r"company|organi[sz]ation|group|team|nation|state|party|leader|minister|president|"
-    r"place|region|river|town|university|band|king|queen)\b",
-    re.IGNORECASE,
-)
-_DEFINITION_Q = re.compile(
-    r"^(what|who)\s+(is|are|was|were)\s+(the\s+|an?\s+)?(.{2,40}?)\??$", re.IGNORECASE
-)
-
-
-def answer_type(question: str) -> str:
-    """ "time", "number", "name", "definition" or "" for a question's expected answer."""
-    q = question.strip()
-    if _TIME_Q.search(q):
-        return "time"
-    if _NUMBER_Q.search(q):
-        return "number"
-    if _DEFINITION_Q.match(q):
-        return "definition"
-    if _NAME_Q.search(q):
-        return "name"
-    return ""
-
-
-def definition_subject(question: str) -> str:
-    match = _DEFINITION_Q.match(question.strip())
-    return match.group(4).strip() if match else ""
 
 
 def matches_answer_type(sentence: str, question: str, kind: str) -> bool:

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.answer_span import MAX_SENTENCE, answer_span, span_kind
+from index.answer_span import MAX_SENTENCE, answer_span
+from index.question_kind import question_kind
 
 _LEAD = (
     "In a significant realignment of West Africa’s diplomatic and security landscape, the "
@@ -46,7 +47,7 @@ def test_the_phrase_that_answers_is_picked_out(question: str, sentence: str, phr
 
 
 def test_nothing_is_picked_when_the_question_asks_for_no_phrase_or_names_it() -> None:
-    assert span_kind("Why are the ministers going to Moscow?") == ""
+    assert question_kind("Why are the ministers going to Moscow?") == ""
     assert answer_span("Why are the ministers going to Moscow?", _LEAD) is None
     # the only date is the one the question already holds
     assert answer_span("What happens on April 3-4?", "They visit Moscow on April 3-4.") is None
