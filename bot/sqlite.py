@@ -59,12 +59,36 @@ def connect(path: Path | str, *, max_bytes: int = 0) -> sqlite3.Connection:
         isolation_level=None,
         check_same_thread=False,
     )
-    db.execute("PRAGMA journal_mode=WAL")
+    _use_wal(db)
     db.execute("PRAGMA synchronous=NORMAL")
     if max_bytes:
         (page_size,) = db.execute("PRAGMA page_size").fetchone()
         db.execute(f"PRAGMA max_page_count={max(1, max_bytes // page_size)}")
     return db
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (the file keeps it). The first switch needs the file's
+    exclusive lock; when two connections switch a fresh file at once (replicas starting
+    together), each holds the read lock the other must wait out, and SQLite refuses one with
+    "database is locked" at once rather than deadlock, without its busy timeout. So try again,
+    0.01 s later doubling up to 0.5 s, for as long as the busy timeout; raise if still locked."""
+    delay = 0.01
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds the lock it needs."""
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
 
 
 class WriteHealth:
