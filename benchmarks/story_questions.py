@@ -3,6 +3,9 @@ corpus: is a gold answer in the top 3 passages retrieved, and in the reply's fir
 
     .venv/bin/python -m benchmarks.story_questions [--config e5.toml] [--index /tmp/story-e5]
 
+With the config's ``index.other_languages_model`` (the split), that model indexes the corpus
+too (in the ``other`` folder of the index) and answers the questions in other languages.
+
 Reads evaluation/multilingual/story_fr.jsonl (each line keeps its English original). The index
 of ``corpus/`` is built in ``--index`` (a temporary folder by default) with the config's model.
 """
@@ -10,12 +13,13 @@ of ``corpus/`` is built in ``--index`` (a temporary folder by default) with the 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 from pathlib import Path
 
 from bot.config import load_config
-from bot.runtime import make_embedder
+from bot.runtime import make_embedder, make_other_embedder
 from index.build import build_index
 from index.engine import Engine
 from index.eval_metrics import contains_answer
@@ -37,13 +41,19 @@ def main() -> None:
         folder = args.index or Path(scratch) / "index"
         build_index(ROOT / "corpus", folder, embedder.name, lambda: embedder, config.build)
         engine = Engine(IndexStore.load(folder, embedder.name), embedder, config.retrieval)
+        other = make_other_embedder(config)
+        if other is not None:
+            plain = dataclasses.replace(config.build, query_prefix="", passage_prefix="")
+            build_index(ROOT / "corpus", folder / "other", other.name, lambda: other, plain)
+            store = IndexStore.load(folder / "other", other.name)
+            engine.other = Engine(store, other, config.retrieval)
         print(f"{embedder.name}: {len(rows)} story questions")
         print("| language | answer in top 3 passages | answered | answer in first sentence |")
         print("|---|---|---|---|")
         for language, key in (("fr", "question"), ("en", "english")):
             top3 = answered = first = 0
             for row in rows:
-                found = engine.retrieve(row[key], 3)
+                found = engine.for_question(row[key]).retrieve(row[key], 3)
                 top3 += any(contains_answer(h.passage.text, row["answers"]) for h in found.hits)
                 answer = engine.ask(row[key])
                 answered += answer.found

@@ -58,7 +58,7 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     from index.eval_data import load_followups
     from index.evaluate import evaluate
 
-    from .runtime import make_embedder, open_engine
+    from .runtime import make_embedder, make_other_embedder, open_engine
 
     if args.conversations:
         return _eval_conversations(args, config)
@@ -79,6 +79,7 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
             followups=followups,
             story_engine=story,
             everyday=_lines(Path(args.everyday)) if args.gate else None,
+            other=make_other_embedder(config, query_cache=0),
         )
     finally:
         progress.close()

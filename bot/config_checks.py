@@ -60,6 +60,12 @@ def _check_index(config: Config) -> None:
             f"Config 'index.model' {index.model!r} with index.backend = {index.backend!r}: "
             f"{problem}."
         )
+    other = index.other_languages_model
+    if other and (problem := model_problem(other, index.backend)):
+        raise ConfigError(
+            f"Config 'index.other_languages_model' {other!r} with index.backend = "
+            f"{index.backend!r}: {problem}."
+        )
     if build.max_words < 10:
         raise ConfigError(f"Config 'index.max_words' must be at least 10, not {build.max_words}.")
     if build.min_words > build.max_words:

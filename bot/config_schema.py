@@ -118,6 +118,9 @@ class IndexSection:
     precision: str = "float32"  # torch: or "bfloat16"; onnx: or "int8"
     onnx_cache: Path = Path("index/onnx")  # exported ONNX models, one folder per model+settings
     query_cache: int = 4096  # vectors of the last N distinct questions kept (0: none)
+    # The split: questions in another language than English are answered with this model's
+    # vectors of the same passages (same backend and precision; "": every question by ``model``)
+    other_languages_model: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +219,12 @@ class Config:
     def embedding_id(self) -> str:
         """The model, backend and precision an index must have been built with."""
         return embedding_id(self.index.model, self.index.precision, self.index.backend)
+
+    @property
+    def other_embedding_id(self) -> str:
+        """The embedding id of the other-languages index ("" when the split is off)."""
+        model = self.index.other_languages_model
+        return embedding_id(model, self.index.precision, self.index.backend) if model else ""
 
     def build_settings(self) -> BuildSettings:
         """The [index] build keys, with the document size limit of [corpus] and the duplicate

@@ -19,7 +19,7 @@ from index.build_report import BuildReport
 from index.errors import StoryError
 
 from .config import Config, Secret
-from .runtime import make_embedder, reindex
+from .runtime import make_embedder, make_other_embedder, reindex
 
 __all__ = ["REINDEX_NICENESS", "child_config", "reindex_child", "run_reindex_process"]
 
@@ -65,7 +65,12 @@ def reindex_child(config: Config, conn: Connection) -> None:
         conn.send(("progress", stage, done, total))
 
     try:
-        report = reindex(config, lambda: make_embedder(config, threads=_threads(config)), progress)
+        report = reindex(
+            config,
+            lambda: make_embedder(config, threads=_threads(config)),
+            progress,
+            lambda: make_other_embedder(config, threads=_threads(config)),
+        )
         conn.send(("done", report))
     except StoryError as exc:
         conn.send(("failed", str(exc)))

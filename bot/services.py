@@ -4,6 +4,7 @@ limits, the answering threads, the reindexer and the metrics."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 from index.embedder import Embedder
 from index.engine import Engine
-from index.errors import StoryError
+from index.errors import IndexUnavailableError, StoryError
 from index.onnx_backend import worker_count
 from index.store import IndexStore
 
@@ -21,6 +22,8 @@ from .gap_recorder import GapRecorder
 from .jobs import Reindexer
 from .metrics import Metrics
 from .state import StateStore
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["Services"]
 
@@ -75,11 +78,22 @@ class Services:
             self.engine = Engine(store, self.embedder, self.config.ranking_settings())
         else:
             raise StoryError("The embedding model is not loaded, so no index can be served.")
+        self._install_other(self.engine)
         self.unavailable = ""
         self.metrics.set_index(len(store), store.size_bytes)
         if previous is not None and previous != store.folder:
             for listener in self.index_listeners:
                 listener(store)
+
+    def _install_other(self, engine: Engine) -> None:
+        """The split's other-languages index beside the new one (a reindex brings both up to
+        date); while it cannot be read, the engine keeps the one it had."""
+        from .runtime import install_other
+
+        try:
+            install_other(self.config, engine)
+        except IndexUnavailableError as exc:
+            logger.warning("Other-languages index not served: %s", exc)
 
     @property
     def storage(self) -> str:

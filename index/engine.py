@@ -21,7 +21,7 @@ from .answer_span import answer_span
 from .encoder import QueryEncoder
 from .followup import Turn, contextualize, reading, strip_connective, with_context
 from .keyword import content_terms, question_weights, text_terms, tokenize
-from .language import languages_differ
+from .language import languages_differ, not_english
 from .lexical_features import Lexical, lexical_features, merge_lexical, span_max
 from .metadata import normalize_date
 from .onnx_backend import worker_count
@@ -123,12 +123,23 @@ class Engine:
         self.embedder = embedder
         self.settings = settings or RankingSettings()
         self._hidden: Callable[[Passage], bool] | None = None
+        # The split (``index.other_languages_model``): an engine over the same passages with a
+        # multilingual model, for questions known to be in a language other than English.
+        self.other: Engine | None = None
+
+    def for_question(self, question: str) -> Engine:
+        """The engine that answers ``question``: ``other`` when there is one and the question
+        is in another language than English, else this one."""
+        if self.other is not None and not_english(question):
+            return self.other
+        return self
 
     def hiding(self, hidden: Callable[[Passage], bool]) -> Engine:
         """This engine with the passages ``hidden`` selects taken out of every search (the
         evaluation asks questions whose answer has been taken out of the corpus)."""
         view = Engine(self._store, self.embedder, self.settings)
         view._hidden = hidden
+        view.other = self.other.hiding(hidden) if self.other is not None else None
         return view
 
     @property
@@ -329,6 +340,9 @@ class Engine:
 
     def ask(self, question: str, history: Sequence[Turn] = (), k: int | None = None) -> Answer:
         """Answer a question; ``history`` holds the conversation's earlier turns, oldest first."""
+        engine = self.for_question(question)
+        if engine is not self:
+            return engine.ask(question, history, k)
         query = contextualize(question, history)
         found = self.retrieve(query, k, question)
         if history and query == question.strip() and reading(question) == "either":

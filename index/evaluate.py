@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .build import index_documents
+from .build_report import BuildReport
 from .embedder import Embedder
 from .engine import Engine
 from .eval_data import EvalQuestion, FollowUp, load_passages, load_questions
@@ -25,6 +26,7 @@ from .eval_metrics import (
 )
 from .gate_eval import evaluate_gate
 from .keyword import tokenize
+from .passages import Document
 from .settings import BuildSettings, RankingSettings
 from .store import IndexStore
 
@@ -45,8 +47,12 @@ def evaluate(
     followups: Sequence[FollowUp] = (),
     story_engine: Engine | None = None,
     everyday: Sequence[str] | None = None,
+    other: Embedder | None = None,
 ) -> dict[str, object]:
     """Index the data set's passages and measure.
+
+    With ``other`` (the split), a second index of the passages is built by that model in the
+    ``other`` folder, and questions in another language than English are asked of it.
 
     The index goes in a temporary folder, or in ``index_dir``: there an index left by an earlier
     run is reused, so only passages it lacks are embedded (the reported indexing time and tokens
@@ -56,17 +62,11 @@ def evaluate(
     questions = load_questions(questions_file or data_dir / "questions.jsonl", limit)
     with tempfile.TemporaryDirectory(prefix="storybot-eval-") as tmp:
         folder = index_dir or Path(tmp)
-        previous = None
-        if IndexStore.exists(folder):
-            previous = IndexStore.load(folder, embedder.name)
-            if previous.manifest.settings_fingerprint != build.fingerprint(embedder.name):
-                previous = None
         started = time.perf_counter()
-        report = index_documents(
-            documents, folder, embedder.name, lambda: embedder, build, progress, previous=previous
-        )
+        store, report = _dataset_store(documents, folder, embedder, build, progress)
         indexing_seconds = time.perf_counter() - started
-        engine = Engine(IndexStore.load(folder, embedder.name), embedder, ranking)
+        engine = Engine(store, embedder, ranking)
+        other_seconds = _add_other(engine, documents, folder, other, build, progress)
         results = {m: MethodResult() for m in METHODS}
         for i, q in enumerate(questions):
             _measure(engine, q, results)
@@ -86,13 +86,57 @@ def evaluate(
         "tokens_embedded": report.tokens,
         "tokens_per_second": round(report.tokens / max(indexing_seconds, 1e-9), 1),
         "model": embedder.name,
+        **(
+            {"other_model": other.name, "other_indexing_seconds": round(other_seconds, 2)}
+            if other is not None
+            else {}
+        ),
         "methods": {m: r.figures() for m, r in results.items()},
         **({"followups": follow} if follow else {}),
         **({"gate": gate} if gate else {}),
     }
 
 
+def _add_other(
+    engine: Engine,
+    documents: Sequence[Document],
+    folder: Path,
+    other: Embedder | None,
+    build: BuildSettings,
+    progress: Callable[[str, int, int], None] | None,
+) -> float:
+    """The split: the passages indexed by ``other`` in ``folder``/other become ``engine``'s
+    engine for other languages; returns the seconds it took (0 without ``other``)."""
+    if other is None:
+        return 0.0
+    started = time.perf_counter()
+    store, _ = _dataset_store(documents, folder / "other", other, build, progress)
+    engine.other = Engine(store, other, engine.settings)
+    return time.perf_counter() - started
+
+
+def _dataset_store(
+    documents: Sequence[Document],
+    folder: Path,
+    embedder: Embedder,
+    build: BuildSettings,
+    progress: Callable[[str, int, int], None] | None,
+) -> tuple[IndexStore, BuildReport]:
+    """The data set's passages indexed by ``embedder`` in ``folder``: an index already there,
+    built with the same settings, is brought up to date rather than rebuilt."""
+    previous = None
+    if IndexStore.exists(folder):
+        previous = IndexStore.load(folder, embedder.name)
+        if previous.manifest.settings_fingerprint != build.fingerprint(embedder.name):
+            previous = None
+    report = index_documents(
+        documents, folder, embedder.name, lambda: embedder, build, progress, previous=previous
+    )
+    return IndexStore.load(folder, embedder.name), report
+
+
 def _measure(engine: Engine, q: EvalQuestion, results: dict[str, MethodResult]) -> None:
+    engine = engine.for_question(q.question)
     store = engine.store
     passages = store.passages
 
@@ -186,18 +230,5 @@ def open_dataset_engine(
 ) -> Engine:
     """An engine on the data set's passages, indexed in ``folder`` (an index already there,
     built with the same settings, is brought up to date rather than rebuilt)."""
-    previous = None
-    if IndexStore.exists(folder):
-        previous = IndexStore.load(folder, embedder.name)
-        if previous.manifest.settings_fingerprint != build.fingerprint(embedder.name):
-            previous = None
-    index_documents(
-        load_passages(data_dir),
-        folder,
-        embedder.name,
-        lambda: embedder,
-        build,
-        progress,
-        previous=previous,
-    )
-    return Engine(IndexStore.load(folder, embedder.name), embedder, ranking)
+    store, _ = _dataset_store(load_passages(data_dir), folder, embedder, build, progress)
+    return Engine(store, embedder, ranking)

@@ -11,7 +11,14 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-__all__ = ["LANGUAGES", "languages_differ", "load", "passage_language", "question_language"]
+__all__ = [
+    "LANGUAGES",
+    "languages_differ",
+    "load",
+    "not_english",
+    "passage_language",
+    "question_language",
+]
 
 # The languages a text may be told to be in (ISO 639 codes): English and French first, the
 # languages of the Sahel's readers (Hausa, Arabic, Fulfulde, Yoruba, Igbo), and a few widely
@@ -45,17 +52,29 @@ def load() -> None:
 
 def question_language(text: str) -> str | None:
     """The language ``text`` is written in, one of ``LANGUAGES``; None when it is too short or
-    the model is unsure (names alone, a word or two shared by several languages)."""
-    if sum(ch.isalpha() for ch in text[:MAX_CHARS]) < MIN_LETTERS:
+    the model is unsure (names alone, a word or two shared by several languages). Remembered
+    (by its first ``MAX_CHARS``): the bot tells a question's language to choose its reply's,
+    and the engine again to choose its model (``not_english``)."""
+    return _remembered(text[:MAX_CHARS])
+
+
+@functools.lru_cache(maxsize=1024)
+def _remembered(text: str) -> str | None:
+    return _told(text)
+
+
+def _told(text: str) -> str | None:
+    text = text[:MAX_CHARS]
+    if sum(ch.isalpha() for ch in text) < MIN_LETTERS:
         return None
-    language, confidence = _identifier().classify(text[:MAX_CHARS])
+    language, confidence = _identifier().classify(text)
     return str(language) if confidence >= MIN_CONFIDENCE else None
 
 
 @functools.lru_cache(maxsize=4096)
 def passage_language(text: str) -> str | None:
     """``question_language`` of a passage, remembered: the same passages are cited again."""
-    return question_language(text)
+    return _told(text)
 
 
 def languages_differ(question: str, passage: str) -> bool:
@@ -63,3 +82,9 @@ def languages_differ(question: str, passage: str) -> bool:
     either is unsure)."""
     asked = question_language(question)
     return asked is not None and passage_language(passage) not in (None, asked)
+
+
+def not_english(question: str) -> bool:
+    """Whether a question is known to be in a language other than English (False when the
+    model is unsure: names alone stay with the English side)."""
+    return question_language(question) not in (None, "en")

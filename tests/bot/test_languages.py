@@ -12,14 +12,14 @@ from bot.admin import notify_admins
 from bot.app import admin_language
 from bot.commands import PUBLIC_COMMANDS
 from bot.config import load_config
-from bot.runtime import reindex
+from bot.runtime import install_other, reindex
 from index.embedder import Embedder
 from index.engine import Engine
 from index.models import E5_MODEL
 from index.store import IndexStore
 from tests.bot.conftest import TOKEN, BotEnv, start_bot, stop_bot
 from tests.botapi import BotApiServer
-from tests.conftest import SHIPPED
+from tests.conftest import EMBEDDING, SHIPPED
 
 pytestmark = pytest.mark.slow
 
@@ -85,35 +85,39 @@ def e5() -> Embedder:
 
 
 async def test_a_french_question_gets_french_texts_and_the_english_sentence(
-    tmp_path: Path, corpus_dir: Path, e5: Embedder
+    tmp_path: Path, corpus_dir: Path, embedder: Embedder, e5: Embedder
 ) -> None:
-    """Asked in French by a user whose Telegram is in English: the fixed texts are French, the
-    quoted sentence stays English, and the reply says its source is in English; after
-    /language en the same question gets English texts, with no note."""
+    """On the shipped config (the split: MiniLM for English, e5 for other languages), asked in
+    French by a user whose Telegram is in English: e5's index answers, the fixed texts are
+    French, the quoted sentence stays English, and the reply says its source is in English;
+    after /language en the same question gets English texts, with no note."""
+    other = SHIPPED.index.other_languages_model
+    assert other == E5_MODEL
     async with BotApiServer(token=TOKEN, bot_username="storybot") as server:
         config = load_config(
             {
                 "corpus": {"path": str(corpus_dir)},
                 "index": {
                     "path": str(tmp_path / "index"),
-                    "model": E5_MODEL,
-                    "backend": "onnx",
-                    "precision": "int8",
-                    "onnx_cache": str(SHIPPED.index.onnx_cache),
+                    **EMBEDDING,
+                    "other_languages_model": other,
                 },
                 "chat": {"state_path": str(tmp_path / "state.sqlite3"), "typing_after_seconds": 0},
                 "telegram": {"base_url": server.root_url, "admins": [1]},
             },
             environ={"TELEGRAM_BOT_TOKEN": TOKEN},
         )
-        reindex(config, lambda: e5)
+        reindex(config, lambda: embedder, None, lambda: e5)
         store = IndexStore.load(config.index.path, config.embedding_id)
-        engine = Engine(store, e5, config.ranking_settings())
-        application, state = await start_bot(config, engine, e5)
+        engine = Engine(store, embedder, config.ranking_settings())
+        install_other(config, engine, e5)
+        question = "Quand les ministres se rendent-ils à Moscou ?"
+        assert engine.other is not None and engine.for_question(question) is engine.other
+        assert engine.for_question("When will the ministers go to Moscow?") is engine
+        application, state = await start_bot(config, engine, embedder)
         try:
             alice = server.create_user("Alice", language_code="en")
             chat = server.create_private_chat(alice)
-            question = "Quand les ministres se rendent-ils à Moscou ?"
             server.send_text(chat, alice, question)
             (french,) = await server.wait_for_messages(chat, 1)
             server.send_text(chat, alice, "/language en")

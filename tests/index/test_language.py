@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index.language import LANGUAGES, passage_language, question_language
+from index.language import LANGUAGES, not_english, passage_language, question_language
 
 SETS = Path(__file__).resolve().parents[2] / "evaluation" / "multilingual"
 
@@ -74,3 +74,11 @@ def test_a_passage_is_told_once() -> None:
     hits = passage_language.cache_info().hits
     assert passage_language(passage) == "en"
     assert passage_language.cache_info().hits == hits + 1
+
+
+def test_only_a_question_known_to_be_in_another_language_leaves_english() -> None:
+    """The split sends a question to the other-languages model only when it is surely not
+    English: names alone and English questions stay."""
+    assert not_english("Quand les ministres se rendent-ils à Moscou ?")
+    assert not not_english("When will the ministers travel to Moscow?")
+    assert not not_english("Sergei Lavrov")
