@@ -11,6 +11,7 @@ machine, one process answering): the locks live in this process only.
 from __future__ import annotations
 
 import abc
+import contextlib
 import threading
 from collections.abc import Callable
 
@@ -107,8 +108,15 @@ class PostgresSessionLocks(SessionLocks):
                 session.execute("SELECT pg_advisory_unlock(%s)", (lock_key(name),))
 
     def close(self) -> None:
+        """Give every lock back on the session before closing it: the server lets go of a
+        closed session's locks only once its backend has exited, a moment after the close
+        returns, so another replica could otherwise still find them held."""
         with self._mutex:
             self._held.clear()
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+            session, self._connection = self._connection, None
+            if session is None:
+                return
+            if not session.closed and not session.broken:
+                with contextlib.suppress(psycopg.Error):  # a lost session holds nothing
+                    session.execute("SELECT pg_advisory_unlock_all()")
+            session.close()

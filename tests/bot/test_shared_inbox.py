@@ -91,15 +91,19 @@ def test_a_dead_replicas_chat_locks_go_with_its_session(
         assert not a.try_take("storybot chat chat:1")  # held, by this process too
         assert not b.try_take("storybot chat chat:1")
         # A's session is cut (its machine vanished, or the server dropped it): its locks go.
-        replicas[1].run(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+        # The lock holders of this test's database only, and waiting until they are gone:
+        # a backend gives its locks back as it exits, after pg_terminate_backend has returned.
+        cut = replicas[1].run(
+            "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         )
+        assert [row[0] for row in cut.rows] == [True]  # A's session, B's holds nothing
         assert b.try_take("storybot chat chat:1")
         with pytest.raises(psycopg.OperationalError):  # the bot's writer tries again
             a.try_take("storybot chat chat:2")
         assert a.try_take("storybot chat chat:2")  # a new session, holding nothing
         assert not a.try_take("storybot chat chat:1")  # B's now
-        b.close()  # B's process ends
+        b.close()  # B shuts down (bot/serving.py closes its locks): they are given back at once
         assert a.try_take("storybot chat chat:1")
     finally:
         a.close()
