@@ -59,7 +59,9 @@ class LoadReport:
     latencies: list[float] = field(default_factory=list)  # question sent -> reply received
     sent: list[float] = field(default_factory=list)  # when each of those questions was sent
     faults: dict[str, int] = field(default_factory=dict)  # injected, by kind
-    accepted_then_lost: int = 0  # sendMessage calls Telegram carried out but never answered
+    # sendMessage calls Telegram carried out but whose answer never reached the bot (dropped,
+    # or come after the bot's timeout ran out)
+    accepted_then_lost: int = 0
 
     @property
     def per_second(self) -> float:
@@ -192,8 +194,10 @@ def account(
         result = response.get("result")
         if isinstance(result, dict):
             reply_times[(result["chat"]["id"], result["message_id"])] = call.monotonic
-        if call.fault == FaultKind.ACCEPT_THEN_DROP or (
-            call.fault == FaultKind.TIMEOUT and call.status is None and call.response
+        if (
+            call.fault == FaultKind.ACCEPT_THEN_DROP
+            or (call.fault == FaultKind.TIMEOUT and call.status is None and call.response)
+            or (call.unheard and call.ok)
         ):
             report.accepted_then_lost += 1
     for chat_id, questions_in in asked.items():

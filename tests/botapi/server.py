@@ -396,6 +396,9 @@ class ApiCall:
     fault: str | None = None
     #: "http" for requests, "webhook_reply" for a method sent back in a webhook response.
     source: str = "http"
+    #: The request took effect but the bot had given up waiting (its timeout, under load)
+    #: before the answer reached it: as with a lost answer, the bot cannot know it succeeded.
+    unheard: bool = False
 
     @property
     def ok(self) -> bool:
@@ -1063,7 +1066,22 @@ class BotApiServer(InlineModeMixin, ReactionsMixin):
             return await self._apply_fault(request, call, fault, params)
 
         payload, status = await self._execute(method, params)
-        return self._finish(call, payload, status)
+        return await self._answer(request, call, self._finish(call, payload, status))
+
+    async def _answer(
+        self, request: web.Request, call: ApiCall, response: web.Response
+    ) -> web.Response:
+        """Send the answer, then note whether the bot had closed the connection (its timeout
+        ran out) by then: a few turns of the loop let its close arrive."""
+        with contextlib.suppress(ConnectionError):
+            await response.prepare(request)
+            await response.write_eof()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        if request.transport is None or request.transport.is_closing():
+            call.unheard = True
+            self._notify()
+        return response
 
     def _record(self, method: str, params: dict[str, Any], http_method: str) -> ApiCall:
         call = ApiCall(

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import datetime as dtm
 import json
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -791,3 +792,23 @@ async def test_injected_timeout(server: BotApiServer) -> None:
             await slow.send_message(chat.id, "lost")
     assert [m["text"] for m in server.sent_messages(chat)] == ["processed"]
     assert server.fault_counts["timeout"] == 2
+
+
+async def test_an_answer_the_bot_gave_up_on_is_marked_unheard(
+    server: BotApiServer, bot: telegram.Bot
+) -> None:
+    """A client that closes the connection before the answer (its timeout ran out, under
+    load) had its message sent all the same; the server notes that the answer went unheard,
+    as the fault soak counts such calls with the answers it dropped on purpose."""
+    chat = server.create_private_chat(server.create_user())
+    await bot.send_message(chat.id, "heard")
+    body = json.dumps({"chat_id": chat.id, "text": "unheard"}).encode()
+    with socket.create_connection((server.host, server.port)) as raw:
+        raw.sendall(  # the whole request, then gone before the server could answer
+            f"POST /bot{TOKEN}/sendMessage HTTP/1.1\r\nHost: {server.host}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+    await server.wait_for(lambda: server.calls()[-1].unheard, 10, "the answer noted unheard")
+    assert [m["text"] for m in server.sent_messages(chat)] == ["heard", "unheard"]
+    assert [c.unheard for c in server.calls("sendMessage")] == [False, True]
