@@ -221,26 +221,9 @@ async def _take_updates(
         if config.state.url
         else None
     )
-    election: asyncio.Task[None] | None = None
-    if elected:
-        election = asyncio.create_task(
-            poll_while_elected(
-                services.state.db,
-                functools.partial(_replay_and_poll, application, services),
-                functools.partial(_stop_polling, application),
-                stop,
-            ),
-            name="poller-election",
-        )
-    elif webhook:
-        await application.bot.set_webhook(
-            config.web.webhook_url,
-            secret_token=config.webhook_secret.get(),
-            allowed_updates=ALLOWED_UPDATES,
-        )
-        logger.info("Webhook registered; taking updates at %s", config.web.webhook_path)
-    else:
-        await _start_polling(application, services)
+    election = await _begin_taking(
+        application, services, webhook=webhook, elected=elected, stop=stop
+    )
     await stop.wait()
     if election is not None:
         await election
@@ -258,6 +241,39 @@ async def _take_updates(
         task.cancel()
     if isinstance(application.update_queue, SharedQueue):
         await asyncio.to_thread(application.update_queue.locks.close)
+
+
+async def _begin_taking(
+    application: BotApplication,
+    services: Services,
+    *,
+    webhook: bool,
+    elected: bool,
+    stop: asyncio.Event,
+) -> asyncio.Task[None] | None:
+    """Start taking new updates: stand for election as the one poller (replicas on
+    PostgreSQL; the task is returned), register the webhook, or start long polling."""
+    config = services.config
+    if elected:
+        return asyncio.create_task(
+            poll_while_elected(
+                services.state.db,
+                functools.partial(_replay_and_poll, application, services),
+                functools.partial(_stop_polling, application),
+                stop,
+            ),
+            name="poller-election",
+        )
+    if webhook:
+        await application.bot.set_webhook(
+            config.web.webhook_url,
+            secret_token=config.webhook_secret.get(),
+            allowed_updates=ALLOWED_UPDATES,
+        )
+        logger.info("Webhook registered; taking updates at %s", config.web.webhook_path)
+    else:
+        await _start_polling(application, services)
+    return None
 
 
 async def _stop_taking(application: BotApplication, *, webhook: bool, shared: bool) -> None:
