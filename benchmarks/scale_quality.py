@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.query_vectors import query_vectors
+from index.answer_composition import compose
 from index.embedder import Embedder
 from index.encoder import GivenVectors
 from index.engine import Engine
@@ -46,7 +47,7 @@ def main() -> None:
         ranks, answered = [], 0
         for q in questions:
             found = engine.retrieve(q.question, 10)
-            answer = engine.compose(q.question, q.question, found)
+            answer = compose(q.question, q.question, found, engine.settings)
             cited = answer.hits if answer.found else found.hits
             ranks.append(gold_rank((h.passage.doc_id for h in cited), q.passage_ids))
             if answer.found and answer.sentences:

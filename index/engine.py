@@ -1,9 +1,8 @@
 """The engine: a question (and the conversation so far) to an Answer with cited sentences.
 
-Over 400 lines because it is one class on purpose: retrieval, the follow-up reading and the
-answer's composition share one Retrieval and one index generation per question; the pure
-decisions live in ``ranking``, ``followup``, ``answer_span``, ``answer_confidence`` and
-``lexical_features``."""
+It retrieves: one Retrieval and one index generation per question (the Retrieval carries its
+store), read with the follow-up context (``followup``); the pure decisions live in ``ranking``
+and ``lexical_features``, the answer's composition in ``answer_composition``."""
 
 from __future__ import annotations
 
@@ -16,17 +15,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .answer_confidence import AnswerSignals, answer_confidence, in_scope, tier
-from .answer_span import answer_span
+from .answer_composition import compose, refocus, refocuses
 from .encoder import QueryEncoder
 from .followup import Turn, contextualize, reading, strip_connective, with_context
-from .keyword import content_terms, question_weights, text_terms, tokenize
+from .keyword import question_weights, text_terms, tokenize
 from .language import languages_differ, not_english
 from .lexical_features import Lexical, lexical_features, merge_lexical, span_max
 from .metadata import normalize_date
 from .onnx_backend import worker_count
-from .passages import Answer, AnswerSentence, Hit, Passage
-from .question_kind import answer_type
+from .passages import Answer, Hit, Passage
+from .question_kind import asked_type
 from .ranking import (
     ACROSS_KEYWORD_SCALE,
     Features,
@@ -36,9 +34,7 @@ from .ranking import (
     gate_model,
     matches_answer_type,
     prefer_newer,
-    question_share,
     relevance,
-    score_sentences,
 )
 from .settings import RankingSettings
 from .store import IndexStore
@@ -58,6 +54,7 @@ class Retrieval:
     rows: list[int]
     relevance: float
     query_vector: np.ndarray = field(repr=False)
+    store: IndexStore = field(repr=False)  # the index generation ``rows`` are rows of
     # Per sentence of the kept passages (``spans`` maps a row to its sentences here): BM25 and
     # cosine with the question, computed once during retrieval and reused for the answer.
     sentence_bm25: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
@@ -71,18 +68,6 @@ class Retrieval:
     agreement: float = 0.0
     # What the gate read: the best passage's cosine, its best sentence's, its coverage.
     gate_features: tuple[float, float, float] = (0.0, 0.0, 0.0)
-
-
-@dataclass(frozen=True, slots=True)
-class _Chosen:
-    """How the first answer sentence was chosen (the answer's confidence reads it)."""
-
-    score: float
-    margin: float  # over the next candidate sentence
-    cosine: float
-    typed: bool
-    kind: str
-    rank: int  # of its passage among the best
 
 
 @dataclass(slots=True)
@@ -184,12 +169,12 @@ class Engine:
         store = self._store
         k = max(self.settings.top_k if k is None else k, 1)
         if not len(store):
-            return Retrieval([], [], 0.0, self._question_vector(query))
+            return Retrieval([], [], 0.0, self._question_vector(query), store)
         tokens = tokenize(query)
         vector, dense_rows, keyword = self._candidates(store, query, tokens)
         rows = list(dict.fromkeys(dense_rows + keyword.rows))
         if not rows:
-            return Retrieval([], [], 0.0, vector)
+            return Retrieval([], [], 0.0, vector, store)
         settings = self.settings
         # Every feature is computed for the candidates only, so the cost does not grow with
         # the size of the index; the keyword side's own candidates have theirs already.
@@ -251,6 +236,7 @@ class Engine:
             [rows[i] for i in kept],
             score,
             vector,
+            store,
             sentence_bm25,
             sentence_cos.astype(np.float32),
             {rows[i]: range(int(starts[i]), int(starts[i + 1])) for i in kept},
@@ -353,170 +339,14 @@ class Engine:
             combined = self.retrieve(joined, k, question)
             if combined.relevance > found.relevance + self.settings.context_margin:
                 query, found = joined, combined
-        if query != question.strip() and found.hits:
-            found = self._refocus(found, question)
-        return self.compose(question, query, found)
+        own, weight = strip_connective(question), self.settings.followup_sentence_weight
+        if query != question.strip() and found.hits and refocuses(own, weight):
+            found = refocus(found, own, self._question_vector(own), weight)
+        return compose(question, query, found, self.settings)
 
     def _question_vector(self, text: str) -> np.ndarray:
         cached = self.embedder.cached_query(text)
         return cached if cached is not None else self.embedder.encode_query(text)
-
-    def _refocus(self, found: Retrieval, question: str) -> Retrieval:
-        """A follow-up read with the previous turn finds its passages through the joined
-        query, but its answer sentence is the one that answers what is asked now: the
-        sentence features of the kept passages are blended with those of the question as
-        typed ("who created it?" after "when was the airport formed?" must not pick the
-        founding date again)."""
-        store = self._store
-        weight = self.settings.followup_sentence_weight
-        own = strip_connective(question)
-        if weight <= 0 or not content_or_type(own):
-            return found
-        rows = found.rows
-        sentence_ids, counts = store.candidate_sentences(rows)
-        cosine = store.sentence_vectors.cosines(sentence_ids, self._question_vector(own))
-        bm25 = store.lexicon.candidates(np.asarray(rows, np.int64)).sentence_scores(tokenize(own))
-        old = np.concatenate(
-            [found.sentence_cosine[found.spans[r].start : found.spans[r].stop] for r in rows]
-        )
-        old_bm25 = np.concatenate(
-            [found.sentence_bm25[found.spans[r].start : found.spans[r].stop] for r in rows]
-        )
-        starts = np.zeros(len(rows) + 1, np.int64)
-        np.cumsum(counts, out=starts[1:])
-        return Retrieval(
-            found.hits,
-            rows,
-            found.relevance,
-            found.query_vector,
-            ((1 - weight) * _unit(old_bm25) + weight * _unit(bm25)).astype(np.float32),
-            ((1 - weight) * old + weight * cosine).astype(np.float32),
-            {r: range(int(starts[i]), int(starts[i + 1])) for i, r in enumerate(rows)},
-            sentence_bm25_scale=1.0,  # both sides are already on a 0..1 scale
-            agreement=found.agreement,
-        )
-
-    def compose(self, question: str, query: str, found: Retrieval) -> Answer:
-        """The Answer for retrieved passages: "not found" below the gate, else cited sentences,
-        said to be sure or not by the answer's confidence (``answer_confidence``)."""
-        settings = self.settings
-        if not found.hits or found.relevance < settings.hedge:
-            return self._not_found(question, query, found)
-        sentences, chosen = self._answer_sentences(self._store, question, query, found)
-        span = answer_span(question, sentences[0].text)
-        signals = AnswerSignals(
-            relevance=found.relevance,
-            sentence_score=chosen.score,
-            sentence_margin=chosen.margin,
-            sentence_cosine=chosen.cosine,
-            sentence_coverage=coverage(
-                question_weights(query), set(text_terms(sentences[0].text))
-            ),
-            typed=float(chosen.typed),
-            kind_asked=float(bool(chosen.kind)),
-            phrase=float(span is not None),
-            passage_margin=found.hits[0].score - found.hits[1].score
-            if len(found.hits) > 1
-            else 5.0,
-            lead_rank=float(chosen.rank),
-            follow_up=float(query != question.strip()),
-            agreement=found.agreement,
-            question_terms=float(len(content_terms(question))),
-        )
-        sure = answer_confidence(signals)
-        level = tier(sure, in_scope(signals), settings.gate, settings.decline)
-        if level == "none":
-            return self._not_found(question, query, found, sure)
-        # The passage that holds the answer is cited first.
-        lead = sentences[0].passage.passage_id
-        hits = sorted(found.hits, key=lambda h: h.passage.passage_id != lead)
-        return Answer(
-            question,
-            query,
-            True,
-            tuple(sentences),
-            tuple(hits),
-            sure=level == "sure",
-            relevance=found.relevance,
-            phrase=(span.start, span.end) if span else None,
-            confidence=sure,
-            signals=signals,
-        )
-
-    def _not_found(self, question: str, query: str, found: Retrieval, sure: float = 0.0) -> Answer:
-        return Answer(
-            question,
-            query,
-            False,
-            nearest_titles=self._nearest_titles(found),
-            relevance=found.relevance,
-            confidence=sure,
-        )
-
-    def _answer_sentences(
-        self, store: IndexStore, question: str, query: str, found: Retrieval
-    ) -> tuple[list[AnswerSentence], _Chosen]:
-        """The sentences that best answer the question, from the best few passages, and how
-        the first was chosen.
-
-        Each sentence is scored on its own (cosine, BM25 relative to the best candidate
-        sentence, share of the question's words, expected answer type), less a penalty for
-        each rank its passage is below the best; a second sentence must come from the same
-        passage as the first and score nearly as well.
-        """
-        settings = self.settings
-        bare = not content_or_type(strip_connective(question), typed=False)
-        # A question that asks only for a kind of answer ("and when?") restates nothing: the
-        # earlier question's words in a sentence are its topic, not a restatement.
-        question_terms = set(tokenize(question)) | (set() if bare else set(tokenize(query)))
-        kind = asked_type(question, query)
-        owners: list[int] = []  # hit rank of each candidate sentence
-        texts: list[str] = []
-        cosines: list[np.ndarray] = []
-        keyword: list[np.ndarray] = []
-        for rank, row in enumerate(found.rows[: max(settings.answer_passages, 1)]):
-            span = found.spans[row]
-            cosines.append(found.sentence_cosine[span.start : span.stop])
-            keyword.append(found.sentence_bm25[span.start : span.stop])
-            texts.extend(store.passages[row].sentences)
-            owners.extend([rank] * len(span))
-        typed = np.array([matches_answer_type(t, question, kind) for t in texts], np.float32)
-        scores = score_sentences(
-            np.concatenate(cosines),
-            np.concatenate(keyword),
-            np.array([question_share(question_terms, text_terms(t)) for t in texts], np.float32),
-            typed,
-            settings,
-            found.sentence_bm25_scale,
-            settings.bare_type_weight if bare else None,
-        ) - settings.answer_rank_penalty * np.asarray(owners, np.float32)
-        order = [int(i) for i in np.argsort(-scores, kind="stable")]
-        best = order[0]
-        chosen = [best]
-        top = float(scores[best])
-        for i in order[1:]:
-            if len(chosen) >= settings.answer_sentences:
-                break
-            if (
-                owners[i] == owners[best]
-                and top > 0
-                and scores[i] >= top * settings.second_sentence_ratio
-            ):
-                chosen.append(i)
-        passage = found.hits[owners[best]].passage
-        runner_up = float(scores[order[1]]) if len(order) > 1 else 0.0
-        return [AnswerSentence(texts[i], passage, float(scores[i])) for i in chosen], _Chosen(
-            score=top,
-            margin=top - runner_up,
-            cosine=float(np.concatenate(cosines)[best]),
-            typed=bool(typed[best]),
-            kind=kind,
-            rank=owners[best],
-        )
-
-    def _nearest_titles(self, found: Retrieval) -> tuple[str, ...]:
-        titles = dict.fromkeys(h.passage.title for h in found.hits)
-        return tuple(titles)[:3]
 
     def document_count(self) -> int:
         return len(self._store.documents)
@@ -532,21 +362,3 @@ class Engine:
             (d.get("title", doc_id), d.get("date", ""), d.get("source", ""))
             for doc_id, d in documents
         ]
-
-
-def _unit(values: np.ndarray) -> np.ndarray:
-    """``values`` over their maximum (BM25 scores of two queries on one scale)."""
-    top = float(values.max()) if values.size else 0.0
-    return values / top if top > 0 else np.zeros_like(values, dtype=np.float32)
-
-
-def content_or_type(question: str, typed: bool = True) -> bool:
-    """Whether a question says anything of its own: a content word (or an answer type)."""
-    return bool(content_terms(question)) or (typed and bool(answer_type(question)))
-
-
-def asked_type(question: str, query: str) -> str:
-    """The kind of answer asked for: from the question as typed, without the chat words that
-    open it ("and when?"), else from the query it was read as ("and the NFC?" after a "Which
-    team" question)."""
-    return answer_type(strip_connective(question)) or answer_type(query)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .answer_composition import compose
 from .build import index_documents
 from .build_report import BuildReport
 from .embedder import Embedder
@@ -147,7 +148,7 @@ def _measure(engine: Engine, q: EvalQuestion, results: dict[str, MethodResult]) 
     keyword, _ = engine.keyword_rows(tokenize(q.question), 30)
     t2 = time.perf_counter()
     found = engine.retrieve(q.question, 10)
-    answer = engine.compose(q.question, q.question, found)
+    answer = compose(q.question, q.question, found, engine.settings)
     t3 = time.perf_counter()
 
     results["dense"].ranks.append(gold_rank((passages[r].doc_id for r in dense), q.passage_ids))

@@ -30,8 +30,16 @@ from __future__ import annotations
 import re
 
 from .followup import strip_connective
+from .keyword import content_terms
 
-__all__ = ["KINDS", "answer_type", "definition_subject", "question_kind"]
+__all__ = [
+    "KINDS",
+    "answer_type",
+    "asked_type",
+    "content_or_type",
+    "definition_subject",
+    "question_kind",
+]
 
 KINDS = ("time", "number", "name")
 MAX_QUESTION = 500  # characters read (every pattern here is linear)
@@ -82,3 +90,15 @@ def answer_type(question: str) -> str:
     if kind in ("time", "number"):
         return kind
     return "definition" if definition_subject(question) else kind
+
+
+def asked_type(question: str, query: str) -> str:
+    """The kind of answer asked for: from the question as typed, without the chat words that
+    open it ("and when?"), else from the query it was read as ("and the NFC?" after a "Which
+    team" question)."""
+    return answer_type(strip_connective(question)) or answer_type(query)
+
+
+def content_or_type(question: str, typed: bool = True) -> bool:
+    """Whether a question says anything of its own: a content word (or an answer type)."""
+    return bool(content_terms(question)) or (typed and bool(answer_type(question)))
