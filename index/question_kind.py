@@ -66,6 +66,19 @@ _KIND_Q = (("time", _TIME_Q), ("number", _NUMBER_Q), ("name", _NAME_Q))
 _DEFINITION_Q = re.compile(
     r"^(what|who)\s+(is|are|was|were)\s+(the\s+|an?\s+)?(.{2,40}?)\??$", re.IGNORECASE
 )
+# The chat forms of it ("what's the AES", "What does AES stand for?", "what does AES mean?")
+# ask for a definition only when what they ask about is a name: "what's the word for its
+# highest saint?" describes what it asks for.
+_DEFINITION_CHAT = re.compile(
+    r"^(?:what\s*['’]s\s+(?:the\s+|an?\s+)?(?P<what>.{2,40}?)|what\s+(?:does|do|did)\s+"
+    r"(?:the\s+)?(?:(?:acronym|abbreviation|term|word)\s+)?(?P<short>.{2,40}?)\s+"
+    r"(?:stand\s+for|mean))\s*\??$",
+    re.IGNORECASE,
+)
+_NOT_A_NAME = re.compile(
+    r"\b(?:of|for|in|on|at|to|with|by|from|about|like|its|his|her|their|it|they|this|that)\b",
+    re.IGNORECASE,
+)
 
 
 def question_kind(question: str) -> str:
@@ -78,9 +91,15 @@ def question_kind(question: str) -> str:
 
 
 def definition_subject(question: str) -> str:
-    """What a definition question asks about ("What is the AES?" -> "AES"), or ""."""
-    match = _DEFINITION_Q.match(question.strip()[:MAX_QUESTION])
-    return match.group(4).strip() if match else ""
+    """What a definition question asks about ("What is the AES?", "and what does AES stand
+    for?" -> "AES"), or ""."""
+    question = question.strip()[:MAX_QUESTION]
+    match = _DEFINITION_Q.match(question)
+    if match:
+        return match.group(4).strip()
+    chat = _DEFINITION_CHAT.match(strip_connective(question))
+    subject = (chat.group("what") or chat.group("short")).strip() if chat else ""
+    return "" if _NOT_A_NAME.search(subject) else subject
 
 
 def answer_type(question: str) -> str:

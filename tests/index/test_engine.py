@@ -42,6 +42,15 @@ def test_story_question_is_answered_by_the_right_sentence(
     assert answer.sentences[0].passage.source == "Amnewsworld"
 
 
+@pytest.mark.parametrize("question", ["what does AES stand for", "what's the AES?"])
+def test_a_definition_asked_as_in_a_chat_finds_the_defining_sentence(
+    story_engine: Engine, question: str
+) -> None:
+    answer = story_engine.ask(question)
+    assert answer.found
+    assert "Confederation of Sahel States (AES)" in answer.sentences[0].text
+
+
 @pytest.mark.parametrize(
     ("question", "phrase", "rank"),
     [

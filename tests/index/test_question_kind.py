@@ -43,6 +43,25 @@ def test_ranking_reads_what_is_questions_as_definitions() -> None:
     assert answer_type("Who chairs the roadmap?") == "name"
 
 
+@pytest.mark.parametrize(
+    ("question", "subject"),
+    [
+        ("what's the AES?", "AES"),
+        ("What does AES stand for?", "AES"),
+        ("what does the acronym LEM stand for", "LEM"),
+        ("and what does AES mean?", "AES"),
+        ("What is the AES?", "AES"),
+        # the chat forms ask what a name is, not what a description is
+        ("what's the word for its highest living saint?", ""),
+        ("What's the climate like in Newcastle?", ""),
+        ("What did the LMP acronym stand for regarding the launch positions?", ""),
+    ],
+)
+def test_chat_forms_of_a_definition_question(question: str, subject: str) -> None:
+    assert definition_subject(question) == subject
+    assert (answer_type(question) == "definition") == bool(subject)
+
+
 def test_the_phrase_follows_the_kind() -> None:
     sentence = "The ministers meet every two years in Bamako."
     assert question_kind("How often do the ministers meet?") == "number"
