@@ -19,6 +19,7 @@ from .duplicates import find_duplicates
 from .embedder import Embedder
 from .errors import DocumentError, IndexUnavailableError
 from .generations import build_lock
+from .language import text_language
 from .lexicon import Lexicon
 from .metadata import normalize_date
 from .passage_blocks import reuse_dictionary
@@ -98,6 +99,7 @@ def build_index(
             and quick is not None
             and previous is not None
             and previous.manifest.corpus_fingerprint == _corpus_fingerprint(quick)
+            and previous.manifest.languages is not None
         ):
             report.unchanged = True
             report.documents = previous.manifest.document_count
@@ -207,6 +209,7 @@ def _write(
         offsets=offsets,
         lexicon=lexicon,
         documents=documents,
+        languages=corpus_languages(documents),
         corpus_fingerprint=_corpus_fingerprint(
             {doc_id: meta["fingerprint"] for doc_id, meta in documents.items()}
         ),
@@ -278,6 +281,7 @@ def _document_table(
     counts = collections.Counter(p.doc_id for p in passages)
     for doc_id, meta in new_docs.items():
         meta["passages"] = str(counts[doc_id])
+    _tell_missing_languages(new_docs, passages)
     for duplicate in find_duplicates(
         [(d.doc_id, normalize_date(d.date), d.text) for d in documents], settings.duplicate_overlap
     ):
@@ -320,4 +324,26 @@ def _document_meta(document: Document) -> dict[str, str]:
         "date": document.date,
         "url": document.url,
         "fingerprint": document.fingerprint,
+        "language": text_language(document.text) or "",
     }
+
+
+def _tell_missing_languages(
+    documents: dict[str, dict[str, str]], passages: Sequence[Passage]
+) -> None:
+    """The language of documents kept from an index written before languages were recorded,
+    told from their passages."""
+    missing = {doc_id for doc_id, meta in documents.items() if "language" not in meta}
+    if not missing:
+        return
+    texts: dict[str, list[str]] = {doc_id: [] for doc_id in missing}
+    for passage in passages:
+        if passage.doc_id in texts:
+            texts[passage.doc_id].append(passage.text)
+    for doc_id, parts in texts.items():
+        documents[doc_id]["language"] = text_language("\n\n".join(parts)) or ""
+
+
+def corpus_languages(documents: dict[str, dict[str, str]]) -> list[str]:
+    """The languages the documents are told to be in, sorted (unsure ones left out)."""
+    return sorted({meta["language"] for meta in documents.values() if meta.get("language")})

@@ -23,6 +23,7 @@ from .language import languages_differ, not_english
 from .lexical_features import Lexical, lexical_features, merge_lexical, span_max
 from .metadata import normalize_date
 from .onnx_backend import worker_count
+from .other_languages import ask_other_too, holds_other_languages, in_english, prefer_other
 from .passages import Answer, Hit, Passage
 from .question_kind import asked_type
 from .ranking import (
@@ -342,7 +343,33 @@ class Engine:
         own, weight = strip_connective(question), self.settings.followup_sentence_weight
         if query != question.strip() and found.hits and refocuses(own, weight):
             found = refocus(found, own, self._question_vector(own), weight)
-        return compose(question, query, found, self.settings)
+        return compose(
+            question, query, self.across_languages(query, question, k, found), self.settings
+        )
+
+    def across_languages(
+        self, query: str, question: str, k: int | None, found: Retrieval
+    ) -> Retrieval:
+        """The retrieval that answers: when the corpus holds documents in other languages than
+        English and this engine is not sure, ``other``'s over those documents if the gate finds
+        it likelier to answer (``index/other_languages.py``); else ``found``."""
+        other = self.other
+        if (
+            other is None
+            or not holds_other_languages(found.store.manifest.languages)
+            or not ask_other_too(found.relevance)
+        ):
+            return found
+        theirs = other._beyond_english().retrieve(query, k, question)
+        return theirs if theirs.hits and prefer_other(found.relevance, theirs.relevance) else found
+
+    def _beyond_english(self) -> Engine:
+        """This engine over the passages of the documents not recorded as English (and not
+        hidden)."""
+        documents, hidden = self._store.documents, self._hidden
+        return self.hiding(
+            lambda p: in_english(documents.get(p.doc_id)) or (hidden is not None and hidden(p))
+        )
 
     def _question_vector(self, text: str) -> np.ndarray:
         cached = self.embedder.cached_query(text)

@@ -148,6 +148,7 @@ def _measure(engine: Engine, q: EvalQuestion, results: dict[str, MethodResult]) 
     keyword, _ = engine.keyword_rows(tokenize(q.question), 30)
     t2 = time.perf_counter()
     found = engine.retrieve(q.question, 10)
+    found = engine.across_languages(q.question, q.question, 10, found)
     answer = compose(q.question, q.question, found, engine.settings)
     t3 = time.perf_counter()
 

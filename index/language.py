@@ -18,6 +18,7 @@ __all__ = [
     "not_english",
     "passage_language",
     "question_language",
+    "text_language",
 ]
 
 # The languages a text may be told to be in (ISO 639 codes): English and French first, the
@@ -74,6 +75,12 @@ def _told(text: str) -> str | None:
 @functools.lru_cache(maxsize=4096)
 def passage_language(text: str) -> str | None:
     """``question_language`` of a passage, remembered: the same passages are cited again."""
+    return _told(text)
+
+
+def text_language(text: str) -> str | None:
+    """The language of a longer text (a document), told from its first ``MAX_CHARS``; not
+    remembered."""
     return _told(text)
 
 

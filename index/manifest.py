@@ -42,6 +42,9 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     sentence_codec: str = "int8"  # or "pq" (product-quantised codes, above sentence_pq_above)
     passage_block: int = 16  # passages per compressed block of passages.zst
+    # The languages the documents are written in (index/language.py), sorted; None in an index
+    # written before they were recorded (the next build records them, reusing every vector).
+    languages: list[str] | None = None
 
     @property
     def version(self) -> str:

@@ -79,6 +79,8 @@ class GenerationContents:
     # The zstd dictionary to compress the passages with (a reindex passes the previous one);
     # None: one is trained.
     passage_dictionary: bytes | None = None
+    # The languages the documents are written in, sorted (None: not told).
+    languages: list[str] | None = None
 
 
 def write_generation(folder: Path, contents: GenerationContents, ann: AnnSettings) -> Manifest:
@@ -126,6 +128,7 @@ def write_generation_with_index(
             files=file_entries(partial),
             sentence_codec=sentence_codec,
             passage_block=PASSAGE_BLOCK,
+            languages=c.languages,
         )
         manifest.write(partial)
         name = publish_generation(folder, partial)
