@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from index.build import build_index
 from index.embedder import Embedder
 from index.listing import indexed_documents, list_documents
+from index.manifest import file_entries
 from index.passage_blocks import PassageList
 from index.settings import BuildSettings
 from index.store import IndexStore
@@ -193,3 +196,37 @@ def test_reindex_of_one_changed_file_matches_a_full_build_without_reading_the_ot
     assert (
         incremental.passage_vectors(range(len(fresh))) @ fresh.passage_vectors(range(len(fresh))).T
     ).diagonal().min() > 0.999
+
+
+def test_an_index_written_before_languages_were_recorded_gets_them_without_embedding(
+    tmp_path: Path, corpus_dir: Path, embedder: Embedder
+) -> None:
+    """An index with no languages in its manifest and documents (as an older storybot wrote
+    them) is written again at the next reindex, though the corpus is unchanged, with each
+    document's language told from its passages; nothing is embedded again."""
+    folder = tmp_path / "index"
+    build_index(corpus_dir, folder, embedder.name, lambda: embedder, BuildSettings())
+    generation = folder / (folder / "CURRENT").read_text().strip()
+    documents_file = generation / "documents.json.zst"
+    documents = json.loads(zstandard.ZstdDecompressor().decompress(documents_file.read_bytes()))
+    assert {meta["language"] for meta in documents.values()} == {"en"}
+    for meta in documents.values():
+        del meta["language"]
+    documents_file.write_bytes(zstandard.ZstdCompressor().compress(json.dumps(documents).encode()))
+    manifest = json.loads((generation / "manifest.json").read_text())
+    assert manifest["languages"] == ["en"]
+    del manifest["languages"]
+    manifest["files"] = {
+        name: entry for name, entry in file_entries(generation).items() if name != "manifest.json"
+    }
+    (generation / "manifest.json").write_text(json.dumps(manifest))
+    assert IndexStore.load(folder, embedder.name).manifest.languages is None
+
+    counting = CountingEmbedder(embedder)
+    report = build_index(corpus_dir, folder, embedder.name, lambda: counting, BuildSettings())
+    assert not report.unchanged and counting.embedded == []
+    store = IndexStore.load(folder, embedder.name)
+    assert store.manifest.languages == ["en"]
+    assert {d: m["language"] for d, m in store.documents.items()} == dict.fromkeys(documents, "en")
+    again = build_index(corpus_dir, folder, embedder.name, lambda: counting, BuildSettings())
+    assert again.unchanged
