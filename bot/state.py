@@ -63,8 +63,10 @@ class AnswerRecord:
     created: float
 
     def context(self) -> tuple[Turn, ...]:
-        """The turns a follow-up to this answer is asked in: this one's history and itself."""
-        return (*self.history, Turn(self.question, self.query))
+        """The turns a follow-up to this answer is asked in: this one's history and itself
+        (with the passage it cited first; the history keeps only what was asked)."""
+        cited = self.passage_ids[0] if self.found and self.passage_ids else ""
+        return (*self.history, Turn(self.question, self.query, cited))
 
 
 class StateStore:

@@ -85,12 +85,15 @@ def _unit(values: np.ndarray) -> np.ndarray:
     return values / top if top > 0 else np.zeros_like(values, dtype=np.float32)
 
 
-def compose(question: str, query: str, found: Retrieval, settings: RankingSettings) -> Answer:
+def compose(
+    question: str, query: str, found: Retrieval, settings: RankingSettings, continued: str = ""
+) -> Answer:
     """The Answer for retrieved passages: "not found" below the gate, else cited sentences,
-    said to be sure or not by the answer's confidence (``answer_confidence``)."""
+    said to be sure or not by the answer's confidence (``answer_confidence``). ``continued``:
+    the passage the previous answer cited, for a question read as its follow-up."""
     if not found.hits or found.relevance < settings.hedge:
         return not_found(question, query, found)
-    sentences, chosen = answer_sentences(question, query, found, settings)
+    sentences, chosen = answer_sentences(question, query, found, settings, continued)
     span = answer_span(question, sentences[0].text)
     signals = answer_signals(question, query, found, sentences[0].text, chosen, span)
     sure = answer_confidence(signals)
@@ -158,15 +161,16 @@ def nearest_titles(hits: list[Hit]) -> tuple[str, ...]:
 
 
 def answer_sentences(
-    question: str, query: str, found: Retrieval, settings: RankingSettings
+    question: str, query: str, found: Retrieval, settings: RankingSettings, continued: str = ""
 ) -> tuple[list[AnswerSentence], Chosen]:
     """The sentences that best answer the question, from the best few passages, and how
     the first was chosen.
 
     Each sentence is scored on its own (cosine, BM25 relative to the best candidate
     sentence, share of the question's words, expected answer type), less a penalty for
-    each rank its passage is below the best; a second sentence must come from the same
-    passage as the first and score nearly as well.
+    each rank its passage is below the best, plus ``followup_passage_bonus`` in the passage
+    ``continued`` (a follow-up goes on about what the previous answer cited); a second sentence
+    must come from the same passage as the first and score nearly as well.
     """
     bare = not content_or_type(strip_connective(question), typed=False)
     # A question that asks only for a kind of answer ("and when?") restates nothing: the
@@ -174,6 +178,7 @@ def answer_sentences(
     question_terms = set(tokenize(question)) | (set() if bare else set(tokenize(query)))
     kind = asked_type(question, query)
     owners: list[int] = []  # hit rank of each candidate sentence
+    carried: list[bool] = []  # whether it is in the passage the previous answer cited
     texts: list[str] = []
     cosines: list[np.ndarray] = []
     keyword: list[np.ndarray] = []
@@ -183,6 +188,7 @@ def answer_sentences(
         keyword.append(found.sentence_bm25[span.start : span.stop])
         texts.extend(found.store.passages[row].sentences)
         owners.extend([rank] * len(span))
+        carried.extend([found.store.passages[row].passage_id == continued] * len(span))
     typed = np.array([matches_answer_type(t, question, kind) for t in texts], np.float32)
     scores = score_sentences(
         np.concatenate(cosines),
@@ -192,7 +198,7 @@ def answer_sentences(
         settings,
         found.sentence_bm25_scale,
         settings.bare_type_weight if bare else None,
-    ) - settings.answer_rank_penalty * np.asarray(owners, np.float32)
+    ) + passage_terms(owners, carried, settings)
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
     best = order[0]
     chosen = chosen_sentences(order, owners, scores, settings)
@@ -207,6 +213,15 @@ def answer_sentences(
         kind=kind,
         rank=owners[best],
     )
+
+
+def passage_terms(owners: list[int], carried: list[bool], settings: RankingSettings) -> np.ndarray:
+    """What each candidate sentence's passage adds to its score: less ``answer_rank_penalty``
+    per rank below the best, plus ``followup_passage_bonus`` in the passage a follow-up
+    continues."""
+    return settings.followup_passage_bonus * np.asarray(
+        carried, np.float32
+    ) - settings.answer_rank_penalty * np.asarray(owners, np.float32)
 
 
 def chosen_sentences(

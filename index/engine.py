@@ -343,9 +343,9 @@ class Engine:
         own, weight = strip_connective(question), self.settings.followup_sentence_weight
         if query != question.strip() and found.hits and refocuses(own, weight):
             found = refocus(found, own, self._question_vector(own), weight)
-        return compose(
-            question, query, self.across_languages(query, question, k, found), self.settings
-        )
+        continued = history[-1].cited if history and query != question.strip() else ""
+        found = self.across_languages(query, question, k, found)
+        return compose(question, query, found, self.settings, continued)
 
     def across_languages(
         self, query: str, question: str, k: int | None, found: Retrieval

@@ -104,10 +104,12 @@ _ANAPHORIC_NOUNS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """One earlier exchange: what was asked and what was actually searched for."""
+    """One earlier exchange: what was asked, what was actually searched for, and the passage
+    its answer cited first ("" when it found nothing)."""
 
     question: str
     query: str
+    cited: str = ""
 
 
 # Words that open a chat message without adding to the question ("and when?", "ok, why?").

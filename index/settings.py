@@ -89,6 +89,9 @@ class RankingSettings:
     # The answer-type bonus for a question that asks only for a kind of answer ("and when?"):
     # the kind is all it says of its own.
     bare_type_weight: float = 0.5
+    # A follow-up's candidate sentences in the passage the previous answer cited get this
+    # much more: it most often goes on about the same thing (fitted on the conversation set).
+    followup_passage_bonus: float = 0.15
     answer_passages: int = 3  # the answer sentence is sought in this many of the best passages
     answer_rank_penalty: float = 0.08  # taken off a sentence's score per rank of its passage
     sentence_cosine_weight: float = 0.5

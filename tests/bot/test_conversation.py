@@ -76,6 +76,37 @@ def _turn(question: str, kind: str, answers: list[str], **extra: object) -> dict
     }
 
 
+def test_a_follow_up_is_read_with_the_passage_its_answer_cited(tmp_path: Path) -> None:
+    state = StateStore(tmp_path / "state.sqlite3")
+    for message_id, (found, passages) in enumerate(
+        [(True, ["story#p2", "story#p0"]), (False, ["story#p1"]), (True, [])], start=101
+    ):
+        key = state.add_answer(
+            chat_id=7,
+            thread_id=None,
+            user_id=1,
+            question=f"question {message_id}",
+            query=f"query {message_id}",
+            found=found,
+            history=(),
+            passage_ids=passages,
+        )
+        state.set_message_id(key, message_id)
+
+    def cited(reply_to: int) -> str:
+        record = continued_answer(
+            state, chat_id=7, thread_id=None, user_id=1, reply_to_message_id=reply_to, since=0.0
+        )
+        history = history_of(record)
+        assert history[-1].question == f"question {reply_to}"
+        return history[-1].cited
+
+    assert cited(101) == "story#p2"  # the passage its answer cited first
+    assert cited(102) == ""  # "not found" cites nothing
+    assert cited(103) == ""
+    state.close()
+
+
 def test_a_group_session_is_played_and_scored(tmp_path: Path, story_engine: Engine) -> None:
     lines = [
         _session(

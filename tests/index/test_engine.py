@@ -104,6 +104,28 @@ def test_a_standalone_question_mid_conversation_is_not_merged(story_engine: Engi
     assert "Confederation of Sahel States" in answer.sentences[0].text
 
 
+def test_a_follow_up_goes_on_in_the_passage_its_previous_answer_cited(
+    story_engine: Engine,
+) -> None:
+    """A follow-up's answer sentence is sought first where the previous answer was found:
+    "to talk about?" after "who will they meet" (asked after another question) is answered
+    from the passage the meeting's answer cited."""
+    meeting = story_engine.ask("Who will the ministers meet in Moscow?")
+    cited = meeting.hits[0].passage.passage_id
+    assert "Lavrov" in meeting.sentences[0].text
+    first = Turn("since when does the AES exist?", "since when does the AES exist?")
+
+    def follow(cited: str) -> str:
+        previous = Turn("who will they meet", f"{first.query} who will they meet", cited)
+        answer = story_engine.ask("to talk about?", [first, previous])
+        assert answer.found
+        return answer.sentences[0].text
+
+    assert "defense, security, and economic development" in follow(cited)
+    # a passage that is not among the candidates changes nothing
+    assert follow("no-such-passage") == follow("")
+
+
 def test_a_follow_up_answers_what_is_asked_now(story_engine: Engine) -> None:
     """The passage comes from the conversation, the sentence from the new question: "and
     when?" after "who are they meeting?" must not repeat the meeting's sentence."""
