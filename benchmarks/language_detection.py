@@ -1,5 +1,5 @@
 """How well index/language.py tells the language of short questions: the hand-translated sets
-of evaluation/multilingual/ (French, Hausa, Arabic) and their English originals, plus every
+of evaluation/multilingual/ (French, Hausa, Arabic, Russian) and their English originals, plus every
 English chat turn of evaluation/conversations/ (follow-ups as short as "when?").
 
     .venv/bin/python benchmarks/language_detection.py
@@ -44,6 +44,9 @@ def question_sets() -> dict[str, tuple[str, list[str]]]:
         "fr": ("fr", _field("squad_fr.jsonl", "question") + _field("story_fr.jsonl", "question")),
         "ha": ("ha", _field("squad_ha.jsonl", "question")),
         "ar": ("ar", _field("squad_ar.jsonl", "question")),
+        "ha (further 100)": ("ha", _field("squad_ha_2.jsonl", "question")),
+        "ar (further 100)": ("ar", _field("squad_ar_2.jsonl", "question")),
+        "ru": ("ru", _field("squad_ru.jsonl", "question")),
         "en (chat turns)": ("en", sorted(chat)),
     }
 

@@ -19,7 +19,7 @@ from .answer_composition import compose, refocus, refocuses
 from .encoder import QueryEncoder
 from .followup import Turn, contextualize, reading, strip_connective, with_context
 from .keyword import question_weights, text_terms, tokenize
-from .language import languages_differ, not_english
+from .language import languages_differ, not_english, question_language
 from .lexical_features import Lexical, lexical_features, merge_lexical, span_max
 from .metadata import normalize_date
 from .onnx_backend import worker_count
@@ -230,7 +230,7 @@ class Engine:
         across = gate_model(store.manifest.model, across=True)
         # Only a model with a gate of its own for other languages pays for telling them.
         if across is not gate and languages_differ(query, passage.text):
-            gate = across
+            gate = across.for_language(question_language(query))
         score = relevance(*evidence, gate)
         return Retrieval(
             hits,

@@ -34,6 +34,7 @@ class MethodResult:
     latencies: list[float] = field(default_factory=list)
     answer_hits: int = 0  # gold answer string inside the first answer sentence
     not_found: int = 0
+    not_found_first: int = 0  # "not found" though the gold passage ranked first
     phrases: int = 0  # answers with a phrase in bold
     phrase_em: float = 0.0  # summed over those: exact match with a gold answer
     phrase_f1: float = 0.0  # and token F1 (SQuAD's normalisation)
@@ -55,6 +56,7 @@ class MethodResult:
         if self.answer_hits or self.not_found:
             out["answer_sentence_hit"] = self.answer_hits / n
             out["not_found_rate"] = self.not_found / n
+            out["not_found_gold_first_rate"] = self.not_found_first / n
         if self.phrases:
             answered = max(len(self.ranks) - self.not_found, 1)
             out["phrase_coverage"] = self.phrases / answered

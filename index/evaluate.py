@@ -162,6 +162,7 @@ def _measure(engine: Engine, q: EvalQuestion, results: dict[str, MethodResult]) 
     hybrid.latencies.append((t3 - t2) * 1000)
     if not answer.found:
         hybrid.not_found += 1
+        hybrid.not_found_first += hybrid.ranks[-1] == 1
     elif answer.sentences and contains_answer(answer.sentences[0].text, q.answers):
         hybrid.answer_hits += 1
     if answer.found and answer.sentences:

@@ -56,6 +56,20 @@ def test_a_question_in_another_language_than_its_passage_is_not_judged_on_covera
     assert gate_model("bundled:all-MiniLM-L6-v2@onnx-int8-r2", across=True) is MINILM_GATE
 
 
+def test_across_languages_each_fitted_language_has_its_own_intercept() -> None:
+    across = gate_model(embedding_id(E5_MODEL, "int8", "onnx"), across=True)
+    french, arabic = across.for_language("fr"), across.for_language("ar")
+    assert french.coefficients == arabic.coefficients == across.coefficients
+    # An Arabic question's cosines with English passages all run lower than a French one's:
+    # typical cosines of one with its right passage would be declined on French's calibration.
+    arabic_on_the_right_passage = (0.79, 0.81, 0.0)
+    assert relevance(*arabic_on_the_right_passage, french) < 0.08
+    assert relevance(*arabic_on_the_right_passage, arabic) > 0.5
+    # A language it was not fitted on (or none told) gets the intercept of all of them together.
+    assert across.for_language("es") is across and across.for_language(None) is across
+    assert french.intercept < across.intercept < arabic.intercept
+
+
 @pytest.mark.parametrize(
     ("question", "passage", "differ"),
     [
