@@ -1,6 +1,6 @@
 """How well index/language.py tells the language of short questions: the hand-translated sets
-of evaluation/multilingual/ (French, Hausa, Arabic, Russian) and their English originals, plus every
-English chat turn of evaluation/conversations/ (follow-ups as short as "when?").
+of evaluation/multilingual/ (French, Hausa, Arabic, Russian) and their English originals, plus
+every English chat turn of evaluation/conversations/ (follow-ups as short as "when?").
 
     .venv/bin/python benchmarks/language_detection.py
 

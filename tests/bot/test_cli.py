@@ -181,6 +181,9 @@ def test_eval_prints_the_three_methods(tmp_path: Path, capsys: pytest.CaptureFix
     assert set(result["methods"]) == {"bm25", "dense", "hybrid"}
     assert result["methods"]["hybrid"]["recall@1"] == 1.0
     assert result["methods"]["hybrid"]["answer_sentence_hit"] == 1.0
+    # Both answered: none declined, so none declined with its gold passage first either.
+    assert result["methods"]["hybrid"]["not_found_rate"] == 0.0
+    assert result["methods"]["hybrid"]["not_found_gold_first_rate"] == 0.0
     plot = tmp_path / "recall.png"
     code, out, _ = _run(
         capsys, "--config", str(ROOT / "config.toml"), "eval", str(data), "--plot", str(plot)
