@@ -20,8 +20,8 @@ language: AUC, and at the configured ``hedge`` and ``gate`` the share of answera
 declined and of hidden-article and everyday questions answered, for the gate in force and the
 fitted one. Questions whose passage is in their own language fit the model's gate (all three
 features). Across languages coverage is left out, the cosine weights are fitted on the
-``--slopes-from`` language (French) and, with them fixed, an intercept for each language and
-one for all of them together (``GateModel.languages``).
+``--slopes-from`` language (French) and, with them fixed, an intercept for each language
+(``GateModel.languages``); any other language keeps French's.
 """
 
 from __future__ import annotations
@@ -128,7 +128,8 @@ def fit_intercept(x: np.ndarray, y: np.ndarray, coefficients: Sequence[float]) -
 def fit_across(train: list[Row], slopes_from: str) -> GateModel:
     """The gate for questions in another language than their passage: cosine weights fitted
     without coverage on ``slopes_from``'s questions, then an intercept per language with them
-    fixed, and one for all languages together (a language it has no questions in)."""
+    fixed; a language it has no questions in keeps ``slopes_from``'s. (The intercept fitted on
+    every language together is printed too.)"""
 
     def arrays(rows: list[Row]) -> tuple[np.ndarray, np.ndarray]:
         x = np.array([r["x"] for r in rows], dtype=np.float64)
@@ -143,9 +144,9 @@ def fit_across(train: list[Row], slopes_from: str) -> GateModel:
         )
         for code in languages
     )
-    return GateModel(
-        base.coefficients, fit_intercept(*arrays(train), base.coefficients), intercepts
-    )
+    together = fit_intercept(*arrays(train), base.coefficients)
+    print(f"one intercept for every language: {together}")
+    return GateModel(base.coefficients, base.intercept, intercepts)
 
 
 def in_force(row: Row) -> GateModel:
