@@ -15,6 +15,7 @@ from .answer_confidence import AnswerSignals, answer_confidence, in_scope, tier
 from .answer_span import Span, answer_span
 from .followup import strip_connective
 from .keyword import content_terms, question_weights, text_terms, tokenize
+from .language_offset import same_side
 from .passages import Answer, AnswerSentence, Hit
 from .question_kind import asked_type, content_or_type
 from .ranking import coverage, matches_answer_type, question_share, score_sentences
@@ -170,7 +171,9 @@ def answer_sentences(
     sentence, share of the question's words, expected answer type), less a penalty for
     each rank its passage is below the best, plus ``followup_passage_bonus`` in the passage
     ``continued`` (a follow-up goes on about what the previous answer cited); a second sentence
-    must come from the same passage as the first and score nearly as well.
+    must come from the same passage as the first and score nearly as well. On a corpus in
+    several languages only the passages on the best one's side of the question's language are
+    read (``index/language_offset.py``: words cannot be weighed across languages).
     """
     bare = not content_or_type(strip_connective(question), typed=False)
     # A question that asks only for a kind of answer ("and when?") restates nothing: the
@@ -183,6 +186,8 @@ def answer_sentences(
     cosines: list[np.ndarray] = []
     keyword: list[np.ndarray] = []
     for rank, row in enumerate(found.rows[: max(settings.answer_passages, 1)]):
+        if not same_side(found.offsets, found.rows[0], row):
+            continue
         span = found.spans[row]
         cosines.append(found.sentence_cosine[span.start : span.stop])
         keyword.append(found.sentence_bm25[span.start : span.stop])

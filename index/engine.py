@@ -20,6 +20,7 @@ from .encoder import QueryEncoder
 from .followup import Turn, contextualize, reading, strip_connective, with_context
 from .keyword import question_weights, text_terms, tokenize
 from .language import languages_differ, not_english, question_language
+from .language_offset import candidate_offsets, shifted
 from .lexical_features import Lexical, lexical_features, merge_lexical, span_max
 from .metadata import normalize_date
 from .onnx_backend import worker_count
@@ -69,6 +70,8 @@ class Retrieval:
     agreement: float = 0.0
     # What the gate read: the best passage's cosine, its best sentence's, its coverage.
     gate_features: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    # What ranking added to a kept row's cosines (``index/language_offset.py``; none: 0).
+    offsets: dict[int, float] = field(default_factory=dict, repr=False)
 
 
 @dataclass(slots=True)
@@ -195,7 +198,9 @@ class Engine:
             bigram=lexical.bigram,
             sentence=span_max(sentence_cos, starts),
         )
-        fused = fuse(features, settings, self._keyword_scale(store, query, rows, features))
+        shift = candidate_offsets(store, query, rows)
+        scale = self._keyword_scale(store, query, rows, features)
+        fused = fuse(shifted(features, shift), settings, scale)
         if settings.type_weight or settings.definition_weight:
             self._favour_answer_type(store, rows, fused, question or query, tokens)
         order = [int(i) for i in np.argsort(-fused, kind="stable")]
@@ -246,6 +251,7 @@ class Engine:
                 + (int(np.argmax(features.keyword)) == best)
             ),
             gate_features=evidence,
+            offsets={} if shift is None else {rows[i]: float(shift[i]) for i in kept},
         )
 
     @staticmethod
