@@ -4,6 +4,8 @@
     nice -n 15 .venv/bin/python -m benchmarks.scale --passages 1000000 --real-index /tmp/sq4 \
         --keep /tmp/scale1m --build-only
     .venv/bin/python -m benchmarks.scale --keep /tmp/scale1m --reuse --queries 200
+    .venv/bin/python -m benchmarks.scale --passages 100000 --real-index /tmp/sq \
+        --other-real-index /tmp/sq/other --embedding onnx-int8 --keep /tmp/s100k --build-only
 
 The corpus is generated here, in a temporary folder that is deleted afterwards (``--keep DIR``
 keeps it: the index in DIR/index, the generated passage vectors and the FAISS index built from
@@ -19,6 +21,13 @@ query side of a kept index without building anything; ``--build-only`` stops aft
   gaussian noise, re-normalised, and its passage vector mixes the real passage vector with the
   mean of its sentences' vectors, plus noise, re-normalised. So every vector is a perturbed
   copy of a real embedding: say so beside the figures.
+
+With ``--other-real-index`` (the split's other-languages index of the same squad corpus, e.g.
+``/tmp/sq/other``), the same generated passages get a second generation, in DIR/index/other,
+from that index's multilingual-e5-small vectors (varied the same way), and the whole engine is
+timed with the split on: the squad questions in English (answered by MiniLM) and the French
+translations of evaluation/multilingual/squad_fr.jsonl (answered by e5), against the engine
+without the split in the same run.
 
 Queries are real squad_v11_dev questions embedded with the real model. Latencies are p50/p95
 over the queries, min/median/max over ``--runs`` runs; every speed-up is a ratio against the
@@ -39,8 +48,9 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
@@ -58,8 +68,12 @@ from index.store import GenerationContents, IndexStore, write_generation_with_in
 from index.terms import LexiconParts, analyse
 from index.vector_index import make_faiss_index
 
+if TYPE_CHECKING:
+    from index.embedder import Embedder
+
 ROOT = Path(__file__).resolve().parent.parent
 SQUAD = ROOT.parent / "shared" / "data" / "squad_v11_dev"
+FRENCH = ROOT / "evaluation" / "multilingual" / "squad_fr.jsonl"
 MODEL = "bundled:all-MiniLM-L6-v2"
 # How the real vectors were made, and so how questions are embedded (--embedding): the index
 # records it, as storybot's own indexes do.
@@ -228,10 +242,15 @@ def generate(
 
 
 def build(
-    corpus: dict[str, object], folder: Path, ann: AnnSettings, cache: Path | None
+    corpus: dict[str, object],
+    folder: Path,
+    ann: AnnSettings,
+    cache: Path | None,
+    model: str = "",
 ) -> dict[str, float]:
-    """Write the generation; the FAISS index is read from ``cache`` when it was built before
-    for the same corpus (and saved there otherwise)."""
+    """Write the generation of ``model`` (the benchmark's MiniLM when empty); the FAISS index
+    is read from ``cache`` when it was built before for the same corpus and model (and saved
+    there otherwise)."""
     timings: dict[str, float] = {}
     t = time.perf_counter()
     lexicon = Lexicon.build(corpus["lexicon_parts"]().ranked())  # type: ignore[operator]
@@ -243,7 +262,7 @@ def build(
     dense_file = None
     if cache is not None:
         key = f"{len(passages)}-{ann.hnsw_above}-{ann.hnsw_m}-{ann.ef_construction}"
-        dense_file = cache / f"dense-{key}.faiss"
+        dense_file = cache / f"dense{'-other' if model else ''}-{key}.faiss"
     t = time.perf_counter()
     if dense_file is not None and dense_file.is_file():
         dense = faiss.read_index(str(dense_file))
@@ -262,7 +281,7 @@ def build(
         )
     t = time.perf_counter()
     contents = GenerationContents(
-        model=model_id(),
+        model=model or model_id(),
         passages=passages,
         passage_vectors=pvec,
         sentence_vectors=corpus["sentence_vectors"],  # type: ignore[arg-type]
@@ -378,6 +397,11 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=100_000)
     parser.add_argument("--real-index", type=Path, help="an index whose real vectors to vary")
     parser.add_argument(
+        "--other-real-index",
+        type=Path,
+        help="the split's other-languages index of the same corpus: a second generation from it",
+    )
+    parser.add_argument(
         "--sample", type=int, default=400, help="squad passages to embed without --real-index"
     )
     parser.add_argument("--queries", type=int, default=300)
@@ -464,6 +488,26 @@ def build_step(
     for name, seconds in timings.items():
         print(f"| {name} | {seconds:.1f} s |")
     print(f"| total | {total_build:.1f} s |")
+    (args.keep or work).joinpath("sentence_vectors.npy").unlink(missing_ok=True)
+    if args.other_real_index is not None:
+        build_other(args, ann, work, folder / "other", [p.passage_id for p in base[0]])
+
+
+def build_other(
+    args: argparse.Namespace, ann: AnnSettings, work: Path, folder: Path, base_ids: list[str]
+) -> None:
+    """The split's second generation: the same generated passages (same seed, same real
+    passages), vectors varied from the other model's real ones."""
+    t = time.perf_counter()
+    base = real_base(args.other_real_index, args.sample)
+    if [p.passage_id for p in base[0]] != base_ids:
+        raise SystemExit(f"{args.other_real_index} does not hold the real index's passages")
+    corpus = generate(args.passages, base, args.keep or work, args.seed)
+    model = IndexStore.load(args.other_real_index, verify=False).manifest.model
+    timings = build(corpus, folder, ann, args.keep, model)
+    print(f"\n## Other-languages generation ({model}): {time.perf_counter() - t:.1f} s")
+    for name, seconds in timings.items():
+        print(f"| {name} | {seconds:.1f} s |")
     (args.keep or work).joinpath("sentence_vectors.npy").unlink(missing_ok=True)
 
 
@@ -633,7 +677,68 @@ def measure(args: argparse.Namespace, folder: Path, pvec: np.ndarray, work: Path
             ref = [v[0] for v in results[reference[name]]]
             ratio = spread([r / max(x, 1e-9) for x, r in zip(p50, ref, strict=True)]) + " x faster"
         print(f"| {name} | {spread(p50)} | {spread(p95)} | {ratio} |")
+    if onnx_embedder is not None and (folder / "other").is_dir():
+        paths = split_paths(folder / "other", store, onnx_embedder, questions)
+        measure_split(paths, len(questions), args.runs)
     print(f"\nresident memory of this benchmark process: {rss_bytes() / 2**20:.0f} MiB")
+
+
+def split_paths(
+    other: Path, store: IndexStore, embedder: Embedder, questions: list[str]
+) -> dict[str, Callable[[int], object]]:
+    """The whole engine without the split and with it on (the other generation in ``other``,
+    its ONNX int8 e5 embedder), asked the English questions and their French translations."""
+    from index.embedder import Embedder
+    from index.eval_data import load_questions
+    from index.models import E5_MODEL
+
+    e5 = Embedder(E5_MODEL, backend="onnx", precision="int8", onnx_cache=ROOT / "index" / "onnx")
+    alone = Engine(store, embedder)
+    split = Engine(store, embedder)
+    split.other = Engine(IndexStore.load(other, e5.name), e5)
+    french = [q.question for q in load_questions(FRENCH, len(questions))]
+    french = (french * (len(questions) // len(french) + 1))[: len(questions)]
+    return {
+        "whole engine, split off (English questions)": lambda i: alone.ask(questions[i]),
+        "whole engine, split on, English questions (MiniLM)": lambda i: split.ask(questions[i]),
+        "whole engine, split on, French questions (e5)": lambda i: split.ask(french[i]),
+        "question embedding, English (MiniLM ONNX int8)": lambda i: embedder.encode_query(
+            questions[i]
+        ),
+        "question embedding, French (e5 ONNX int8)": lambda i: e5.encode_query(french[i]),
+    }
+
+
+def measure_split(paths: dict[str, Callable[[int], object]], n: int, runs: int) -> None:
+    """p50 / p95 of each path, the paths taking turns question by question (the first in turn
+    rotating), so that the machine's drifting load falls on all alike; ratios against the
+    first path, run by run."""
+    results: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    names = list(paths)
+    for _ in range(runs):
+        times: dict[str, list[float]] = {name: [] for name in names}
+        for i in range(n):
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                t = time.perf_counter()
+                paths[name](i)
+                times[name].append((time.perf_counter() - t) * 1000)
+        for name in names:
+            results[name].append(percentiles(times[name]))
+    base = results[names[0]]
+    print(
+        f"\n## The split, {n} questions, the paths taking turns question by question (min / "
+        f"median / max of {runs} runs; load average {os.getloadavg()[0]:.1f} at the end)"
+    )
+    print(f"| path | p50 | p95 | p50 / p95 x {names[0]}, run by run |")
+    print("|---|---|---|---|")
+    for name in names:
+        p50 = [v[0] for v in results[name]]
+        p95 = [v[1] for v in results[name]]
+        ratios = " ".join(
+            f"{v[0] / b[0]:.2f}/{v[1] / b[1]:.2f}"
+            for v, b in zip(results[name], base, strict=True)
+        )
+        print(f"| {name} | {spread(p50)} | {spread(p95)} | {ratios} |")
 
 
 if __name__ == "__main__":
