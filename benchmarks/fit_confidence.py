@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +31,17 @@ from bot.config import load_config
 from bot.conversation_eval import load_sessions, play_sessions
 from bot.runtime import make_embedder, open_engine
 from index.answer_confidence import SIGNALS
+from index.answer_span import answer_span
+from index.embedder import default_onnx_cache
 from index.engine import Engine
 from index.eval_data import load_questions
 from index.eval_metrics import contains_answer
 from index.evaluate import open_dataset_engine
 from index.gate_eval import in_articles, split_of
+from index.passages import Answer
+from index.question_kind import question_kind
 from index.ranking import RankingSettings
+from index.reader import shared_reader
 
 CONVERSATIONS = Path(__file__).resolve().parent.parent / "evaluation" / "conversations"
 
@@ -47,25 +52,52 @@ def _squad_rows(
     questions = load_questions(data_dir / "questions.jsonl", limit)
     for i, q in enumerate(questions):
         answer = engine.ask(q.question)
+        article = q.passage_ids[0].split("#", 1)[0]
         yield {
             "source": "squad",
             "split": split_of(q.qid),
+            "articles": [article],
             "in_scope": True,
             "found": answer.found,
             "right": bool(answer.found and contains_answer(answer.sentences[0].text, q.answers)),
             "signals": answer.signals.values() if answer.signals else [],
-        }
+        } | _phrases(engine, q.question, answer, q.answers)
         if i % max(len(questions) // max(hidden, 1), 1) == 0 and hidden:
             gold = {p.split("#", 1)[0] for p in q.passage_ids}
             masked = engine.hiding(functools.partial(in_articles, gold)).ask(q.question)
             yield {
                 "source": "squad_hidden",
                 "split": split_of(q.qid),
+                "articles": [article],
                 "in_scope": False,
                 "found": masked.found,
                 "right": False,
                 "signals": masked.signals.values() if masked.signals else [],
             }
+
+
+def _phrases(
+    engine: Engine, question: str, answer: Answer, answers: Sequence[str]
+) -> dict[str, object]:
+    """The answer's first sentence with the phrase the rules pick and the reader's best phrase
+    in it (``benchmarks/reader_phrase.py`` draws their curves)."""
+    if not answer.found:
+        return {}
+    sentence = answer.sentences[0].text
+    rule = answer_span(question, sentence)
+    reader = shared_reader(getattr(engine.embedder, "onnx_cache", None) or default_onnx_cache())
+    reading = reader.read(question, [sentence])[0] if reader else None
+    return {
+        "question": question,
+        "sentence": sentence,
+        "answers": list(answers),
+        "kind": question_kind(question),
+        "phrase": answer.phrase_text,
+        "rule": rule.text if rule else None,
+        "reader": reading.text if reading else None,
+        "reader_prob": reading.span_prob if reading else 0.0,
+        "reader_here": reading.here if reading else 0.0,
+    }
 
 
 def collect(args: argparse.Namespace) -> None:
@@ -85,11 +117,17 @@ def collect(args: argparse.Namespace) -> None:
                 out.write(json.dumps(row) + "\n")
         if args.part == "squad":
             return
-        turns = play_sessions(load_sessions(CONVERSATIONS), engines, config.retrieval.top_k)
+        sessions = load_sessions(CONVERSATIONS)
+        articles = {
+            s.sid: sorted({p.split("#", 1)[0] for t in s.turns for p in t.passage_ids})
+            for s in sessions
+        }
+        turns = play_sessions(sessions, engines, config.retrieval.top_k)
         for t in turns:
             row = {
                 "source": f"conversation_{t.corpus}",
                 "split": t.split,
+                "articles": articles[t.sid] if t.corpus == "squad" else [],
                 "in_scope": t.kind != "out_of_scope",
                 "found": t.found,
                 "right": t.right and t.kind != "out_of_scope",
@@ -162,6 +200,8 @@ def compare(rows: list[dict[str, Any]], models: dict[str, tuple[np.ndarray, floa
             ("conversations, story", ("conversation_story",)),
         ):
             part = [r for r in rows if r["split"] == split and r["source"] in sources]
+            if not part:
+                continue
             before = _relevance_gate(part, settings.gate)
             after = _figures(
                 part,

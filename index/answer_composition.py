@@ -2,23 +2,27 @@
 
 The engine retrieves (one ``Retrieval`` per question, on one index generation: the one it
 carries); this module picks the answer sentences from the best passages, the phrase that
-answers, and how sure the answer is (``answer_confidence``). Nothing here runs a model."""
+answers, and how sure the answer is (``answer_confidence``). The one model it consults, the
+reader (``reader``), which reads the answer sentence for its phrase where the rules find none,
+is handed in by the engine (``read``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .answer_confidence import AnswerSignals, answer_confidence, in_scope, tier
-from .answer_span import Span, answer_span
+from .answer_span import Span, answer_span, pick_phrase
 from .followup import strip_connective
 from .keyword import content_terms, question_weights, text_terms, tokenize
 from .language_offset import same_side
 from .passages import Answer, AnswerSentence, Hit
 from .question_kind import asked_type, content_or_type
 from .ranking import coverage, matches_answer_type, question_share, score_sentences
+from .reader import Reading
 from .settings import RankingSettings
 
 if TYPE_CHECKING:
@@ -33,6 +37,9 @@ __all__ = [
     "refocus",
     "refocuses",
 ]
+
+# The reader as the engine hands it in: (question, query, sentence) to its reading, or None.
+Read = Callable[[str, str, str], Reading | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +94,18 @@ def _unit(values: np.ndarray) -> np.ndarray:
 
 
 def compose(
-    question: str, query: str, found: Retrieval, settings: RankingSettings, continued: str = ""
+    question: str,
+    query: str,
+    found: Retrieval,
+    settings: RankingSettings,
+    continued: str = "",
+    read: Read | None = None,
 ) -> Answer:
     """The Answer for retrieved passages: "not found" below the gate, else cited sentences,
-    said to be sure or not by the answer's confidence (``answer_confidence``). ``continued``:
-    the passage the previous answer cited, for a question read as its follow-up."""
+    said to be sure or not by the answer's confidence (``answer_confidence``), with the phrase
+    that answers: the rules' (``answer_span``), else the reader's (``read``, when there is
+    one), read in the first sentence only when the answer is given. ``continued``: the passage
+    the previous answer cited, for a question read as its follow-up."""
     if not found.hits or found.relevance < settings.hedge:
         return not_found(question, query, found)
     sentences, chosen = answer_sentences(question, query, found, settings, continued)
@@ -101,6 +115,7 @@ def compose(
     level = tier(sure, in_scope(signals), settings.gate, settings.decline)
     if level == "none":
         return not_found(question, query, found, sure)
+    reading = read(question, query, sentences[0].text) if read and span is None else None
     return Answer(
         question,
         query,
@@ -109,7 +124,7 @@ def compose(
         lead_first(found.hits, sentences[0]),
         sure=level == "sure",
         relevance=found.relevance,
-        phrase=(span.start, span.end) if span else None,
+        phrase=pick_phrase(span, reading),
         confidence=sure,
         signals=signals,
     )

@@ -9,13 +9,25 @@ from dataclasses import dataclass
 
 from .keyword import content_terms
 from .question_kind import question_kind
+from .reader import Reading
 
-__all__ = ["KIND_MARGINS", "MAX_SENTENCE", "Span", "answer_span"]
+__all__ = [
+    "KIND_MARGINS",
+    "MAX_SENTENCE",
+    "READER_THRESHOLD",
+    "Span",
+    "answer_span",
+    "pick_phrase",
+]
 
 MAX_SENTENCE = 2000  # characters: longer sentences are not searched (every regex here is linear)
 # How far the best phrase must beat the next, by kind: chosen on the fit half of squad_v11_dev
 # for a bolded-phrase F1 over 0.7 (names are the least certain kind; see docs/quality.md).
 KIND_MARGINS = {"time": 0.0, "number": 0.5, "name": 1.5}
+# Where the rules find no phrase, the reader's is shown from this span probability: the
+# loosest threshold whose phrases keep an F1 over 0.7 on the fit half of squad_v11_dev's
+# articles, rules included (benchmarks/reader_phrase.py; docs/quality.md, "The answer phrase").
+READER_THRESHOLD = 0.3
 
 _MONTH = (
     r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
@@ -151,3 +163,16 @@ def answer_span(question: str, sentence: str, margin: float | None = None) -> Sp
     if len(scored) > 1 and best.score - scored[1].score <= margin:
         return None
     return best
+
+
+def pick_phrase(
+    rule: Span | None, reading: Reading | None, threshold: float = READER_THRESHOLD
+) -> tuple[int, int] | None:
+    """The phrase to show, as characters of the sentence: the rules' when they find one (a
+    date, a number or a name that stands out), else the reader's when its span is probable
+    enough."""
+    if rule is not None:
+        return rule.start, rule.end
+    if reading is not None and reading.text and reading.span_prob >= threshold:
+        return reading.start, reading.end
+    return None

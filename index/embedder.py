@@ -108,6 +108,7 @@ class Embedder:
         if problem := model_problem(model, backend, query_prefix, passage_prefix):
             raise ModelLoadError(f"Model {model!r} with backend {backend!r}: {problem}.")
         self.name = embedding_id(model, precision, backend)
+        self.onnx_cache = onnx_cache or default_onnx_cache()  # the reader's export goes there too
         self.backend = backend
         self.precision = precision
         own_query, own_passage = MODEL_PREFIXES.get(model, ("", ""))

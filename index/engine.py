@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .answer_composition import compose, refocus, refocuses
+from .embedder import default_onnx_cache
 from .encoder import QueryEncoder
 from .followup import Turn, contextualize, reading, strip_connective, with_context
-from .keyword import question_weights, text_terms, tokenize
+from .keyword import content_terms, question_weights, text_terms, tokenize
 from .language import languages_differ, not_english, question_language
 from .language_offset import candidate_offsets, shifted
 from .lexical_features import Lexical, lexical_features, merge_lexical, span_max
@@ -38,6 +39,7 @@ from .ranking import (
     prefer_newer,
     relevance,
 )
+from .reader import Reading, reader_question, shared_reader
 from .settings import RankingSettings
 from .store import IndexStore
 from .terms import bigram_pairs
@@ -351,7 +353,7 @@ class Engine:
             found = refocus(found, own, self._question_vector(own), weight)
         continued = history[-1].cited if history and query != question.strip() else ""
         found = self.across_languages(query, question, k, found)
-        return compose(question, query, found, self.settings, continued)
+        return compose(question, query, found, self.settings, continued, self.read)
 
     def across_languages(
         self, query: str, question: str, k: int | None, found: Retrieval
@@ -376,6 +378,17 @@ class Engine:
         return self.hiding(
             lambda p: in_english(documents.get(p.doc_id)) or (hidden is not None and hidden(p))
         )
+
+    def read(self, question: str, query: str, sentence: str) -> Reading | None:
+        """The reader on an answer sentence, for its phrase: None for a question known not to be
+        in English (it was trained on English only) or when it cannot be loaded."""
+        if not_english(question):
+            return None
+        reader = shared_reader(getattr(self.embedder, "onnx_cache", None) or default_onnx_cache())
+        if reader is None:
+            return None
+        asked = reader_question(question, query, len(content_terms(question)))
+        return reader.read(asked, [sentence])[0]
 
     def _question_vector(self, text: str) -> np.ndarray:
         cached = self.embedder.cached_query(text)

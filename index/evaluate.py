@@ -149,7 +149,7 @@ def _measure(engine: Engine, q: EvalQuestion, results: dict[str, MethodResult]) 
     t2 = time.perf_counter()
     found = engine.retrieve(q.question, 10)
     found = engine.across_languages(q.question, q.question, 10, found)
-    answer = compose(q.question, q.question, found, engine.settings)
+    answer = compose(q.question, q.question, found, engine.settings, read=engine.read)
     t3 = time.perf_counter()
 
     results["dense"].ranks.append(gold_rank((passages[r].doc_id for r in dense), q.passage_ids))

@@ -70,3 +70,17 @@ def test_long_sentences_are_not_searched() -> None:
     for text in ("A" * 1999, "Aa " * 666, "1," * 999, "April " * 333):
         answer_span("Who or when or how many?", text)
     assert answer_span("When?", "1990 " * MAX_SENTENCE) is None
+
+
+def test_pick_phrase_prefers_the_rules_and_else_a_sure_reader() -> None:
+    from index.answer_span import READER_THRESHOLD, Span, pick_phrase
+    from index.reader import Reading
+
+    rule = Span(10, 19, "April 3-4", 1.0)
+    sure = Reading(0.9, 0, 5, "Mali,", READER_THRESHOLD + 0.01)
+    unsure = Reading(0.9, 0, 4, "Mali", READER_THRESHOLD - 0.01)
+    assert pick_phrase(rule, sure) == (10, 19)
+    assert pick_phrase(None, sure) == (0, 5)
+    assert pick_phrase(None, unsure) is None
+    assert pick_phrase(None, None) is None
+    assert pick_phrase(None, Reading(0.9, 3, 3, "", 1.0)) is None
