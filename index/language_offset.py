@@ -18,6 +18,7 @@ docs/quality.md has the figures.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -62,10 +63,10 @@ def language_offsets(
     language unknown, or every candidate in one language)."""
     if asked is None:
         return None
-    shift = np.array(
-        [offset if language not in (None, asked) else 0.0 for language in passages], np.float32
-    )
-    return shift if np.ptp(shift) > 0 else None
+    other = [language not in (None, asked) for language in passages]
+    if all(other) or not any(other):
+        return None
+    return np.where(other, np.float32(offset), np.float32(0.0)).astype(np.float32)
 
 
 def candidate_offsets(store: IndexStore, query: str, rows: Sequence[int]) -> np.ndarray | None:
@@ -77,11 +78,24 @@ def candidate_offsets(store: IndexStore, query: str, rows: Sequence[int]) -> np.
         gate_model(model, across=True) is gate_model(model)
     ):
         return None
-    documents = store.documents
-    return language_offsets(
-        question_language(query),
-        [documents.get(store.passages[r].doc_id, {}).get("language") for r in rows],
-    )
+    return language_offsets(question_language(query), _languages(store, rows))
+
+
+# Per index generation, the language of each passage row read so far (a row's document is
+# recorded in its passage, which would be decoded again for every question).
+_row_languages: weakref.WeakKeyDictionary[IndexStore, dict[int, str | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _languages(store: IndexStore, rows: Sequence[int]) -> list[str | None]:
+    known = _row_languages.get(store)
+    if known is None:
+        known = _row_languages[store] = {}
+    for row in rows:
+        if row not in known:
+            known[row] = store.documents.get(store.passages[row].doc_id, {}).get("language")
+    return [known[row] for row in rows]
 
 
 def shifted(features: Features, shift: np.ndarray | None) -> Features:
