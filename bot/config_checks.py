@@ -91,6 +91,11 @@ def _check_retrieval(config: Config) -> None:
         )
     if not 0 <= retrieval.decline <= 1:
         raise ConfigError(f"Config 'retrieval.decline' ({retrieval.decline}) must be from 0 to 1.")
+    if retrieval.reader_max_passages < 0:
+        raise ConfigError(
+            f"Config 'retrieval.reader_max_passages' must be 0 (no reader) or more, not "
+            f"{retrieval.reader_max_passages}."
+        )
     if not 0 < retrieval.duplicate_overlap <= 1:
         raise ConfigError(
             f"Config 'retrieval.duplicate_overlap' must be above 0 and at most 1, not "

@@ -66,6 +66,7 @@ RETRIEVAL_KEYS = (
     "context_margin",
     "answer_passages",
     "answer_rank_penalty",
+    "reader_max_passages",
 )
 
 

@@ -27,23 +27,21 @@ from .metadata import normalize_date
 from .onnx_backend import worker_count
 from .other_languages import ask_other_too, holds_other_languages, in_english, prefer_other
 from .passages import Answer, Hit, Passage
-from .question_kind import asked_type
 from .ranking import (
     ACROSS_KEYWORD_SCALE,
     Features,
     collapse_duplicates,
     coverage,
+    favour_answer_type,
     fuse,
     gate_model,
-    matches_answer_type,
     prefer_newer,
     relevance,
 )
-from .reader import Reading, reader_question, shared_reader
+from .reader import Reading, reader_question, reads_index, shared_reader
 from .settings import RankingSettings
 from .store import IndexStore
 from .terms import bigram_pairs
-from .topk import top_rows
 
 __all__ = ["Engine", "Retrieval"]
 
@@ -204,7 +202,13 @@ class Engine:
         scale = self._keyword_scale(store, query, rows, features)
         fused = fuse(shifted(features, shift), settings, scale)
         if settings.type_weight or settings.definition_weight:
-            self._favour_answer_type(store, rows, fused, question or query, tokens)
+            favour_answer_type(
+                lambda i: store.passages[rows[i]].sentences,
+                fused,
+                question or query,
+                tokens,
+                self.settings,
+            )
         order = [int(i) for i in np.argsort(-fused, kind="stable")]
         kept = collapse_duplicates(
             order,
@@ -306,31 +310,6 @@ class Engine:
     def _dense_side(self, store: IndexStore, vector: np.ndarray) -> list[int]:
         return _shown(store, self.dense_rows(vector, self.settings.depth, store), self._hidden)
 
-    def _favour_answer_type(
-        self,
-        store: IndexStore,
-        rows: list[int],
-        fused: np.ndarray,
-        question: str,
-        tokens: list[str],
-    ) -> None:
-        """Raise the best passages that hold a sentence with the kind of answer the question
-        asks for (a time, a number, a name, a definition) next to one of its words."""
-        kind = asked_type(question, question)
-        weight = (
-            self.settings.definition_weight if kind == "definition" else self.settings.type_weight
-        )
-        if not kind or not weight:
-            return
-        terms = set(tokens)
-        for i in top_rows(fused, self.settings.type_depth):
-            if any(
-                terms.intersection(text_terms(sentence))
-                and matches_answer_type(sentence, question, kind)
-                for sentence in store.passages[rows[i]].sentences
-            ):
-                fused[i] += weight
-
     # -- answering -----------------------------------------------------------------------
 
     def ask(self, question: str, history: Sequence[Turn] = (), k: int | None = None) -> Answer:
@@ -381,8 +360,10 @@ class Engine:
 
     def read(self, question: str, query: str, sentence: str) -> Reading | None:
         """The reader on an answer sentence, for its phrase: None for a question known not to be
-        in English (it was trained on English only) or when it cannot be loaded."""
-        if not_english(question):
+        in English (it was trained on English only), on an index larger than
+        ``reader_max_passages`` or when it cannot be loaded."""
+        limit = self.settings.reader_max_passages
+        if not_english(question) or not reads_index(len(self._store), limit):
             return None
         reader = shared_reader(getattr(self.embedder, "onnx_cache", None) or default_onnx_cache())
         if reader is None:

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .duplicates import DUPLICATE_OVERLAP, overlap, shingles
+from .keyword import text_terms
 from .models import E5_MODEL
-from .question_kind import definition_subject
+from .question_kind import asked_type, definition_subject
 from .settings import RankingSettings
+from .topk import top_rows
 
 __all__ = [
     "GATE_COEFFICIENTS",
@@ -24,6 +26,7 @@ __all__ = [
     "GateModel",
     "collapse_duplicates",
     "coverage",
+    "favour_answer_type",
     "fuse",
     "gate_model",
     "matches_answer_type",
@@ -292,3 +295,27 @@ def matches_answer_type(sentence: str, question: str, kind: str) -> bool:
             )
         )
     return any(m.group(0).lower() not in asked for m in _CAPITALISED.finditer(sentence))
+
+
+def favour_answer_type(
+    sentences: Callable[[int], Sequence[str]],
+    fused: np.ndarray,
+    question: str,
+    tokens: Sequence[str],
+    settings: RankingSettings,
+) -> None:
+    """Raise, in ``fused``, the best passages that hold a sentence with the kind of answer the
+    question asks for (a time, a number, a name, a definition) next to one of its words
+    (``sentences(i)`` gives candidate i's sentences, read only for the best few)."""
+    kind = asked_type(question, question)
+    weight = settings.definition_weight if kind == "definition" else settings.type_weight
+    if not kind or not weight:
+        return
+    terms = set(tokens)
+    for i in top_rows(fused, settings.type_depth):
+        if any(
+            terms.intersection(text_terms(sentence))
+            and matches_answer_type(sentence, question, kind)
+            for sentence in sentences(i)
+        ):
+            fused[i] += weight

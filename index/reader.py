@@ -38,6 +38,7 @@ __all__ = [
     "load_tokenizer",
     "pair_input",
     "reader_question",
+    "reads_index",
     "shared_reader",
 ]
 
@@ -50,6 +51,12 @@ MAX_TOKENS = 128  # the whole input: [CLS] question [SEP] sentence [SEP]
 MAX_SPAN_TOKENS = 10  # the longest phrase, in tokens
 CLS, SEP = 101, 102  # the bundled model's BERT vocabulary
 PRECISION = "int8"  # of the ONNX export (docs/quality.md, "The reader")
+
+
+def reads_index(passages: int, max_passages: int) -> bool:
+    """Whether the reader runs on an index of ``passages`` passages: up to ``max_passages``
+    (``retrieval.reader_max_passages``; 0 turns it off)."""
+    return 0 < passages <= max_passages
 
 
 @dataclass(frozen=True, slots=True)

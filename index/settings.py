@@ -89,6 +89,10 @@ class RankingSettings:
     # The answer-type bonus for a question that asks only for a kind of answer ("and when?"):
     # the kind is all it says of its own.
     bare_type_weight: float = 0.5
+    # The reader picks out answer phrases on indexes up to this many passages (0: never). It
+    # costs about 5 ms an answer, which a 100,000-passage index has no room for under the
+    # engine's 15 ms p95 (docs/performance.md, "The reader's cost").
+    reader_max_passages: int = 50_000
     # A follow-up's candidate sentences in the passage the previous answer cited get this
     # much more: it most often goes on about the same thing (fitted on the conversation set).
     followup_passage_bonus: float = 0.15

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from index.engine import Engine
 from index.errors import ModelLoadError
 from index.reader import (
     MAX_SPAN_TOKENS,
@@ -18,10 +19,12 @@ from index.reader import (
     Reader,
     best_span,
     pair_input,
+    reads_index,
     shared_reader,
     span_characters,
 )
 from index.reader_export import export_reader
+from index.settings import RankingSettings
 from tests.conftest import SHIPPED
 
 _LEAD = (
@@ -119,3 +122,25 @@ def test_hostile_input_is_bounded(reader: Reader) -> None:
 def test_missing_delta_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="reader's weights are missing"):
         export_reader(tmp_path, tmp_path, "int8", tmp_path / "none.npz")
+
+
+def test_reads_index_up_to_its_size_limit() -> None:
+    assert reads_index(4_000, 50_000)
+    assert reads_index(50_000, 50_000)
+    assert not reads_index(50_001, 50_000)
+    assert not reads_index(4_000, 0)  # 0 turns the reader off
+    assert not reads_index(0, 50_000)
+
+
+def test_engine_reads_only_indexes_within_the_limit(story_engine: Engine) -> None:
+    question = "What are the ministers set to do?"
+    size = len(story_engine.store)
+    within = Engine(
+        story_engine.store, story_engine.embedder, RankingSettings(reader_max_passages=size)
+    )
+    beyond = Engine(
+        story_engine.store, story_engine.embedder, RankingSettings(reader_max_passages=size - 1)
+    )
+    reading = within.read(question, question, _LEAD)
+    assert reading is not None and _LEAD[reading.start : reading.end] == reading.text
+    assert beyond.read(question, question, _LEAD) is None
