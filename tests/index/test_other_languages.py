@@ -4,16 +4,11 @@ documents' languages, and the engine asks the multilingual model too (the split'
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from bot.config import load_config
-from bot.runtime import install_other, reindex
-from index.embedder import Embedder
 from index.engine import Engine
-from index.models import E5_MODEL
 from index.other_languages import (
     SURE,
     ask_other_too,
@@ -21,8 +16,6 @@ from index.other_languages import (
     in_english,
     prefer_other,
 )
-from index.store import IndexStore
-from tests.conftest import EMBEDDING, SHIPPED
 
 SETS = Path(__file__).resolve().parents[2] / "evaluation" / "multilingual"
 
@@ -64,43 +57,19 @@ def test_only_documents_recorded_as_english_are_left_to_minilm(
     assert in_english(document) is english
 
 
-@pytest.fixture(scope="module")
-def e5() -> Embedder:
-    return Embedder(
-        E5_MODEL, backend="onnx", precision="int8", onnx_cache=SHIPPED.index.onnx_cache
-    )
-
-
 def _question(qid: str) -> dict[str, str]:
     with (SETS / "french_story_questions.jsonl").open(encoding="utf-8") as lines:
         return next(r for r in map(json.loads, lines) if r["id"] == qid)
 
 
 @pytest.mark.slow
-def test_an_english_question_finds_the_sentence_of_a_french_story(
-    tmp_path: Path, corpus_dir: Path, embedder: Embedder, e5: Embedder
-) -> None:
+def test_an_english_question_finds_the_sentence_of_a_french_story(mixed_engine: Engine) -> None:
     """The shipped story and a story in French, indexed with the split on: the index records
     both languages, and an English question about the French story is answered with its
     French sentence, as it stands in the story."""
-    for story in (SETS / "french_story").glob("*.md"):
-        shutil.copy(story, corpus_dir / story.name)
-    config = load_config(
-        {
-            "corpus": {"path": str(corpus_dir)},
-            "index": {
-                "path": str(tmp_path / "index"),
-                **EMBEDDING,
-                "other_languages_model": E5_MODEL,
-            },
-        }
-    )
-    reindex(config, lambda: embedder, None, lambda: e5)
-    store = IndexStore.load(config.index.path, config.embedding_id)
+    engine, store = mixed_engine, mixed_engine.store
     assert store.manifest.languages == ["en", "fr"]
     assert store.documents["100_aes_sommet_niamey.md"]["language"] == "fr"
-    engine = Engine(store, embedder, config.ranking_settings())
-    install_other(config, engine, e5)
     asked = _question("aes-niamey-en-27")  # which countries the communiqué thanked
     assert engine.for_question(asked["question"]) is engine  # English: MiniLM's side first
     answer = engine.ask(asked["question"])
