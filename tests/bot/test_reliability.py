@@ -117,6 +117,8 @@ async def test_fault_soak_loses_nothing_and_keeps_order(
 class BotProcess:
     """``storybot serve`` in a child process, polling the test server."""
 
+    serve_args: tuple[str, ...] = ()  # after ``serve``: a subclass's mode ("--webhook")
+
     def __init__(self, tmp: Path, server: BotApiServer, index_dir: Path, corpus: Path, admin: int):
         self.port = free_port()
         self.config = tmp / "config.toml"
@@ -137,6 +139,7 @@ class BotProcess:
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self, *args: str) -> None:
+        """``storybot [ARGS] serve [serve_args]``, waited for until it is healthy."""
         with self.log.open("a") as handle:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -146,6 +149,7 @@ class BotProcess:
                 str(self.config),
                 *args,
                 "serve",
+                *self.serve_args,
                 cwd=ROOT,
                 env=self.env,
                 stdout=handle,

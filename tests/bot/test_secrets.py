@@ -4,12 +4,8 @@ of it), /metrics, /healthz and the admin API's answers."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 import shutil
-import sys
-import time
 from pathlib import Path
 
 import aiohttp
@@ -18,7 +14,6 @@ import pytest
 from tests.bot.conftest import TOKEN
 from tests.bot.test_reliability import ADMIN_TOKEN, BotProcess
 from tests.botapi import BotApiServer, FaultKind
-from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -27,29 +22,13 @@ class WebhookBot(BotProcess):
     """``storybot -v -v serve --webhook`` in a child process; the webhook secret is not
     configured, so the bot makes one up."""
 
+    serve_args = ("--webhook",)
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.url = f"http://127.0.0.1:{self.port}"
         with self.config.open("a") as handle:  # the [web] table is the file's last
             handle.write(f'webhook_url = "{self.url}/telegram/webhook"\n')
-
-    async def start(self, *args: str) -> None:
-        with self.log.open("a") as handle:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.cli", "--config", str(self.config), "-v", "-v",
-                "serve", "--webhook",
-                cwd=ROOT, env=self.env, stdout=handle, stderr=handle,
-            )  # fmt: skip
-        deadline = time.monotonic() + 90
-        async with aiohttp.ClientSession() as http:
-            while time.monotonic() < deadline:
-                assert self.proc.returncode is None, self.log.read_text()
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get(f"{self.url}/healthz") as response:
-                        if response.status == 200:
-                            return
-                await asyncio.sleep(0.2)
-        raise TimeoutError(f"the bot did not become healthy:\n{self.log.read_text()}")
 
 
 async def test_secrets_never_leak_in_webhook_mode(
@@ -63,7 +42,7 @@ async def test_secrets_never_leak_in_webhook_mode(
         admin_chat, chat = server.create_private_chat(admin), server.create_private_chat(alice)
         bot = WebhookBot(tmp_path, server, index_dir, corpus_dir, admin.id)
         assert "STORYBOT_WEBHOOK_SECRET" not in bot.env
-        await bot.start()
+        await bot.start("-v", "-v")
         try:
             await server.wait_for_calls("setWebhook", 1, timeout=30)
             secret = server.calls("setWebhook")[-1].params["secret_token"]

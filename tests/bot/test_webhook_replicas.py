@@ -5,15 +5,11 @@ order, the dead replica's claims taken over when their leases run out."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import shutil
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from bot.shared_inbox import CLAIM_LIMIT, LEASE_SECONDS
@@ -21,7 +17,6 @@ from tests.bot.conftest import TOKEN
 from tests.bot.test_reliability import BotProcess
 from tests.botapi import BotApiServer
 from tests.botapi.round_robin import round_robin
-from tests.conftest import ROOT
 from tests.postgres import PASSWORD
 
 pytestmark = pytest.mark.slow
@@ -43,6 +38,8 @@ def unanswered(server: BotApiServer, asked: dict[int, list[int]]) -> set[tuple[s
 class WebhookReplica(BotProcess):
     """``storybot serve --webhook`` in a child process, posted to through the proxy."""
 
+    serve_args = ("--webhook",)
+
     def __init__(self, folder: Path, server: BotApiServer, index: Path, corpus: Path,
                  admin: int, url: str, proxy: str) -> None:  # fmt: skip
         folder.mkdir()
@@ -52,23 +49,6 @@ class WebhookReplica(BotProcess):
         self.env["STORYBOT_STATE_URL"] = url
         self.env["STORYBOT_WEBHOOK_SECRET"] = SECRET
         self.url = f"http://127.0.0.1:{self.port}"
-
-    async def start(self, *args: str) -> None:
-        with self.log.open("a") as handle:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.cli", "--config", str(self.config), "serve",
-                "--webhook", cwd=ROOT, env=self.env, stdout=handle, stderr=handle,
-            )  # fmt: skip
-        deadline = time.monotonic() + 90
-        async with aiohttp.ClientSession() as http:
-            while time.monotonic() < deadline:
-                assert self.proc.returncode is None, self.log.read_text()
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get(f"{self.url}/healthz") as response:
-                        if response.status == 200:
-                            return
-                await asyncio.sleep(0.2)
-        raise TimeoutError(f"the replica did not become healthy:\n{self.log.read_text()}")
 
 
 async def test_webhook_replicas_share_the_inbox_and_survive_a_kill(
