@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -192,18 +193,23 @@ def test_eval_prints_the_three_methods(tmp_path: Path, capsys: pytest.CaptureFix
     assert plot.read_bytes().startswith(b"\x89PNG")
 
 
-def test_console_script_serve_without_token_runs_the_chat(config_file: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(config_file.parent)}
-    proc = subprocess.run(
+def _serve_without_token(config_file: Path, **stdin: Any) -> subprocess.CompletedProcess[str]:
+    """``storybot serve`` with no token in the environment, ``stdin`` as subprocess.run takes it
+    (``input=`` or ``stdin=``)."""
+    return subprocess.run(
         [sys.executable, "-m", "bot.cli", "--config", str(config_file), "serve"],
-        input="Who will the ministers meet in Moscow?\n",
         capture_output=True,
         text=True,
         timeout=120,
         cwd=ROOT,
-        env=env,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(config_file.parent)},
         check=False,
+        **stdin,
     )
+
+
+def test_console_script_serve_without_token_runs_the_chat(config_file: Path) -> None:
+    proc = _serve_without_token(config_file, input="Who will the ministers meet in Moscow?\n")
     assert proc.returncode == 0, proc.stderr
     assert "BotFather" in proc.stderr
     assert "Sergei Lavrov" in proc.stdout
@@ -212,17 +218,7 @@ def test_console_script_serve_without_token_runs_the_chat(config_file: Path) -> 
 def test_serve_without_token_and_no_input_fails_for_a_supervisor(config_file: Path) -> None:
     """Under systemd stdin is /dev/null: no token must be a failure it can see and restart on,
     not a chat that ends at once with success."""
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(config_file.parent)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "--config", str(config_file), "serve"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env=env,
-        check=False,
-    )
+    proc = _serve_without_token(config_file, stdin=subprocess.DEVNULL)
     assert proc.returncode == 2
     assert "TELEGRAM_BOT_TOKEN" in proc.stderr and "stopping" in proc.stderr
     assert proc.stdout == ""
