@@ -35,6 +35,7 @@ from .ranking import (
     favour_answer_type,
     fuse,
     gate_model,
+    multilingual,
     prefer_newer,
     relevance,
 )
@@ -267,8 +268,7 @@ class Engine:
         """How much the keyword features count: less when the question is in another language
         than the passage the dense side ranks first (a multilingual model only: its gate for
         other languages says so)."""
-        model = store.manifest.model
-        if gate_model(model, across=True) is gate_model(model) or not rows:
+        if not multilingual(store.manifest.model) or not rows:
             return 1.0
         lead = store.passages[rows[int(np.argmax(features.dense))]].text
         return ACROSS_KEYWORD_SCALE if languages_differ(query, lead) else 1.0

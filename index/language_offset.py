@@ -18,13 +18,12 @@ docs/quality.md has the figures.
 from __future__ import annotations
 
 import dataclasses
-import weakref
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from .language import question_language
-from .ranking import Features, gate_model
+from .ranking import Features, multilingual
 from .store import IndexStore
 
 __all__ = [
@@ -72,32 +71,14 @@ def language_offsets(
 def candidate_offsets(store: IndexStore, query: str, rows: Sequence[int]) -> np.ndarray | None:
     """``language_offsets`` of the candidate ``rows`` for ``query``, read from the documents'
     recorded languages; None (nothing read) unless the index is in several languages and its
-    model is multilingual (it has a gate of its own across languages)."""
-    model = store.manifest.model
-    if not several_languages(store.manifest.languages) or (
-        gate_model(model, across=True) is gate_model(model)
-    ):
+    model is multilingual."""
+    if not several_languages(store.manifest.languages) or not multilingual(store.manifest.model):
         return None
-    return language_offsets(question_language(query), _languages(store, rows))
+    return language_offsets(question_language(query), store.passage_languages(rows))
 
 
 # Per index generation, the language of each passage row read so far (a row's document is
 # recorded in its passage, which would be decoded again for every question).
-_row_languages: weakref.WeakKeyDictionary[IndexStore, dict[int, str | None]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _languages(store: IndexStore, rows: Sequence[int]) -> list[str | None]:
-    known = _row_languages.get(store)
-    if known is None:
-        known = _row_languages[store] = {}
-    for row in rows:
-        if row not in known:
-            known[row] = store.documents.get(store.passages[row].doc_id, {}).get("language")
-    return [known[row] for row in rows]
-
-
 def shifted(features: Features, shift: np.ndarray | None) -> Features:
     """``features`` with ``shift`` added to the passage and sentence cosines (None: as they
     are)."""

@@ -30,6 +30,7 @@ __all__ = [
     "fuse",
     "gate_model",
     "matches_answer_type",
+    "multilingual",
     "prefer_newer",
     "question_share",
     "relevance",
@@ -200,6 +201,12 @@ def gate_model(embedding: str, across: bool = False) -> GateModel:
     if across and family in GATE_MODELS_ACROSS:
         return GATE_MODELS_ACROSS[family]
     return GATE_MODELS.get(family, MINILM_GATE)
+
+
+def multilingual(embedding: str) -> bool:
+    """Whether the model that made an index's vectors reads other languages: it has a gate of
+    its own across languages."""
+    return embedding.split("@", 1)[0] in GATE_MODELS_ACROSS
 
 
 def coverage(weights: dict[str, float], passage_terms: set[str]) -> float:

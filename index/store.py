@@ -191,6 +191,7 @@ class IndexStore:
         self.lexicon = lexicon
         self._documents = documents
         self.rescore: np.ndarray | None = None  # float16 vectors behind an approximate index
+        self._row_languages: dict[int, str | None] = {}  # filled by passage_languages
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -206,6 +207,15 @@ class IndexStore:
             data = (self.folder / "documents.json.zst").read_bytes()
             self._documents = json.loads(zstandard.ZstdDecompressor().decompress(data))
         return self._documents
+
+    def passage_languages(self, rows: Sequence[int]) -> list[str | None]:
+        """The recorded language of each row's document (None: not recorded), remembered per
+        row so that a passage is read once."""
+        known = self._row_languages
+        for row in rows:
+            if row not in known:
+                known[row] = self.documents.get(self.passages[row].doc_id, {}).get("language")
+        return [known[row] for row in rows]
 
     @functools.cached_property
     def passage_by_id(self) -> Mapping[str, Passage]:
